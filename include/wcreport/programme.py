@@ -132,8 +132,14 @@ class Programme(_Strict):
     def tasks_by_seq(self) -> dict[int, Task]:
         return {t.seq: t for t in self.tasks}
 
+    @cached_property
+    def units_by_alias(self) -> dict[str, Unit]:
+        return {alias: u for u in self.units for alias in u.aliases}
+
     def unit(self, key_or_name: str) -> Unit:
-        found = self.units_by_key.get(key_or_name) or self.units_by_name.get(key_or_name)
+        """A unit by key, official name or alias."""
+        found = (self.units_by_key.get(key_or_name) or self.units_by_name.get(key_or_name)
+                 or self.units_by_alias.get(key_or_name))
         if found is None:
             raise KeyError(f"unknown unit {key_or_name!r}")
         return found

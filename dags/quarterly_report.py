@@ -1,0 +1,86 @@
+"""
+### 季度进展情况汇总 · Quarterly progress report
+
+Runbook, one task per step:
+
+1. **resolve_run** – the quarter (param `quarter`, else the run's data interval) and the
+   inbox/output roots (params `inbox`, `output`, else `REPORT_INBOX` / `REPORT_OUTPUT`).
+2. **gather** – lists `<inbox>/<quarter>/`, archives every file by sha256, identifies units.
+3. **ingest_unit** – one mapped task instance per expected unit, named by the unit:
+   read, locate the form, validate with the Great Expectations suites in `expectations/`,
+   accept or reject, write feedback. *To rerun one unit after it replaced its file, clear
+   its `ingest_unit` instance with "Downstream" ticked* (see the README runbook).
+4. **merge** – manifest, consolidated model and the workbook (`outlets`: the report asset).
+   Runs even when some unit failed, so the report always goes out on schedule.
+5. **send** – e-mails the workbook through the `smtp_default` connection, once per distinct
+   content; a changed report goes out as 更正版.
+
+Outputs live in `<output>/<quarter>/` (manifest.json, the workbook, feedback/, data_docs/).
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from wcreport.dag_defaults import default_args
+from wcreport.timetable import quarterly_schedule
+
+CONSOLIDATED_REPORT = Asset(name="consolidated_report", uri="file:///wcreport/consolidated_report")
+
+
+@dag(
+    dag_id="quarterly_report",
+    schedule=quarterly_schedule(),
+    start_date=pendulum.datetime(2023, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    doc_md=__doc__,
+    tags=["wcreport", "quarterly"],
+    params={
+        "quarter": Param(None, type=["null", "string"], pattern=r"^\d{4}Q[1-4]$",
+                         description="e.g. 2023Q1; empty = the quarter of the data interval"),
+        "inbox": Param(None, type=["null", "string"], description="inbox root; empty = $REPORT_INBOX"),
+        "output": Param(None, type=["null", "string"], description="output root; empty = $REPORT_OUTPUT"),
+    },
+)
+def quarterly_report():
+    @task
+    def resolve_run(params=None, data_interval_start=None) -> dict:
+        from wcreport.pipeline import resolve_run as resolve
+
+        return resolve(params.get("quarter"), params.get("inbox"), params.get("output"),
+                       data_interval_start)
+
+    @task
+    def gather(run: dict) -> list[str]:
+        from wcreport.pipeline import gather as gather_inbox
+
+        return gather_inbox(run)
+
+    @task(map_index_template="{{ unit_name }}")
+    def ingest_unit(unit: str, run: dict) -> dict:
+        from wcreport.pipeline import ingest, programme_of
+
+        get_current_context()["unit_name"] = programme_of(run).unit(unit).name
+        return ingest(run, unit)
+
+    @task(trigger_rule="all_done", outlets=[CONSOLIDATED_REPORT])
+    def merge(run: dict, unit_summaries) -> dict:
+        from wcreport.pipeline import merge as merge_units
+
+        return merge_units(run)
+
+    @task(retries=6, retry_exponential_backoff=True)
+    def send(run: dict, merged: dict) -> dict:
+        from wcreport.pipeline import send as send_report
+
+        return send_report(run, merged)
+
+    run = resolve_run()
+    units = gather(run)
+    summaries = ingest_unit.partial(run=run).expand(unit=units)
+    send(run, merge(run, summaries))
+
+
+quarterly_report()

@@ -1,0 +1,114 @@
+"""One function per DAG task; each reads and writes files under the quarter's folders.
+
+The DAG files only call these functions. Arguments and return values are small,
+JSON-serialisable values (paths, counts, statuses) so they fit in XCom.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+from wcreport.manifest import build_manifest, write_json_atomic, write_manifest
+from wcreport.model import UnitResult
+from wcreport.programme import Programme, programme_for_year
+from wcreport.quarter import Quarter
+from wcreport.settings import QuarterPaths, quarter_paths
+
+log = logging.getLogger(__name__)
+
+
+def resolve_run(quarter: str | None, inbox: str | None, output: str | None,
+                interval_start: dt.datetime | None = None) -> dict:
+    """The run's quarter and folders: explicit params first, else the data interval."""
+    if quarter:
+        resolved = Quarter.parse(quarter)
+    else:
+        resolved = Quarter.containing((interval_start or dt.datetime.now()).date())
+    paths = quarter_paths(resolved, inbox, output)
+    return {"quarter": str(resolved), "inbox": str(paths.inbox_root),
+            "output": str(paths.output_root)}
+
+
+def paths_of(run: dict) -> QuarterPaths:
+    return quarter_paths(run["quarter"], run["inbox"], run["output"])
+
+
+def programme_of(run: dict) -> Programme:
+    return programme_for_year(Quarter.parse(run["quarter"]).year)
+
+
+def gather(run: dict) -> list[str]:
+    """Scan, archive and identify the quarter's inbox; return the unit keys to ingest."""
+    from wcreport.inbox import scan_and_identify
+
+    paths, programme = paths_of(run), programme_of(run)
+    records = scan_and_identify(paths, programme)
+    counts = Counter(r.status for r in records)
+    log.info("Inbox %s: %d file(s) %s", paths.inbox, len(records), dict(counts))
+    return [unit.key for unit in programme.units]
+
+
+def ingest(run: dict, unit_key: str) -> dict:
+    """Ingest one unit's files; the result is written to units/<key>.json."""
+    from wcreport.ingest import ingest_unit
+
+    paths, programme = paths_of(run), programme_of(run)
+    result = ingest_unit(paths, programme, unit_key)
+    summary = {"unit": unit_key, "unit_name": result.unit_name, "status": result.status,
+               "files": len(result.files), "warnings": len(result.warnings),
+               "feedback": result.feedback, "data_docs": result.data_docs}
+    log.info("Unit %s (%s): %s", unit_key, result.unit_name, summary)
+    return summary
+
+
+def merge(run: dict) -> dict:
+    """Build manifest, consolidated model and workbook from all units' results."""
+    from wcreport.consolidate import consolidate
+    from wcreport.inbox import scan_and_identify
+    from wcreport.report_xlsx import report_filename, write_report
+
+    paths, programme = paths_of(run), programme_of(run)
+    results = [load_unit_result(paths, programme, unit.key) for unit in programme.units]
+    manifest = build_manifest(paths, programme, scan_and_identify(paths, programme), results)
+    consolidated = consolidate(programme, paths.quarter, results, manifest)
+    report = write_report(consolidated, programme,
+                          paths.output / report_filename(programme, paths.quarter))
+    manifest.report = str(report.relative_to(paths.output_root))
+    manifest.data_docs = _data_docs_index(paths)
+    write_json_atomic(paths.consolidated, consolidated.model_dump_json(indent=2))
+    write_manifest(manifest, paths.manifest)
+    statuses = Counter(u.status for u in manifest.units)
+    log.info("Quarter %s: units %s; report %s", paths.quarter, dict(statuses), report)
+    return {"manifest": str(paths.manifest), "report": str(report),
+            "consolidated": str(paths.consolidated), "units": dict(statuses)}
+
+
+def send(run: dict, merged: dict, conn_id: str = "smtp_default") -> dict:
+    """E-mail the report once per distinct content (a 更正版 when content changed)."""
+    from wcreport.consolidate import Consolidated
+    from wcreport.mail import send_report_once, smtp_settings_from_connection
+
+    paths, programme = paths_of(run), programme_of(run)
+    consolidated = Consolidated.model_validate_json(
+        Path(merged["consolidated"]).read_text(encoding="utf-8"))
+    outcome = send_report_once(consolidated, Path(merged["report"]), programme,
+                               paths.mail_ledger, smtp_settings_from_connection(conn_id))
+    log.info("Mail for %s: %s", paths.quarter, outcome)
+    return outcome
+
+
+def load_unit_result(paths: QuarterPaths, programme: Programme, unit_key: str) -> UnitResult:
+    """The unit's ingest result, or 'missing' when its ingest has not produced one."""
+    path = paths.units / f"{unit_key}.json"
+    if path.exists():
+        return UnitResult.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    return UnitResult(quarter=str(paths.quarter), unit=unit_key,
+                      unit_name=programme.unit(unit_key).name, status="missing")
+
+
+def _data_docs_index(paths: QuarterPaths) -> str | None:
+    index = paths.data_docs / "index.html"
+    return str(index.relative_to(paths.output_root)) if index.exists() else None
