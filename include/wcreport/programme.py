@@ -105,6 +105,8 @@ class Programme(_Strict):
         _reject_duplicates("units[].key", keys)
         _reject_duplicates("units[].name", [u.name for u in self.units])
         _reject_duplicates("tasks[].seq", [t.seq for t in self.tasks])
+        _reject_duplicates("units[].aliases (names and aliases must be unique)",
+                           [n for u in self.units for n in (u.name, *u.aliases)])
         known = set(keys)
         for task in self.tasks:
             _reject_unknown(f"tasks[seq={task.seq}].units", task.units, known)

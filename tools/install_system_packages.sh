@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the tests use: PostgreSQL and Redis (integration runs), Chromium (browser
+# tests), LibreOffice + poppler + CJK fonts (report rendering). Skips what is already there.
+set -euo pipefail
+PACKAGES=(postgresql redis-server chromium libreoffice-calc-nogui poppler-utils fonts-noto-cjk)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
