@@ -1,0 +1,37 @@
+# Production image for the quarterly progress-report pipeline.
+#
+# Built FROM the official Airflow image (same Airflow and Python versions as the
+# virtualenv the test suite runs in), plus our pinned requirements and the
+# `wcreport` package. Used by every Airflow service in docker-compose.yaml.
+#
+#   docker compose build            # after changing requirements.txt / requirements.lock
+#   docker compose up -d
+#
+# The Python minor version is pinned to the one requirements.lock was resolved
+# and tested on (3.11), so the image runs the versions CI ran.
+FROM apache/airflow:3.3.2-python3.11
+
+# Project files live directly under AIRFLOW_HOME (/opt/airflow) so the package's
+# PROJECT_ROOT (two levels above include/wcreport/) is /opt/airflow and the
+# defaults of wcreport.settings point at the mounted folders.
+WORKDIR /opt/airflow
+
+# 1. Third-party dependencies, pinned by the lead in requirements.txt; the lock
+#    is applied as constraints so transitive versions match the tested venv.
+#    Airflow itself is named explicitly so pip can never up- or downgrade it.
+COPY --chown=airflow:0 requirements.txt requirements.lock /opt/airflow/
+RUN pip install --no-cache-dir \
+        "apache-airflow==${AIRFLOW_VERSION}" \
+        -r /opt/airflow/requirements.txt \
+        -c /opt/airflow/requirements.lock
+
+# 2. The project itself. Installed editable from /opt/airflow/include, the same
+#    path docker-compose.yaml mounts ./include over, so the mounted code (kept
+#    in step with the mounted dags/) is the code that runs. dags/, plugins/ and
+#    expectations/ are copied too, so the image also runs without the mounts.
+COPY --chown=airflow:0 pyproject.toml /opt/airflow/
+COPY --chown=airflow:0 include/ /opt/airflow/include/
+RUN pip install --no-cache-dir --no-deps -e /opt/airflow
+COPY --chown=airflow:0 dags/ /opt/airflow/dags/
+COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
+COPY --chown=airflow:0 expectations/ /opt/airflow/expectations/
