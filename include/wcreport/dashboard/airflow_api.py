@@ -1,0 +1,126 @@
+"""The dashboard's actions, done through Airflow's own REST API as the signed-in user.
+
+Every call carries the user's own JWT (the ``_token`` cookie the Airflow UI holds, or
+the Authorization header of an API client), so Airflow checks that user's permissions:
+a user who may not trigger or clear runs gets Airflow's 403, passed on as it is.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+from wcreport.quarter import Quarter
+
+REPORT_DAG = "quarterly_report"
+REMINDER_DAG = "quarterly_reminders"
+INGEST_TASK = "ingest_unit"
+
+
+class AirflowApiError(Exception):
+    def __init__(self, status: int, message: str, detail=None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.detail = detail
+
+
+@dataclass
+class AirflowApi:
+    """A thin async client of /api/v2 for one user's token."""
+
+    base_url: str                      # e.g. http://127.0.0.1:8080 (no trailing slash)
+    token: str
+    transport: httpx.AsyncBaseTransport | None = None
+    timeout: float = 20.0
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=self.timeout,
+                                 headers={"Authorization": f"Bearer {self.token}"})
+
+    async def _call(self, method: str, path: str, **kwargs) -> dict:
+        async with self._client() as client:
+            try:
+                response = await client.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                raise AirflowApiError(502, f"无法连接 Airflow 接口：{exc.__class__.__name__}") from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail")
+            except ValueError:
+                detail = response.text[:500]
+            raise AirflowApiError(response.status_code, _message_for(response.status_code), detail)
+        return response.json() if response.content else {}
+
+    # --- runs of a quarter ----------------------------------------------------
+    async def latest_run_of_quarter(self, quarter: str) -> dict | None:
+        """The most recent quarterly_report run whose quarter is ``quarter``."""
+        data = await self._call("GET", f"/api/v2/dags/{REPORT_DAG}/dagRuns",
+                                params={"order_by": "-run_after", "limit": 100})
+        for run in data.get("dag_runs", []):
+            if run_quarter(run) == quarter:
+                return run
+        return None
+
+    async def task_instance(self, run_id: str, map_index: int) -> dict:
+        return await self._call(
+            "GET", f"/api/v2/dags/{REPORT_DAG}/dagRuns/{quote(run_id, safe='')}"
+                   f"/taskInstances/{INGEST_TASK}/{map_index}")
+
+    # --- actions ---------------------------------------------------------------
+    async def remind(self, quarter: str, unit: str) -> dict:
+        body = {"logical_date": None, "conf": {"quarter": quarter, "units": [unit]},
+                "note": f"季度报送看板：提醒 {unit}"}
+        return await self._call("POST", f"/api/v2/dags/{REMINDER_DAG}/dagRuns", json=body)
+
+    async def rerun(self, quarter: str, map_index: int) -> dict:
+        run = await self.latest_run_of_quarter(quarter)
+        if run is None:
+            raise AirflowApiError(404, f"没有找到 {quarter} 的 {REPORT_DAG} 运行记录，无法重跑。")
+        body = {
+            "dry_run": False,
+            "dag_run_id": run["dag_run_id"],
+            "task_ids": [[INGEST_TASK, map_index]],
+            "include_downstream": True,
+            "include_upstream": False,
+            "only_failed": False,
+            "reset_dag_runs": True,
+        }
+        cleared = await self._call("POST", f"/api/v2/dags/{REPORT_DAG}/clearTaskInstances", json=body)
+        ti = await self.task_instance(run["dag_run_id"], map_index)
+        return {"dag_run_id": run["dag_run_id"], "map_index": map_index,
+                "cleared": cleared.get("total_entries", len(cleared.get("task_instances", []))),
+                "state": ti.get("state"), "try_number": ti.get("try_number")}
+
+
+def run_quarter(run: dict) -> str | None:
+    """The quarter a quarterly_report run is for: conf/params first, else its data interval.
+
+    Mirrors wcreport.pipeline.resolve_run: an explicit ``quarter`` wins; otherwise the
+    quarter containing the date of the data interval's start.
+    """
+    conf = run.get("conf") or {}
+    if isinstance(conf, dict) and conf.get("quarter"):
+        try:
+            return str(Quarter.parse(str(conf["quarter"])))
+        except ValueError:
+            return None
+    start = run.get("data_interval_start") or run.get("logical_date")
+    if not start:
+        return None
+    try:
+        day = dt.datetime.fromisoformat(str(start).replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+    return str(Quarter.containing(day))
+
+
+def _message_for(status: int) -> str:
+    return {
+        401: "登录已失效，请重新登录 Airflow。",
+        403: "您的 Airflow 账号没有执行此操作的权限。",
+        404: "Airflow 中找不到对应的 DAG、运行或任务实例。",
+        409: "操作与当前运行状态冲突，请稍后再试。",
+    }.get(status, f"Airflow 接口返回错误（HTTP {status}）。")

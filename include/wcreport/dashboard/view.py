@@ -1,0 +1,326 @@
+"""What the submission dashboard shows, built from manifest files only.
+
+Everything here is plain data and cheap: it reads ``<output>/<quarter>/manifest.json``,
+optionally ``consolidated.json`` and the programme YAML (for the task columns and the
+units' order, which is also the map index of the ``ingest_unit`` task instance). No
+pandas, no Great Expectations, no workbooks.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wcreport.model import Manifest, ManifestUnit
+from wcreport.quarter import Quarter
+
+# Status of one unit × task cell, as the manifest writes it -> canonical name.
+_STATUS_ALIASES = {
+    "accepted": "accepted",
+    "ok": "accepted",
+    "warning": "warning",
+    "warnings": "warning",
+    "accepted_with_warnings": "warning",
+    "accepted-with-warnings": "warning",
+    "rejected": "rejected",
+    "missing": "missing",
+}
+CELL_STATUSES = ("accepted", "warning", "rejected", "missing")
+CELL_LABEL_ZH = {
+    "accepted": "已通过",
+    "warning": "通过（有警告）",
+    "rejected": "已退回",
+    "missing": "未报送",
+    "unknown": "状态不明",
+    "na": "不涉及",
+}
+CELL_SYMBOL = {"accepted": "✓", "warning": "!", "rejected": "✗", "missing": "○", "unknown": "?", "na": ""}
+UNIT_STATUS_ZH = {"submitted": "已报送", "missing": "未报送", "rejected": "已退回"}
+INDICATOR_STATUS_ZH = {"done": "已完成", "on_track": "进度正常", "at_risk": "进度滞后", "no_data": "未报数"}
+
+_QUARTER_DIR = re.compile(r"^\d{4}Q[1-4]$")
+PAGE_SIZE = 200
+
+
+def normalise_status(raw: str | None) -> str:
+    if raw is None:
+        return "unknown"
+    return _STATUS_ALIASES.get(str(raw).strip().lower(), "unknown")
+
+
+# --- quarters and files ---------------------------------------------------------
+def list_quarters(output_root: Path) -> list[str]:
+    """Quarters that have a manifest.json, newest first."""
+    try:
+        entries = os.scandir(output_root)
+    except OSError:
+        return []
+    with entries:
+        found = [e.name for e in entries
+                 if _QUARTER_DIR.match(e.name) and os.path.isfile(os.path.join(e.path, "manifest.json"))]
+    return sorted(found, reverse=True)
+
+
+def canonical_quarter(text: str) -> str:
+    """'2023q1' -> '2023Q1'; raises ValueError for anything that is not a quarter."""
+    return str(Quarter.parse(text))
+
+
+class _MtimeCache:
+    """Parsed files keyed by path, reused while (mtime_ns, size) is unchanged."""
+
+    def __init__(self, maxsize: int = 8) -> None:
+        self._items: OrderedDict[str, tuple[tuple[int, int], object]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.maxsize = maxsize
+
+    def get(self, path: Path, parse):
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        key = str(path)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit and hit[0] == stamp:
+                self._items.move_to_end(key)
+                return hit[1]
+        value = parse(path)
+        with self._lock:
+            self._items[key] = (stamp, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_manifests = _MtimeCache()
+_programmes = _MtimeCache()
+
+
+def load_manifest(path: Path, *, cached: bool = True) -> Manifest:
+    parse = lambda p: Manifest.model_validate_json(p.read_bytes())  # noqa: E731
+    return _manifests.get(path, parse) if cached else parse(path)
+
+
+def load_consolidated_indicators(path: Path) -> list[dict]:
+    """Indicator progress from consolidated.json; [] when absent or unreadable."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return []
+    items = data.get("indicators") if isinstance(data, dict) else None
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _load_programme(year: int):
+    """The programme of a year, or None if its file is missing or invalid."""
+    from wcreport.programme import ProgrammeError, load_programme, programme_path_for
+
+    path = programme_path_for(year)
+    try:
+        return _programmes.get(path, load_programme)
+    except (OSError, ProgrammeError):
+        return None
+
+
+def clear_caches() -> None:
+    _manifests.clear()
+    _programmes.clear()
+
+
+# --- the view -------------------------------------------------------------------
+@dataclass
+class TaskColumn:
+    seq: int
+    name: str
+    responsible: int = 0
+    counts: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class Cell:
+    seq: int
+    status: str            # accepted / warning / rejected / missing / unknown / na
+    raw: str | None        # the manifest's own value, None if the manifest has none
+
+    @property
+    def label(self) -> str:
+        return CELL_LABEL_ZH[self.status]
+
+    @property
+    def symbol(self) -> str:
+        return CELL_SYMBOL[self.status]
+
+
+@dataclass
+class Row:
+    unit: ManifestUnit
+    map_index: int | None
+    cells: list[Cell]
+
+    @property
+    def status_zh(self) -> str:
+        return UNIT_STATUS_ZH.get(self.unit.status, self.unit.status)
+
+
+@dataclass
+class IndicatorBar:
+    key: str
+    name: str
+    task_seq: int | None
+    value: float | None
+    target: float | None
+    measure: str
+    percent: float | None
+    expected_percent: float | None
+    status: str
+
+    @property
+    def width(self) -> float:
+        return max(0.0, min(100.0, self.percent or 0.0))
+
+    @property
+    def status_zh(self) -> str:
+        return INDICATOR_STATUS_ZH.get(self.status, self.status)
+
+
+@dataclass
+class QuarterView:
+    quarter: str
+    label_zh: str
+    manifest: Manifest
+    tasks: list[TaskColumn]
+    rows: list[Row]                   # the rows of this page
+    total_rows: int
+    page: int
+    pages: int
+    unit_counts: Counter
+    cell_counts: Counter
+    late_units: int
+    indicators: list[IndicatorBar]
+    programme_found: bool
+    status_filter: str | None = None
+
+
+def _cell_for(unit: ManifestUnit, seq: int, responsible: bool) -> Cell:
+    raw = unit.tasks.get(seq)
+    if raw is not None:
+        return Cell(seq, normalise_status(raw), raw)
+    if not responsible:
+        return Cell(seq, "na", None)
+    # Responsible, but the manifest lists no status for this task.
+    derived = {"missing": "missing", "rejected": "rejected"}.get(unit.status, "unknown")
+    return Cell(seq, derived, None)
+
+
+def build_view(output_root: Path, quarter: str, *, page: int = 1, page_size: int = PAGE_SIZE,
+               status_filter: str | None = None, cached: bool = True) -> QuarterView:
+    """Everything the page shows for one quarter. Raises FileNotFoundError without a manifest."""
+    q = Quarter.parse(quarter)
+    folder = output_root / str(q)
+    manifest = load_manifest(folder / "manifest.json", cached=cached)
+    programme = _load_programme(manifest.programme_year)
+
+    if programme is not None:
+        tasks = [TaskColumn(t.seq, t.name) for t in programme.tasks]
+        responsible = {t.seq: set(t.units) for t in programme.tasks}
+        map_index = {u.key: i for i, u in enumerate(programme.units)}
+    else:  # no programme file: columns from the manifest itself, no task instance links
+        seqs = sorted({s for u in manifest.units for s in u.tasks})
+        tasks = [TaskColumn(s, f"第{s}项") for s in seqs]
+        responsible = {s: {u.unit for u in manifest.units if s in u.tasks} for s in seqs}
+        map_index = {}
+
+    rows: list[Row] = []
+    cell_counts: Counter = Counter()
+    for unit in manifest.units:
+        cells = []
+        for col in tasks:
+            is_resp = unit.unit in responsible.get(col.seq, ()) or col.seq in unit.tasks
+            cell = _cell_for(unit, col.seq, is_resp)
+            cells.append(cell)
+            if cell.status != "na":
+                col.responsible += 1
+                col.counts[cell.status] += 1
+                cell_counts[cell.status] += 1
+        rows.append(Row(unit, map_index.get(unit.unit), cells))
+
+    unit_counts = Counter(u.status for u in manifest.units)
+    late = sum(1 for u in manifest.units if u.late)
+
+    if status_filter in UNIT_STATUS_ZH:
+        rows = [r for r in rows if r.unit.status == status_filter]
+    else:
+        status_filter = None
+    total = len(rows)
+    page_size = max(1, page_size)
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    shown = rows[(page - 1) * page_size: page * page_size]
+
+    indicators = _indicator_bars(load_consolidated_indicators(folder / "consolidated.json"), programme)
+    return QuarterView(
+        quarter=str(q), label_zh=q.label_zh, manifest=manifest, tasks=tasks, rows=shown,
+        total_rows=total, page=page, pages=pages, unit_counts=unit_counts,
+        cell_counts=cell_counts, late_units=late, indicators=indicators,
+        programme_found=programme is not None, status_filter=status_filter)
+
+
+def _num(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _indicator_bars(items: list[dict], programme) -> list[IndicatorBar]:
+    known = {}
+    if programme is not None:
+        known = {i.key: (t.seq, i) for t in programme.tasks for i in t.indicators}
+    bars = []
+    for item in items:
+        key = str(item.get("key") or "")
+        seq, ind = known.get(key, (None, None))
+        target = _num(item.get("target"))
+        if target is None and ind is not None:
+            target = ind.target
+        value = _num(item.get("value"))
+        percent = _num(item.get("percent"))
+        if percent is None and value is not None and target:
+            percent = value / target * 100
+        status = str(item.get("status") or ("no_data" if value is None else ""))
+        bars.append(IndicatorBar(
+            key=key,
+            name=str(item.get("name") or (ind.name if ind else key)),
+            task_seq=int(task_seq) if (task_seq := _num(item.get("task_seq"))) is not None else seq,
+            value=value, target=target,
+            measure=str(item.get("measure") or (ind.measure if ind else "")),
+            percent=percent, expected_percent=_num(item.get("expected_percent")),
+            status=status))
+    return bars
+
+
+def grid_as_dict(view: QuarterView) -> dict:
+    """The grid as plain data (for the JSON endpoint and tests)."""
+    return {
+        "quarter": view.quarter,
+        "tasks": [{"seq": t.seq, "name": t.name, "responsible": t.responsible,
+                   "counts": dict(t.counts)} for t in view.tasks],
+        "units": [{"unit": r.unit.unit, "unit_name": r.unit.unit_name, "status": r.unit.status,
+                   "map_index": r.map_index, "feedback": r.unit.feedback,
+                   "cells": {str(c.seq): c.status for c in r.cells}} for r in view.rows],
+        "unit_counts": dict(view.unit_counts),
+        "cell_counts": dict(view.cell_counts),
+        "page": view.page, "pages": view.pages, "total_rows": view.total_rows,
+    }
