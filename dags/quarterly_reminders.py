@@ -1,0 +1,97 @@
+"""
+### 报送提醒 · Reminders to units before the quarterly deadline
+
+Runs every day at 09:00 Asia/Shanghai and does something only on **working days during
+the last N days before the quarter's deadline** (N = `report.reminder_days` in the
+programme file, default 5; working days follow the official Chinese calendar).
+
+1. **due** – is today a reminder day, and for which quarter? Otherwise every later task
+   is skipped (a skipped run is normal, not an error). Param `today` (YYYY-MM-DD) lets
+   ops rehearse a given day.
+2. **check_units** – runs quarterly_report's own gather and per-unit ingest, so each unit's
+   `units/<key>.json` says whether its newest file is accepted, rejected or missing
+   (param `validate=false` skips this and uses the last results).
+3. **send_reminders** – one polite mail per unit without an accepted file, at most one a
+   day (ledger `<output>/reminder_ledger.json`): missing units get their blank form,
+   rejected units their feedback. Addresses: Variable `report_unit_emails`
+   (JSON `{unit_key: email}`) or `email` of the unit in the programme file.
+   Mail goes through the `smtp_default` connection.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+
+from wcreport.dag_defaults import default_args
+
+
+@dag(
+    dag_id="quarterly_reminders",
+    schedule=CronTriggerTimetable("0 9 * * *", timezone="Asia/Shanghai"),
+    start_date=pendulum.datetime(2023, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    doc_md=__doc__,
+    tags=["wcreport", "reminders"],
+    params={
+        "today": Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}-\d{2}$",
+                       description="rehearse a day (YYYY-MM-DD); empty = the run's day in Asia/Shanghai"),
+        "inbox": Param(None, type=["null", "string"], description="inbox root; empty = $REPORT_INBOX"),
+        "output": Param(None, type=["null", "string"], description="output root; empty = $REPORT_OUTPUT"),
+        "validate": Param(True, type="boolean",
+                          description="re-check the units' files before reminding"),
+    },
+)
+def quarterly_reminders():
+    @task.short_circuit
+    def due(params=None, dag_run=None) -> dict | None:
+        import datetime as dt
+
+        from wcreport.pipeline import resolve_run
+        from wcreport.reminders import due_quarter, today_in_shanghai
+
+        today = (dt.date.fromisoformat(params["today"]) if params.get("today")
+                 else today_in_shanghai(getattr(dag_run, "run_after", None)))
+        found = due_quarter(today)
+        if found is None:
+            print(f"{today} is not a reminder day; nothing to do.")
+            return None
+        quarter, _programme = found
+        run = resolve_run(str(quarter), params.get("inbox"), params.get("output"))
+        return {**run, "today": today.isoformat(), "validate": bool(params.get("validate", True))}
+
+    @task
+    def check_units(run: dict) -> dict:
+        import logging
+
+        from wcreport.pipeline import gather, ingest, programme_of
+
+        if not run["validate"]:
+            return run
+        log = logging.getLogger("wcreport.reminders")
+        try:
+            units = gather(run)
+        except Exception:  # an unreadable inbox must not stop the reminders
+            log.exception("gather failed; using the last unit results")
+            return run
+        for unit in units or [u.key for u in programme_of(run).units]:
+            try:
+                ingest(run, unit)
+            except Exception:  # one unit's problem must not stop the others' reminders
+                log.exception("ingest of %s failed; using its last result", unit)
+        return run
+
+    @task
+    def send_reminders(run: dict) -> dict:
+        import datetime as dt
+
+        from wcreport.pipeline import paths_of, programme_of
+        from wcreport.reminders import send_reminders as send
+
+        return send(paths_of(run), programme_of(run), dt.date.fromisoformat(run["today"])).as_dict()
+
+    send_reminders(check_units(due()))
+
+
+quarterly_reminders()
