@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import threading
+import warnings
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -71,11 +72,24 @@ class SmtpSink:
     """Start/stop wrapper around aiosmtpd's Controller (runs in a thread)."""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1",
-                 maildir: str | os.PathLike | None = None):
+                 maildir: str | os.PathLike | None = None,
+                 auth: tuple[str, str] | None = None):
+        """``auth=(login, password)`` requires AUTH LOGIN/PLAIN (without TLS: loopback only)."""
         self.host = host
         self.port = port or free_port(host)
         self.handler = SinkHandler(maildir)
+        self.auth = auth
+        self.logins: list[str] = []
         self._controller: Controller | None = None
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = (isinstance(auth_data, LoginPassword) and self.auth is not None
+              and (auth_data.login.decode(), auth_data.password.decode()) == self.auth)
+        if ok:
+            self.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok)
 
     @property
     def running(self) -> bool:
@@ -83,7 +97,14 @@ class SmtpSink:
 
     def start(self) -> "SmtpSink":
         if self._controller is None:
-            self._controller = Controller(self.handler, hostname=self.host, port=self.port)
+            extra = {}
+            if self.auth:
+                extra = {"authenticator": self._authenticate, "auth_required": True,
+                         "auth_require_tls": False}
+            with warnings.catch_warnings():  # AUTH without TLS is deliberate (loopback only)
+                warnings.simplefilter("ignore", UserWarning)
+                self._controller = Controller(self.handler, hostname=self.host, port=self.port,
+                                              **extra)
             self._controller.start()
         return self
 
