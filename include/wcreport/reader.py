@@ -187,6 +187,7 @@ def _read_calamine(path: Path, fmt: str) -> WorkbookGrid:
             raise UnreadableFile("encrypted", f"文件设置了打开密码（已加密），无法读取。请取消密码保护后另存为 .xlsx 重新报送") from None
         raise UnreadableFile("file.corrupt", f"文件已损坏或格式不受支持，无法读取。{RESUBMIT}") from None
     sheets: list[SheetGrid] = []
+    ods_merges = _ods_merges(path) if fmt == "ods" else {}
     try:
         for meta in workbook.sheets_metadata:
             if str(meta.typ).split(".")[-1] not in ("WorkSheet",):
@@ -207,6 +208,8 @@ def _read_calamine(path: Path, fmt: str) -> WorkbookGrid:
                 ranges = []
             merged = [(r1, c1, r2, c2) for (r1, c1), (r2, c2) in ranges
                       if r1 < MAX_ROWS and c1 < MAX_COLS]
+            if not merged:
+                merged = ods_merges.get(meta.name, [])
             hidden = str(meta.visible).split(".")[-1] != "Visible"
             sheets.append(SheetGrid(meta.name, hidden, cells, merged))
     finally:
@@ -217,3 +220,44 @@ def _read_calamine(path: Path, fmt: str) -> WorkbookGrid:
     if not sheets:
         raise UnreadableFile("workbook.empty", "文件中没有工作表。请使用通知附件的报表格式填写后重新报送。")
     return WorkbookGrid(fmt, sheets)
+
+
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+
+
+def _ods_merges(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
+    """Merged ranges of an .ods (calamine does not report them), parsed with defusedxml.
+
+    The zip has already passed ``check_zip``, so content.xml's size is bounded and it
+    declares no DTD.
+    """
+    from defusedxml.ElementTree import iterparse
+
+    merges: dict[str, list[tuple[int, int, int, int]]] = {}
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open("content.xml") as content:
+            sheet, row, col = None, 0, 0
+            for event, elem in iterparse(content, events=("start", "end")):
+                tag = elem.tag
+                if event == "start":
+                    if tag == _ODS_TABLE + "table":
+                        sheet, row = elem.get(_ODS_TABLE + "name"), 0
+                        merges.setdefault(sheet, [])
+                    elif tag == _ODS_TABLE + "table-row":
+                        col = 0
+                    continue
+                if tag == _ODS_TABLE + "table-row":
+                    row += min(int(elem.get(_ODS_TABLE + "number-rows-repeated", "1")), MAX_ROWS)
+                    elem.clear()
+                elif tag in (_ODS_TABLE + "table-cell", _ODS_TABLE + "covered-table-cell"):
+                    rows_spanned = int(elem.get(_ODS_TABLE + "number-rows-spanned", "1"))
+                    cols_spanned = int(elem.get(_ODS_TABLE + "number-columns-spanned", "1"))
+                    if sheet is not None and (rows_spanned > 1 or cols_spanned > 1) and row < MAX_ROWS:
+                        merges[sheet].append((row, col, row + rows_spanned - 1, col + cols_spanned - 1))
+                    col += min(int(elem.get(_ODS_TABLE + "number-columns-repeated", "1")), 16384)
+                elif tag == _ODS_TABLE + "table":
+                    sheet = None
+                    elem.clear()
+    except Exception:  # noqa: BLE001 - merges are a nicety; the cells were read already
+        return {}
+    return merges
