@@ -283,7 +283,7 @@ def locate_report(grid: WorkbookGrid, programme) -> ParsedReport:
     if not candidates:
         names = "、".join(f"「{s.name}」" for s in grid.sheets)
         findings.append(Finding(code="table.no_header", severity="error",
-                                message=f"在工作表 {names} 中都未找到报表表头行。{TEMPLATE_HINT}，不要删除或改写表头。"))
+                                message=f"在工作表{names}中都未找到报表表头行。{TEMPLATE_HINT}，不要删除或改写表头。"))
         report.findings = findings
         _attach_indicators(grid, programme, report, skip=None)
         return report
