@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import unquote
 
 
@@ -29,8 +29,8 @@ def resolve_download(root: Path, requested: str) -> Path:
         raise UnsafePath("empty path, NUL byte or backslash")
     if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
         raise UnsafePath("absolute path")
-    parts = PurePosixPath(text).parts
-    if any(part in ("..", ".") for part in parts) or any(p == "" for p in text.split("/")[:-1]):
+    parts = text.split("/")
+    if any(part in ("", ".", "..") for part in parts):
         raise UnsafePath("dot segment or empty segment")
 
     real_root = Path(os.path.realpath(root))
