@@ -106,10 +106,11 @@ def _units_column(parsed: ParsedReport, programme) -> _Match:
         if not row.units.strip():
             continue
         keys: set[str] = set()
-        for part in _SPLIT_RE.split(row.units):
-            if area and _clean(part) == _clean(area.label):
-                keys.update(area.units)
-                continue
+        text = row.units
+        if area and squeeze(area.label) in squeeze(text):
+            keys.update(area.units)
+            text = re.sub(r"\s*".join(map(re.escape, squeeze(area.label))), "\n", text)
+        for part in _SPLIT_RE.split(text):
             match = match_unit(part, programme)
             if match.unit:
                 keys.add(match.unit)
