@@ -372,8 +372,10 @@ def _percent_chart(ws, c: Consolidated, last: int) -> BarChart:
     chart.y_axis.number_format = "0%"
     chart.y_axis.scaling.min = 0
     chart.y_axis.majorGridlines = None
-    chart.dataLabels = DataLabelList()
-    chart.dataLabels.showVal = True
+    # value only: LibreOffice shows category and series name too unless told not to
+    chart.dataLabels = DataLabelList(showVal=True, showCatName=False, showSerName=False,
+                                     showLegendKey=False, showPercent=False)
+    chart.gapWidth = 60
     chart.width = 30
     chart.height = max(8.0, 0.6 * len(c.indicators) + 3)
     return chart
@@ -418,10 +420,11 @@ def _detail_row_count(c: Consolidated) -> int:
 def write_report(consolidated: Consolidated, programme: Programme, path: str | os.PathLike) -> Path:
     """Write the workbook to ``path`` atomically (temp file + rename); return the path.
 
-    ``path`` may be a folder: the file is then named by ``report_filename``.
+    ``path`` may be a folder (an existing one, or any path not ending in .xlsx): the
+    file is then named by ``report_filename``.
     """
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or path.suffix.lower() != ".xlsx":
         path = path / report_filename(programme, consolidated.quarter)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook(write_only=True)

@@ -85,3 +85,23 @@ def default_indicators() -> dict[str, dict[str, float]]:
         "org_personnel": {"beautiful_homes_rate": 20, "family_education_lectures": 30,
                           "housekeeping_training": 10},
     }
+
+
+_ACTIONS = ["召开专题推进会", "制定工作方案并明确责任分工", "建立工作台账，实行周调度", "深入基层开展调研走访",
+            "联合相关部门开展督导检查", "通过微信公众号等渠道广泛宣传"]
+
+
+def realistic_texts(prog: Programme) -> dict[tuple[str, int], str]:
+    """Progress texts that read like the real thing (varying length, numbered points)."""
+    texts = {}
+    for u_index, unit in enumerate(prog.units):
+        for task in prog.tasks_of(unit.key):
+            clauses = [c for c in task.summary.replace("。", "，").split("，") if c]
+            n = 1 + (u_index + task.seq) % 3
+            points = []
+            for k in range(n):
+                clause = clauses[(u_index + k) % len(clauses)]
+                action = _ACTIONS[(u_index * 3 + task.seq + k) % len(_ACTIONS)]
+                points.append(f"{'一二三'[k]}是{action}，{clause}，本季度累计开展相关活动{(u_index + 2) * (k + 1)}次")
+            texts[(unit.key, task.seq)] = "；".join(points) + "。"
+    return texts
