@@ -51,6 +51,9 @@ _CACHE_SIZE = 8
 class ValidationOutcome:
     findings: list[Finding] = field(default_factory=list)
     data_docs: str | None = None     # path of the Data Docs index page, if built
+    # This run's result pages (one per suite). Static HTML: they render offline, whereas
+    # GX's index page lists results through JavaScript libraries loaded from CDNs.
+    pages: list[str] = field(default_factory=list)
 
 
 # --- text normalisation ------------------------------------------------------------
@@ -258,7 +261,7 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
     if docs_dir:
         docs_dir.mkdir(parents=True, exist_ok=True)
     project = _project(expectations_root(), docs_dir)
-    results = _run(project, frames, params, docs_dir is not None, f"{quarter}-{unit_key}")
+    results, pages = _run(project, frames, params, docs_dir is not None, f"{quarter}-{unit_key}")
 
     findings: list[Finding] = []
     findings += findings_from_result(
@@ -271,25 +274,39 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
     log.info("validated %s %s: %d error(s), %d warning(s) in %.2f s; Data Docs: %s", quarter, unit_key,
              sum(f.severity == "error" for f in findings), sum(f.severity == "warning" for f in findings),
              time.perf_counter() - started, index)
-    return ValidationOutcome(findings=findings, data_docs=index)
+    return ValidationOutcome(findings=findings, data_docs=index, pages=pages)
 
 
-def _run(project: _Project, frames, params, with_docs: bool, run_name: str) -> dict[str, Any]:
+def _run(project: _Project, frames, params, with_docs: bool, run_name: str
+         ) -> tuple[dict[str, Any], list[str]]:
     from great_expectations.core.run_identifier import RunIdentifier
 
     run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.timezone.utc))
-    out = {}
+    out: dict[str, Any] = {}
+    pages: list[str] = []
     for table in TABLES:
         batch = {"dataframe": frames[table]}
         if with_docs:
             result = project.checkpoints[table].run(batch_parameters=batch, expectation_parameters=params,
                                                     run_id=run_id)
-            out[table] = next(iter(result.run_results.values()))
+            key, out[table] = next(iter(result.run_results.items()))
+            pages += _page_paths(project.context, key)
         else:
             out[table] = project.definitions[table].run(
                 batch_parameters=batch, expectation_parameters=params,
                 result_format=project.result_format, run_id=run_id)
-    return out
+    return out, pages
+
+
+def _page_paths(context, key) -> list[str]:
+    try:
+        sites = context.get_docs_sites_urls(resource_identifier=key, only_if_exists=True)
+    except Exception:  # noqa: BLE001 - a missing page link must not fail validation
+        log.warning("no Data Docs page for %s", key, exc_info=True)
+        return []
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+    return [url2pathname(urlparse(url).path) for site in sites if (url := site.get("site_url"))]
 
 
 def previous_label(previous: UnitResult | None, quarter: Quarter) -> str:
