@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from wcreport import __name__ as _pkg  # noqa: F401 - keeps the package import explicit
 from wcreport.feedback import write_feedback
 from wcreport.identity import identify_unit
 from wcreport.model import FileRecord, Finding, ParsedReport
