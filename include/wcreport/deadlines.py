@@ -124,6 +124,8 @@ def _parse_text(norm: str, year: int) -> dt.date | None:
 
 
 def _parse_single(norm: str, year: int) -> dt.date | None:
+    if norm in _REL_YEAR:
+        return dt.date(year, 12, 31)
     norm = _TRAILING.sub("", norm) or norm
     if norm in _REL_YEAR or norm.startswith("年底"):
         return dt.date(year, 12, 31)

@@ -79,7 +79,8 @@ def findings_from_result(
         severity = SEVERITY.get(str(getattr(config.severity, "value", config.severity)))
         if severity is None or "message_zh" not in meta:
             continue
-        kwargs = {k: v for k, v in config.kwargs.items() if isinstance(v, (int, float, str))}
+        kwargs = {k: fmt_number(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                  for k, v in config.kwargs.items() if isinstance(v, (int, float, str))}
         details = result.result or {}
         if "unexpected_index_list" in details:
             for entry in details.get("unexpected_index_list") or []:
