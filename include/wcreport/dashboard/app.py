@@ -180,7 +180,8 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
     async def page(request: Request, who: SignedIn = Depends(signed_in),
                    quarter: str | None = Query(None, max_length=16),
                    page: int = Query(1, ge=1, le=100000),
-                   status: str | None = Query(None, max_length=16)):
+                   status: str | None = Query(None, max_length=16),
+                   size: int = Query(dv.PAGE_SIZE, ge=1, le=5000)):
         started = time.perf_counter()
         root = out_root()
         quarters = dv.list_quarters(root)
@@ -193,7 +194,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
             error = "季度格式应为 2023Q1。"
         elif chosen:
             try:
-                view = dv.build_view(root, chosen, page=page, status_filter=status)
+                view = dv.build_view(root, chosen, page=page, page_size=size, status_filter=status)
             except FileNotFoundError:
                 error = f"{chosen} 还没有 manifest.json。"
             except ValueError as exc:

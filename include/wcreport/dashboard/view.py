@@ -130,9 +130,10 @@ def _load_programme(year: int):
         return None
 
 
-def clear_caches() -> None:
+def clear_caches(*, programmes: bool = True) -> None:
     _manifests.clear()
-    _programmes.clear()
+    if programmes:
+        _programmes.clear()
 
 
 # --- the view -------------------------------------------------------------------
