@@ -246,6 +246,7 @@ def _units_in_programme_order(programme: Programme, manifest: Manifest,
 def _texts_by_task(programme: Programme, accepted: dict[str, UnitResult],
                    warnings: list[str]) -> dict[int, dict[str, tuple]]:
     by_name = {t.name: t.seq for t in programme.tasks}
+    responsible = {t.seq: set(t.units) for t in programme.tasks}
     out: dict[int, dict[str, list]] = defaultdict(dict)
     for unit_key, result in accepted.items():
         for row in result.rows:
@@ -258,7 +259,7 @@ def _texts_by_task(programme: Programme, accepted: dict[str, UnitResult],
                 continue
             if not text:
                 continue
-            if unit_key not in programme.tasks_by_seq[seq].units:
+            if unit_key not in responsible[seq]:
                 warnings.append(f"{result.unit_name}：填报了非本单位责任的第{seq}项实事，已一并汇总。")
             slot = out[seq].get(unit_key)
             if slot is None:
@@ -271,7 +272,8 @@ def _texts_by_task(programme: Programme, accepted: dict[str, UnitResult],
 
 def _task_summary(programme: Programme, task: Task, texts: dict[str, tuple],
                   status: dict[str, str]) -> TaskSummary:
-    order = list(task.units) + [k for k in texts if k not in task.units]
+    own = set(task.units)
+    order = list(task.units) + [k for k in texts if k not in own]
     entries = [UnitText(unit=k, unit_name=programme.units_by_key[k].name, text=texts[k][0],
                         deadline=texts[k][3]) for k in order if k in texts]
     missing = [programme.units_by_key[k].name for k in task.units if status.get(k) != "submitted"]

@@ -23,6 +23,9 @@ import math
 import os
 import tempfile
 import unicodedata
+import weakref
+from copy import copy
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -95,27 +99,60 @@ def _cell(ws, value, style: _Style) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws)
     if isinstance(value, str):
         if value:
-            set_text(cell, value)
+            set_text(cell, value)   # sets quotePrefix on the cell's own style array
     else:
         cell.value = value
-    cell.font = style.font
-    cell.alignment = style.alignment
-    if style.border is not None:
-        cell.border = style.border
-    if style.fill is not None:
-        cell.fill = style.fill
-    if style.number_format:
-        cell.number_format = style.number_format
+    template = _style_array(ws.parent, style)
+    if cell.has_style:            # quotePrefix set above: keep it
+        quote = cell._style.quotePrefix
+        cell._style = copy(template)
+        cell._style.quotePrefix = quote
+    else:
+        cell._style = copy(template)
     return cell
 
 
+_STYLE_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _style_array(workbook, style: _Style) -> StyleArray:
+    """The style's index array in this workbook, registered once.
+
+    Assigning font/border/fill per cell makes openpyxl hash the style objects for
+    every cell, which dominates the time for a few hundred thousand cells.
+    """
+    per_book = _STYLE_CACHE.setdefault(workbook, {})
+    found = per_book.get(id(style))     # styles are module constants; hashing them is slow
+    if found is None:
+        cell = WriteOnlyCell(_Parent(workbook))
+        cell.font = style.font
+        cell.alignment = style.alignment
+        if style.border is not None:
+            cell.border = style.border
+        if style.fill is not None:
+            cell.fill = style.fill
+        if style.number_format:
+            cell.number_format = style.number_format
+        found = per_book[id(style)] = copy(cell._style)
+    return found
+
+
+class _Parent:
+    """Just enough of a worksheet for openpyxl's style descriptors (they use .parent)."""
+
+    def __init__(self, workbook):
+        self.parent = workbook
+
+
 # --- layout helpers -----------------------------------------------------------
+@lru_cache(maxsize=65536)
+def _char_width(ch: str) -> float:
+    return 2.15 if unicodedata.east_asian_width(ch) in ("W", "F") else 1.1
+
+
 def _display_width(text: str) -> float:
     """Width in column-width units (a '0' of the body font); CJK and full-width count ~2."""
-    width = 0.0
-    for ch in text:
-        width += 2.15 if unicodedata.east_asian_width(ch) in ("W", "F") else 1.1
-    return width
+    return sum(map(_char_width, text))
 
 
 def _wrapped_lines(text: str, col_width: float) -> int:
@@ -134,12 +171,12 @@ def _segments(text: str, col_width: float) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for i, line in enumerate(text.split("\n")):
         sep = "\n" if i else ""
-        if not line:
-            out.append(("", sep))
+        if _display_width(line) <= usable:
+            out.append((line, sep))
             continue
         start, width = 0, 0.0
         for j, ch in enumerate(line):
-            w = _display_width(ch)
+            w = _char_width(ch)
             if width + w > usable and j > start:
                 out.append((line[start:j], sep))
                 sep, start, width = "", j, 0.0

@@ -27,6 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 CELL_LIMIT = 32_767
 # Characters that make a spreadsheet program treat text as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+TRUNCATION_NOTE = "……（内容超过单元格32767字上限，以下已截断）"
 _LINE_BREAK_CONTROLS = re.compile(r"[\x0b\x0c]")
 _CRLF = re.compile(r"\r\n?")
 
@@ -95,11 +96,18 @@ def set_text(cell, value: object) -> None:
     """Put untrusted text into an openpyxl cell (normal or write-only) as a string.
 
     The value is cleaned (illegal characters) but never re-interpreted: the cell's
-    type is forced to string, and text a spreadsheet could read as a formula gets the
-    quote-prefix flag.
+    type is forced to string (so "=..." is no formula and "#N/A" no error value), and
+    text a spreadsheet could read as a formula gets the quote-prefix flag. Text over
+    the cell limit is cut with a visible note (split it first to keep all of it).
     """
     text = clean_text(value).text
-    cell.value = text
+    if utf16_len(text) > CELL_LIMIT:
+        # callers that must keep everything split first (split_for_cells); here we at
+        # least say so instead of openpyxl's silent cut
+        text, _ = truncate_for_cell(text, TRUNCATION_NOTE)
+    # bypass openpyxl's value binding, which would turn "=..." into a formula; the text
+    # is already free of illegal characters
+    cell._value = text
     cell.data_type = "s"
     if looks_like_formula(text):
         cell.quotePrefix = True

@@ -5,7 +5,7 @@ import openpyxl
 import pytest
 from openpyxl.cell import WriteOnlyCell
 
-from wcreport.safe_cells import (CELL_LIMIT, clean_text, looks_like_formula, set_text, split_for_cells,
+from wcreport.safe_cells import (CELL_LIMIT, TRUNCATION_NOTE, clean_text, looks_like_formula, set_text, split_for_cells,
                                  truncate_for_cell, utf16_len)
 
 TRIGGERS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "=HYPERLINK(\"http://x\",\"y\")", "=cmd|'/C calc'!A0"]
@@ -70,3 +70,13 @@ def test_truncate_says_so():
     text, cut = truncate_for_cell("字" * 40_000, note)
     assert cut and text.endswith(note) and utf16_len(text) <= CELL_LIMIT
     assert truncate_for_cell("短", note) == ("短", False)
+
+
+def test_set_text_cuts_visibly_instead_of_silently(tmp_path):
+    wb = openpyxl.Workbook()
+    set_text(wb.active["A1"], "字" * 40_000)
+    set_text(wb.active["A2"], "#N/A")
+    wb.save(tmp_path / "x.xlsx")
+    back = openpyxl.load_workbook(tmp_path / "x.xlsx").active
+    assert back["A1"].value.endswith(TRUNCATION_NOTE) and utf16_len(back["A1"].value) <= CELL_LIMIT
+    assert back["A2"].value == "#N/A" and back["A2"].data_type == "s"
