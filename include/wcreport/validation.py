@@ -249,6 +249,8 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
     year = programme.year
     unit_seqs = {t.seq for t in programme.tasks_of(unit_key)}
     rows = _form_rows(parsed, unit_seqs)
+    if previous is not None and not _same_year(previous, year):
+        previous = None     # cumulative values restart, task numbers differ: no comparison
     prev_rows = previous.rows if previous else []
     prev_values = {i.key: v for i in (previous.indicators if previous else [])
                    if i.key and (v := _indicator_value(i)) is not None}
@@ -307,6 +309,13 @@ def _page_paths(context, key) -> list[str]:
     from urllib.parse import urlparse
     from urllib.request import url2pathname
     return [url2pathname(urlparse(url).path) for site in sites if (url := site.get("site_url"))]
+
+
+def _same_year(previous: UnitResult, year: int) -> bool:
+    try:
+        return Quarter.parse(previous.quarter).year == year
+    except ValueError:
+        return False
 
 
 def previous_label(previous: UnitResult | None, quarter: Quarter) -> str:

@@ -190,3 +190,11 @@ def test_several_problems_reported_together(programme):
     outcome = run(programme, report)
     assert {(f.code, f.cell) for f in errors(outcome)} == {
         ("progress.placeholder", "D4"), ("deadline.out_of_year", "E5"), ("indicator.not_numeric", "E4")}
+
+
+def test_previous_quarter_of_another_programme_year_is_not_compared(programme):
+    """2023Q1 follows 2022Q4: cumulative values restart with the new programme year."""
+    good = good_report(programme)
+    low = with_indicator(good, 0, raw="1", value=1.0)
+    previous = previous_result(programme, good, quarter="2022Q4")
+    assert errors(validate_report(low, UNIT, programme, Quarter(2023, 1), previous=previous)) == []
