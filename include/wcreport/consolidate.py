@@ -17,7 +17,7 @@ import json
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from wcreport.model import Manifest, ManifestUnit, UnitResult
 from wcreport.programme import Indicator, Programme, Task
@@ -50,6 +50,7 @@ class TaskSummary(BaseModel):
     rejected_units: list[str] = []  # subset of missing_units whose file was rejected (names)
     silent_units: list[str] = []    # submitted, but wrote nothing for this task (names)
 
+    @computed_field
     @property
     def deadline_text(self) -> str:
         """完成时限 for the summary row: one value if all units agree, else per unit."""
@@ -77,6 +78,7 @@ class IndicatorProgress(BaseModel):
     reporters: list[str] = []           # names of the units expected to report it
     reported_by: list[str] = []         # names of the units whose value was used
 
+    @computed_field
     @property
     def on_track(self) -> bool | None:
         return None if self.status == "no_data" else self.status in ("done", "on_track")

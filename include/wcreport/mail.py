@@ -289,6 +289,8 @@ def send_report_once(consolidated: Consolidated, workbook: Path, programme: Prog
     """
     workbook = Path(workbook)
     ledger_path = Path(ledger_path)
+    if not workbook.is_file():
+        raise FileNotFoundError(f"report workbook not found: {workbook}")
     quarter = consolidated.quarter
     content_hash = consolidated.content_hash()
     with _locked(ledger_path):
