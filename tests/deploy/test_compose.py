@@ -208,7 +208,12 @@ for cmd in json.loads(sys.argv[1]):
         commands[cmd] = getattr(args, "func", None) is not None
     except SystemExit:
         commands[cmd] = False
-print("PROBE" + json.dumps({"options": options, "commands": commands}))
+try:   # the executor compose names must import with the installed (locked) versions
+    import airflow.providers.celery.executors.celery_executor_utils  # noqa: F401
+    celery_error = None
+except Exception as exc:
+    celery_error = f"{type(exc).__name__}: {exc}"
+print("PROBE" + json.dumps({"options": options, "commands": commands, "celery_error": celery_error}))
 """
 
 
@@ -216,6 +221,7 @@ print("PROBE" + json.dumps({"options": options, "commands": commands}))
 class AirflowFacts:
     options: dict[str, list[str]]
     commands: dict[str, bool]
+    celery_error: str | None = None
 
     def has_option(self, env_key: str) -> bool:
         _, section, key = env_key.split("__", 2)
@@ -381,6 +387,9 @@ def _environment_problems(name: str, env: dict[str, str], services: dict, projec
             out.append(f"{name}: {key} is not an Airflow configuration option")
     if env.get("AIRFLOW__CORE__EXECUTOR") != "CeleryExecutor":
         out.append(f"{name}: AIRFLOW__CORE__EXECUTOR must be CeleryExecutor")
+    elif project.airflow.celery_error:
+        out.append(f"{name}: CeleryExecutor does not import with the installed packages "
+                   f"({project.airflow.celery_error}); pin a celery the provider supports")
     from urllib.parse import urlsplit
     exec_url = urlsplit(env.get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", ""))
     api_ports = {str(p).split(":")[-1] for p in services.get(APISERVER, {}).get("ports", [])}
