@@ -91,6 +91,7 @@ PERCENT = _Style(Font(name=FONT_NAME, size=BODY_PT), Alignment(horizontal="right
                  _BORDER, number_format="0.0%")
 WARN = _Style(Font(name=FONT_NAME, size=BODY_PT, color="C00000", bold=True),
               Alignment(horizontal="center", vertical="center", wrap_text=True), _BORDER)
+HASH = _Style(Font(name="Consolas", size=8), Alignment(horizontal="left", vertical="center"), _BORDER)
 NOTE = _Style(Font(name=FONT_NAME, size=10, italic=True),
               Alignment(horizontal="left", vertical="top", wrap_text=True))
 
@@ -442,7 +443,7 @@ def _write_details(wb: Workbook, c: Consolidated) -> None:
             ws.append([_cell(ws, d.quarter, CENTER), _cell(ws, d.seq, CENTER),
                        _cell(ws, d.task, TEXT_MID), _cell(ws, d.unit_name, TEXT_MID),
                        _cell(ws, chunk, TEXT), _cell(ws, d.deadline, CENTER),
-                       _cell(ws, d.source_file, TEXT_MID), _cell(ws, d.sha256, TEXT_MID),
+                       _cell(ws, d.source_file, TEXT_MID), _cell(ws, d.sha256, HASH),
                        _cell(ws, where, CENTER),
                        _cell(ws, f"{k}/{len(chunks)}" if len(chunks) > 1 else "", CENTER)])
             row += 1

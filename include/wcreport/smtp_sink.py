@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import email
 import itertools
+import json
 import os
 import signal
 import socket
@@ -120,6 +121,12 @@ class SmtpSink:
     @property
     def envelopes(self) -> list[dict]:
         return list(self.handler.messages)
+
+    def airflow_conn_uri(self, from_email: str = "report-bot@localhost") -> str:
+        """Value for AIRFLOW_CONN_SMTP_DEFAULT pointing at this sink (no SSL, no TLS)."""
+        return json.dumps({"conn_type": "smtp", "host": self.host, "port": self.port,
+                           "extra": {"disable_ssl": True, "disable_tls": True,
+                                     "from_email": from_email}})
 
     def __enter__(self) -> "SmtpSink":
         return self.start()

@@ -230,3 +230,45 @@ def test_smtp_settings_from_airflow_connection(monkeypatch):
             "from_email": "a@example.cn", "disable_ssl": True, "disable_tls": True}}))
     s = smtp_settings_from_connection("smtp_issue5")
     assert (s.use_ssl, s.starttls, s.port, s.skip_login) == (False, False, 25, True)
+
+
+def test_sink_cli_writes_eml_files(tmp_path, prog):
+    """`python -m wcreport.smtp_sink --port P --maildir DIR`, as `make demo` runs it."""
+    import subprocess
+    import sys
+    import time
+
+    from wcreport.smtp_sink import parse
+
+    port = free_port()
+    maildir = tmp_path / "maildir"
+    proc = subprocess.Popen([sys.executable, "-m", "wcreport.smtp_sink", "--port", str(port),
+                             "--maildir", str(maildir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert "listening" in proc.stdout.readline()
+        consolidated, workbook = build(prog, tmp_path)
+        settings = settings_for(SmtpSink(port=port))
+        assert send_report_once(consolidated, workbook, prog, tmp_path / "l.json", settings)["sent"]
+        for _ in range(50):
+            files = list(maildir.glob("*.eml"))
+            if files:
+                break
+            time.sleep(0.1)
+        [eml] = files
+        msg = parse(eml.read_bytes())
+        assert msg["X-Envelope-To"] == MAIN_TO
+        assert only_attachment(msg).get_filename() == workbook.name
+        assert not list(maildir.glob("*.tmp"))
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+
+def test_sink_airflow_conn_uri_round_trips(monkeypatch):
+    sink = SmtpSink(port=2526)
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_SINK", sink.airflow_conn_uri())
+    from wcreport.mail import smtp_settings_from_connection
+
+    s = smtp_settings_from_connection("smtp_sink")
+    assert (s.host, s.port, s.use_ssl, s.starttls, s.sender) == ("127.0.0.1", 2526, False, False,
+                                                                 "report-bot@localhost")
