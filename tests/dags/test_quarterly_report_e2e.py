@@ -9,7 +9,7 @@ import pytest
 
 from conftest import airflow_env, run_dags_test
 from wcreport.quarter import Quarter
-from wcreport.report_xlsx import report_filename
+from wcreport.report_xlsx import CONT_NEXT, CONT_PREV, report_filename
 from wcreport.sample import write_quarter_samples
 from wcreport.templates import FIRST_DATA_ROW, FORM_SHEET
 
@@ -28,11 +28,18 @@ def sample_texts(paths) -> dict[tuple[int, str], str]:
     return texts
 
 
-def find_task_row(sheet, seq: int) -> tuple:
-    for row in sheet.iter_rows(values_only=True):
-        if row and str(row[0]).strip() == str(seq):
-            return row
-    raise AssertionError(f"no row for task {seq} in sheet {sheet.title}")
+def task_block(sheet, seq: int) -> tuple[str, str]:
+    """(task name, whole progress text) of a task; long text continues on the rows below."""
+    rows = list(sheet.iter_rows(values_only=True))
+    start = next((i for i, row in enumerate(rows) if str(row[0]).strip() == str(seq)), None)
+    assert start is not None, f"no row for task {seq} in sheet {sheet.title}"
+    parts = [rows[start][3]]
+    for row in rows[start + 1:]:
+        if row[0] is not None or not row[3]:
+            break
+        parts.append(row[3])
+    text = "".join(parts).replace(CONT_NEXT, "").replace(CONT_PREV, "")
+    return rows[start][1], text
 
 
 def test_quarter_end_to_end(tmp_path, programme, migrated_airflow_home, smtp_server):
@@ -59,10 +66,8 @@ def test_quarter_end_to_end(tmp_path, programme, migrated_airflow_home, smtp_ser
     summary = workbook["汇总表"]
     texts = sample_texts(written)
     for task in programme.tasks:
-        row = find_task_row(summary, task.seq)
-        assert row[1] == task.name
-        progress_cell = next(v for v in row if isinstance(v, str) and "【" in v)
+        name, progress = task_block(summary, task.seq)
+        assert name == task.name
         for unit_key in task.units:
             unit_name = programme.unit(unit_key).name
-            assert f"【{unit_name}】" in progress_cell
-            assert texts[(task.seq, unit_name)] in progress_cell, (task.seq, unit_name)
+            assert f"【{unit_name}】{texts[(task.seq, unit_name)]}" in progress, (task.seq, unit_name)
