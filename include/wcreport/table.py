@@ -245,12 +245,8 @@ def _read_indicators(sheet: SheetGrid, cells, programme, start: int = 0) -> tupl
         number = parse_number(raw_value)
         cell = a1(r, columns["value"])
         key = _match_indicator(name, programme)
+        # A value that is not a number is kept (value=None); the indicators suite reports it.
         values.append(IndicatorValue(key=key, name=name, raw=raw, value=number, sheet=sheet.name, cell=cell))
-        if number is None:
-            findings.append(Finding(
-                code="indicator.not_number", severity="warning", sheet=sheet.name, cell=cell,
-                field=f"indicator:{key}" if key else None,
-                message=f"「{name}」的本年累计完成值「{raw}」不是数字，请填写阿拉伯数字（如 2200）。"))
     return values, findings
 
 

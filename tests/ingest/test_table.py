@@ -102,12 +102,12 @@ def test_indicator_section_below_the_form(tmp_path, programme):
         ("school_places", 2200.0, "E10"), ("new_kindergartens", 1.0, "E11")]
 
 
-def test_indicator_not_a_number_is_a_warning_with_cell(tmp_path, programme):
+def test_indicator_not_a_number_is_kept_for_validation(tmp_path, programme):
     book = Book([form_sheet("教体中心", EDU_ROWS), indicator_sheet([("拓展学位", "已完成")])])
     report = parse(tmp_path, book, programme)
-    (finding,) = report.findings
-    assert (finding.code, finding.severity, finding.cell) == ("indicator.not_number", "warning", "E2")
-    assert "「拓展学位」的本年累计完成值「已完成」不是数字" in finding.message
+    assert report.findings == []
+    (value,) = report.indicators
+    assert (value.key, value.raw, value.value, value.cell) == ("school_places", "已完成", None, "E2")
 
 
 @pytest.mark.parametrize("line, expected", [
