@@ -197,3 +197,13 @@ def test_plugin_registers_the_timetable_for_serialization(tmp_path):
     assert result["data"]["__type"] == "wcreport.timetable.QuarterlyDeadlineTimetable"
     assert result["data"]["__var"] == {"workday_offset": 1, "at": "18:00", "timezone": SH}
     assert result["same"] is True
+
+
+def test_quarter_of_data_interval_reads_the_start_in_shanghai(tt):
+    from wcreport.timetable import quarter_of_data_interval
+
+    for n in (1, 2, 3, 4):
+        q = Quarter(2023, n)
+        start = tt.data_interval(q).start          # UTC, the day before in UTC
+        assert start.day != 1
+        assert quarter_of_data_interval(start) == q

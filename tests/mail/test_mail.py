@@ -72,6 +72,7 @@ def test_first_send_reaches_recipients_with_summary_and_workbook(prog, tmp_path,
     texts = {str(c.value) for row in wb["明细"].iter_rows(min_row=2) for c in row}
     for detail in consolidated.details:
         assert detail.text in texts
+    assert all(cell.data_type != "f" for ws in wb.worksheets for row in ws.iter_rows() for cell in row)
     entry = json.loads(ledger.read_text(encoding="utf-8"))["sent"][0]
     assert entry["quarter"] == QUARTER and entry["content_hash"] == consolidated.content_hash()
     assert entry["message_id"] == msg["message-id"]

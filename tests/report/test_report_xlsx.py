@@ -208,3 +208,15 @@ def test_written_atomically_into_a_folder(prog, tmp_path):
     path = write_report(c, prog, tmp_path)
     assert path.parent == tmp_path and path.name == report_filename(prog, QUARTER)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]       # no temp file left behind
+
+
+def test_a_quarter_with_nothing_submitted_still_makes_a_report(prog, tmp_path):
+    everyone = tuple(u.key for u in prog.units)
+    c = consolidate(prog, QUARTER, *make_case(prog, missing=everyone, rejected={}))
+    assert c.submitted_units == 0 and c.details == []
+    assert all(i.status == "no_data" for i in c.indicators)
+    wb = openpyxl.load_workbook(write_report(c, prog, tmp_path))
+    d4 = wb["汇总表"]["D4"].value
+    assert d4.startswith("（未报送：教育和体育事业中心")
+    assert wb["明细"].max_row == 1
+    assert "已报送0个" in wb["报送情况"]["A2"].value
