@@ -98,7 +98,7 @@ def run(work: Path, programmes: Path, repeat: int) -> list[dict]:
         floor = _median_ms(lambda: json.loads(raw), repeat)
         parse = _median_ms(lambda: dv.Manifest.model_validate_json(raw), repeat)
 
-        def first():
+        def first_request():
             dv.clear_caches()
             assert client.get(url).status_code == 200
 
@@ -109,7 +109,7 @@ def run(work: Path, programmes: Path, repeat: int) -> list[dict]:
         def warm():
             assert client.get(url).status_code == 200
 
-        first_ms = _median_ms(first, 1)
+        first_ms = _median_ms(first_request, 1)
         cold_ms = _median_ms(cold, repeat)
         warm_ms = _median_ms(warm, repeat)
         results.append({"label": label, "units": units, "manifest_kib": len(raw) / 1024,
