@@ -204,3 +204,12 @@ def quarterly_schedule(workday_offset: int | None = None, at: str | None = None,
         at=at or os.environ.get("REPORT_SCHEDULE_AT", DEFAULT_AT),
         timezone=timezone or os.environ.get("REPORT_SCHEDULE_TIMEZONE", DEFAULT_TIMEZONE),
     )
+
+
+def quarter_of_data_interval(start: dt.datetime, timezone: str = DEFAULT_TIMEZONE) -> Quarter:
+    """The quarter a run's ``data_interval_start`` belongs to.
+
+    Airflow hands tasks the interval in UTC: 2023Q1 starts at 2022-12-31T16:00Z, so
+    ``Quarter.containing(start.date())`` would say 2022Q4. Convert to Asia/Shanghai first.
+    """
+    return Quarter.containing(pendulum.instance(start).in_timezone(timezone).date())
