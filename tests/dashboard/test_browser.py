@@ -268,6 +268,17 @@ def test_signed_in_user_sees_grid_reruns_a_unit_and_sees_the_new_state(server, b
     # other units are untouched
     assert _ti(server, token, (index + 1) % len(programme.units))["state"] == "success"
 
+    # Remind one unit now: a quarterly_reminders run with that unit in its conf.
+    other = browser.find_element(By.CSS_SELECTOR, "#grid tr[data-unit='zhongbu']")
+    other.find_element(By.CSS_SELECTOR, "button.act-remind").click()
+    _wait(lambda: browser.switch_to.alert, what="the confirmation").accept()
+    reminded = _wait(lambda: (el := browser.find_element(By.ID, "result-zhongbu")).text
+                     and "处理中" not in el.text and el, what="the remind result")
+    assert "已触发提醒" in reminded.text, reminded.text
+    runs = httpx.get(f"{base}/api/v2/dags/quarterly_reminders/dagRuns",
+                     headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["dag_runs"]
+    assert [r["conf"] for r in runs] == [{"quarter": "2023Q1", "units": ["zhongbu"]}]
+
     # The cell link leads to the unit's task instance in the Airflow UI.
     link = row.find_element(By.CSS_SELECTOR, "td[data-seq] a.ti").get_attribute("href")
     browser.get(link)
