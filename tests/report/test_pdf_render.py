@@ -62,3 +62,25 @@ def test_check_flags_a_sheet_that_spills_to_the_right(tmp_path):
     result = tool.check_pdf(tool.to_pdf(broken, tmp_path / "pdf"), c.title)
     assert not result["ok"]
     assert any("not fit to width" in p or "spilled" in p for p in result["problems"])
+
+
+def test_libreoffice_reads_hostile_text_as_text_not_formulas(tmp_path):
+    """A real spreadsheet program loads the workbook: "-2+3" stays text, nothing is evaluated."""
+    import csv
+    import subprocess
+
+    from report.test_report_xlsx import HOSTILE
+
+    prog = programme()
+    c = consolidate(prog, "2023Q1", *make_case(prog, texts=HOSTILE))
+    workbook = write_report(c, prog, tmp_path / "x.xlsx")
+    profile = tmp_path / "lo-profile"
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to",
+                    "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
+                    "--outdir", str(tmp_path), str(workbook)], check=True, capture_output=True, timeout=300)
+    rows = list(csv.reader((tmp_path / "x-明细.csv").open(encoding="utf-8")))
+    texts = {(r[3], r[1]): r[4] for r in rows[1:]}
+    assert texts[("淄博宝山生态科技园管理服务中心", "1")] == "-2+3"
+    assert texts[("中埠镇", "1")] == "@SUM(1,2)"
+    assert texts[("教育和体育事业中心", "1")] == HOSTILE[("edu_sports", 1)]
+    assert texts[("四宝山街道", "1")] == HOSTILE[("sibaoshan", 1)]
