@@ -173,9 +173,16 @@ class Consolidated(BaseModel):
                                "sha256": u.accepted_sha256} for u in self.units},
             "indicators": {i.key: {"name": i.name, "value": i.value, "measure": i.measure,
                                    "status": i.status} for i in self.indicators},
-            "texts": {f"{d.seq}:{d.unit}": hashlib.sha256(d.text.encode()).hexdigest()[:16]
-                      for d in self.details},
+            "texts": self._text_digests(),
         }
+
+    def _text_digests(self) -> dict[str, str]:
+        """One short digest per unit over all its texts (keeps the ledger small)."""
+        digests: dict = {}
+        for d in self.details:
+            h = digests.setdefault(d.unit, hashlib.sha256())
+            h.update(f"{d.seq}\x1f{d.text}\x1e".encode())
+        return {unit: h.hexdigest()[:16] for unit, h in digests.items()}
 
 
 # --- building ---------------------------------------------------------------

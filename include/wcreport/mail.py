@@ -152,7 +152,7 @@ def describe_changes(previous: dict, current: dict) -> list[str]:
         elif now["status"] == "missing" and was.get("status") == "submitted":
             lines.append(f"{name}：报表已撤回，内容已从汇总中移除")
     texts_before, texts_after = previous.get("texts", {}), current.get("texts", {})
-    changed_units = {k.split(":", 1)[1] for k in set(texts_before) | set(texts_after)
+    changed_units = {k for k in set(texts_before) | set(texts_after)
                      if texts_before.get(k) != texts_after.get(k)}
     mentioned = {after[k].get("name") for k in after}
     for key in sorted(changed_units):
