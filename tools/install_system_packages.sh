@@ -2,7 +2,7 @@
 # Debian packages the tests use: PostgreSQL and Redis (integration runs), Chromium (browser
 # tests), LibreOffice + poppler + CJK fonts (report rendering). Skips what is already there.
 set -euo pipefail
-PACKAGES=(postgresql redis-server chromium libreoffice-calc-nogui poppler-utils fonts-noto-cjk)
+PACKAGES=(postgresql redis-server chromium chromium-driver libreoffice-calc-nogui poppler-utils fonts-noto-cjk)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
