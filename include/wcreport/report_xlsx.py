@@ -199,9 +199,17 @@ def pack_paragraphs(paragraphs: list[str], col_width: float,
     rows: list[str] = []
     current, lines, units = "", 0, 0
     for p_index, para in enumerate(paragraphs):
-        for s_index, (seg, sep) in enumerate(_segments(para, col_width)):
+        segments = _segments(para, col_width)
+        para_units = utf16_len(para) + 1
+        fits_fresh_row = len(segments) <= max_lines and para_units <= budget
+        if lines and fits_fresh_row and (lines + len(segments) > max_lines
+                                         or units + para_units > budget):
+            # Start a unit's paragraph on a new row rather than splitting it mid-sentence.
+            rows.append(current)
+            current, lines, units = "", 0, 0
+        for s_index, (seg, sep) in enumerate(segments):
             if s_index == 0:
-                sep = "\n" if p_index > 0 else ""
+                sep = "\n" if current else ""
             piece_units = utf16_len(sep + seg)
             if lines and (lines + 1 > max_lines or units + piece_units > budget):
                 mid_paragraph = s_index > 0

@@ -38,7 +38,7 @@ def task_block(sheet, seq: int) -> tuple[str, str]:
         if row[0] is not None or not row[3]:
             break
         parts.append(row[3])
-    text = "".join(parts).replace(CONT_NEXT, "").replace(CONT_PREV, "")
+    text = "\n".join(parts).replace(CONT_NEXT + "\n" + CONT_PREV, "")
     return rows[start][1], text
 
 
