@@ -71,7 +71,7 @@ def quarterly_report():
 
         return merge_units(run)
 
-    @task(retries=6, retry_exponential_backoff=True)
+    @task(retries=5)  # SMTP outages: backoff and cap from default_args
     def send(run: dict, merged: dict) -> dict:
         from wcreport.pipeline import send as send_report
 
