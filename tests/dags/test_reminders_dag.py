@@ -1,0 +1,71 @@
+"""quarterly_reminders end to end with `airflow dags test`: sample inbox with two units'
+files missing and one unit's newest file an empty form (rejected) -> three reminders to
+the right units over a real SMTP server on 127.0.0.1; the same day again -> none."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from mailsink import MailSink  # noqa: E402
+from wcreport.programme import programme_for_year  # noqa: E402
+from wcreport.quarter import Quarter  # noqa: E402
+from wcreport.sample import SampleOptions, write_quarter_samples  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+Q = Quarter(2023, 1)
+MISSING = {"sibaoshan", "zhongbu"}
+
+
+def test_reminders_dag_sends_three_then_none(tmp_path):
+    programme = programme_for_year(Q.year)
+    inbox, output = tmp_path / "inbox", tmp_path / "output"
+    files = write_quarter_samples(programme, Q, inbox, SampleOptions(faulty=True))
+    keys = [u.key for u in programme.units]
+    for key in MISSING:
+        files[keys.index(key)].unlink()
+    rejected = programme.units[-1].key        # its newest file is the blank form
+    addresses = {k: f"{k}@units.example.org" for k in keys}
+    conf = json.dumps({"today": "2023-03-28", "inbox": str(inbox), "output": str(output)})
+
+    with MailSink() as sink:
+        env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home"),
+               "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+               "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+               "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+               "AIRFLOW_CONN_SMTP_DEFAULT": sink.airflow_conn_uri(),
+               "AIRFLOW_VAR_REPORT_UNIT_EMAILS": json.dumps(addresses),
+               "REPORT_OPS_EMAIL": "ops@ops.example.org"}
+        airflow = [sys.executable, "-m", "airflow"]
+        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True,
+                       timeout=300)
+
+        def run(logical_date: str) -> str:
+            out = subprocess.run([*airflow, "dags", "test", "quarterly_reminders", logical_date,
+                                  "-c", conf], env=env, capture_output=True, text=True,
+                                 timeout=600)
+            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+            return out.stdout + out.stderr
+
+        log = run("2023-03-28T01:00:00+00:00")
+        first = sink.wait_for(3, timeout=20)
+        run("2023-03-28T02:00:00+00:00")
+        second = sink.wait_for(4, timeout=3)
+
+    assert len(first) == 3, log[-4000:]
+    by_unit = {m.message["X-Wcreport-Unit"]: m for m in first}
+    assert set(by_unit) == MISSING | {rejected}
+    for key, mail in by_unit.items():
+        assert mail.rcpt_tos == [addresses[key]]
+    assert by_unit[rejected].message["X-Wcreport-Reminder"] == "rejected"
+    assert all(by_unit[k].message["X-Wcreport-Reminder"] == "missing" for k in MISSING)
+    assert len(second) == 3                       # nothing more the same day
+    assert not any(m.message["X-Wcreport-Alert"] for m in second)
