@@ -1,7 +1,6 @@
 """Failure alerts: what the mail says, who gets it, and a real task failure end to end."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -76,22 +75,18 @@ FAILING_DAG = textwrap.dedent('''
 
 
 @pytest.mark.slow
-def test_a_real_task_failure_emails_ops(tmp_path):
+def test_a_real_task_failure_emails_ops(tmp_path, migrated_airflow_home):
+    from conftest import airflow_env
+
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "alert_probe.py").write_text(FAILING_DAG, encoding="utf-8")
     with MailSink() as sink:
-        env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home"),
-               "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-               "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-               "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
-               "AIRFLOW__API__BASE_URL": "http://airflow.example.org:8080",
-               "AIRFLOW_CONN_SMTP_DEFAULT": sink.airflow_conn_uri(),
-               "REPORT_OPS_EMAIL": "ops@ops.example.org"}
+        env = airflow_env(migrated_airflow_home, AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+                          AIRFLOW__API__BASE_URL="http://airflow.example.org:8080",
+                          AIRFLOW_CONN_SMTP_DEFAULT=sink.airflow_conn_uri(),
+                          REPORT_OPS_EMAIL="ops@ops.example.org")
         airflow = [sys.executable, "-m", "airflow"]
-        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True,
-                       timeout=300)
         out = subprocess.run([*airflow, "dags", "test", "alert_probe", "2023-03-31"], env=env,
                              capture_output=True, text=True, timeout=300)
         mails = sink.wait_for(1, timeout=20)

@@ -4,7 +4,6 @@ the right units over a real SMTP server on 127.0.0.1; the same day again -> none
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from conftest import airflow_env  # noqa: E402  (the lead's shared fixtures)
 from mailsink import MailSink  # noqa: E402
 from wcreport.programme import programme_for_year  # noqa: E402
 from wcreport.quarter import Quarter  # noqa: E402
@@ -24,7 +24,7 @@ Q = Quarter(2023, 1)
 MISSING = {"sibaoshan", "zhongbu"}
 
 
-def test_reminders_dag_sends_three_then_none(tmp_path):
+def test_reminders_dag_sends_three_then_none(tmp_path, migrated_airflow_home):
     programme = programme_for_year(Q.year)
     inbox, output = tmp_path / "inbox", tmp_path / "output"
     files = write_quarter_samples(programme, Q, inbox, SampleOptions(faulty=True))
@@ -36,17 +36,10 @@ def test_reminders_dag_sends_three_then_none(tmp_path):
     conf = json.dumps({"today": "2023-03-28", "inbox": str(inbox), "output": str(output)})
 
     with MailSink() as sink:
-        env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home"),
-               "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-               "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-               "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
-               "AIRFLOW_CONN_SMTP_DEFAULT": sink.airflow_conn_uri(),
-               "AIRFLOW_VAR_REPORT_UNIT_EMAILS": json.dumps(addresses),
-               "REPORT_OPS_EMAIL": "ops@ops.example.org"}
+        env = airflow_env(migrated_airflow_home, AIRFLOW_CONN_SMTP_DEFAULT=sink.airflow_conn_uri(),
+                          AIRFLOW_VAR_REPORT_UNIT_EMAILS=json.dumps(addresses),
+                          REPORT_OPS_EMAIL="ops@ops.example.org")
         airflow = [sys.executable, "-m", "airflow"]
-        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True,
-                       timeout=300)
 
         def run(logical_date: str) -> str:
             out = subprocess.run([*airflow, "dags", "test", "quarterly_reminders", logical_date,
