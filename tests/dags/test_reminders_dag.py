@@ -59,6 +59,8 @@ def test_reminders_dag_sends_three_then_none(tmp_path, migrated_airflow_home):
     for key, mail in by_unit.items():
         assert mail.rcpt_tos == [addresses[key]]
     assert by_unit[rejected].message["X-Wcreport-Reminder"] == "rejected"
+    assert by_unit[rejected].attachment_names(), "the rejected unit gets its feedback file"
+    assert all(by_unit[k].attachment_names()[0].endswith(".xlsx") for k in MISSING)
     assert all(by_unit[k].message["X-Wcreport-Reminder"] == "missing" for k in MISSING)
     assert len(second) == 3                       # nothing more the same day
     assert not any(m.message["X-Wcreport-Alert"] for m in second)

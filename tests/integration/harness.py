@@ -100,11 +100,15 @@ class PostgresServer:
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
                   str(self.root / "postgres.log"), "-w", "-t", "60", "start")
-        import psycopg
+        import psycopg2  # the driver Airflow uses (requirements.txt)
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user,
-                             dbname="postgres", autocommit=True) as conn:
-            conn.execute("CREATE DATABASE airflow")
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres")
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute("CREATE DATABASE airflow")
+        finally:
+            conn.close()
         return self
 
     def stop(self) -> None:
@@ -136,6 +140,7 @@ class AirflowStack:
             **(extra_services or {}),
         }
         self.processes: dict[str, subprocess.Popen] = {}
+        self._log_files: list = []
         # chosen once: every service must share the JWT secret and agree on ports
         self._secrets = {"secret_key": secrets.token_hex(16), "jwt_secret": secrets.token_hex(32),
                          "worker_log_port": str(free_port()), "trigger_log_port": str(free_port())}
@@ -186,6 +191,7 @@ class AirflowStack:
             raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-4000:]}")
         for name, args in self.services.items():
             log = open(self.logs / f"{name}.log", "wb")
+            self._log_files.append(log)
             self.processes[name] = subprocess.Popen(
                 [*AIRFLOW_CMD, *args], env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.root, start_new_session=True)
@@ -203,6 +209,9 @@ class AirflowStack:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait(timeout=10)
         self.processes.clear()
+        for log in self._log_files:
+            log.close()
+        self._log_files.clear()
 
     def log_tail(self, lines: int = 40) -> str:
         parts = []
