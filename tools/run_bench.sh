@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make bench: the four figures of issue 9, written to docs/benchmarks.md (about 20-30 min on 2 cores).
+# BENCH_E2E_CASES (default 15:3,200:1) and BENCH_SCALE_SIZES (default 15,200,2000) shorten a run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+PY="$ROOT/.venv/bin/python"
+export BENCH_OUT="${BENCH_OUT:-$ROOT/data/bench}"
+export GX_ANALYTICS_ENABLED=false
+rm -rf "$BENCH_OUT" && mkdir -p "$BENCH_OUT"
+# The ingest profile uses pyinstrument; it is a bench-only tool, not in requirements.lock.
+"$PY" -c "import pyinstrument" 2>/dev/null || "$ROOT/.venv/bin/pip" install --quiet "pyinstrument==5.1.3" \
+  || echo "pyinstrument not installed: the ingest profile will be skipped"
+START=$(date +%s)
+step() { echo "==> $1 ($(( $(date +%s) - START )) s)"; }
+step "1/4 DAG parse";            "$PY" bench/bench_parse.py --repeat "${BENCH_PARSE_REPEAT:-9}"
+step "2/4 ingest + validation";  "$PY" bench/bench_ingest.py --repeat 2 --profile 5
+step "3/4 end to end (airflow dags test)"; "$PY" bench/bench_e2e.py --cases "${BENCH_E2E_CASES:-15:3,200:1}"
+step "4/4 scale";                "$PY" bench/bench_scale.py --sizes "${BENCH_SCALE_SIZES:-15,200,2000}" --sampled 5
+echo "$(( $(date +%s) - START ))" > "$BENCH_OUT/total_seconds"
+step "docs/benchmarks.md";       "$PY" bench/report.py --out docs/benchmarks.md
