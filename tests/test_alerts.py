@@ -76,7 +76,7 @@ FAILING_DAG = textwrap.dedent('''
 
 @pytest.mark.slow
 def test_a_real_task_failure_emails_ops(tmp_path, migrated_airflow_home):
-    from conftest import airflow_env
+    from airflow_support import airflow_env
 
     dags = tmp_path / "dags"
     dags.mkdir()

@@ -7,7 +7,7 @@ import json
 import openpyxl
 import pytest
 
-from conftest import airflow_env, run_dags_test
+from airflow_support import airflow_env, run_dags_test
 from wcreport.quarter import Quarter
 from wcreport.report_xlsx import CONT_NEXT, CONT_PREV, report_filename
 from wcreport.sample import write_quarter_samples

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import airflow_env, run_dags_test
+from airflow_support import airflow_env, run_dags_test
 from ingest.corpus import (Book, Sheet, form_sheet, indicator_sheet, write, write_corrupt_zip,
                            write_encrypted_ooxml, write_encrypted_xls, write_xml_bomb, write_zip_bomb)
 from wcreport import pipeline
