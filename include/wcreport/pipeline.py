@@ -26,7 +26,9 @@ def resolve_run(quarter: str | None, inbox: str | None, output: str | None,
     if quarter:
         resolved = Quarter.parse(quarter)
     else:
-        resolved = Quarter.containing((interval_start or dt.datetime.now()).date())
+        from wcreport.timetable import quarter_of_data_interval
+
+        resolved = quarter_of_data_interval(interval_start or dt.datetime.now(dt.timezone.utc))
     paths = quarter_paths(resolved, inbox, output)
     return {"quarter": str(resolved), "inbox": str(paths.inbox_root),
             "output": str(paths.output_root)}
