@@ -7,7 +7,8 @@ programme file, default 5; working days follow the official Chinese calendar).
 
 1. **due** – is today a reminder day, and for which quarter? Otherwise every later task
    is skipped (a skipped run is normal, not an error). Param `today` (YYYY-MM-DD) lets
-   ops rehearse a given day.
+   ops rehearse a given day. Params `units` (unit keys) and `quarter` remind just those
+   units now, on any day (the dashboard's "立即提醒" button uses them).
 2. **check_units** – runs quarterly_report's own gather and per-unit ingest, so each unit's
    `units/<key>.json` says whether its newest file is accepted, rejected or missing
    (param `validate=false` skips this and uses the last results).
@@ -39,6 +40,10 @@ from wcreport.dag_defaults import default_args
                        description="rehearse a day (YYYY-MM-DD); empty = the run's day in Asia/Shanghai"),
         "inbox": Param(None, type=["null", "string"], description="inbox root; empty = $REPORT_INBOX"),
         "output": Param(None, type=["null", "string"], description="output root; empty = $REPORT_OUTPUT"),
+        "quarter": Param(None, type=["null", "string"], pattern=r"^\d{4}Q[1-4]$",
+                         description="with units: the quarter to remind for (default: the current one)"),
+        "units": Param(None, type=["null", "array"],
+                       description="remind only these unit keys, now, whatever the day"),
         "validate": Param(True, type="boolean",
                           description="re-check the units' files before reminding"),
     },
@@ -51,15 +56,22 @@ def quarterly_reminders():
         from wcreport.pipeline import resolve_run
         from wcreport.reminders import due_quarter, today_in_shanghai
 
+        from wcreport.quarter import Quarter
+
         today = (dt.date.fromisoformat(params["today"]) if params.get("today")
                  else today_in_shanghai(getattr(dag_run, "run_after", None)))
-        found = due_quarter(today)
-        if found is None:
-            print(f"{today} is not a reminder day; nothing to do.")
-            return None
-        quarter, _programme = found
-        run = resolve_run(str(quarter), params.get("inbox"), params.get("output"))
-        return {**run, "today": today.isoformat(), "validate": bool(params.get("validate", True))}
+        units = params.get("units") or None
+        if units:  # on demand: any day
+            quarter = params.get("quarter") or str(Quarter.containing(today))
+        else:
+            found = due_quarter(today)
+            if found is None:
+                print(f"{today} is not a reminder day; nothing to do.")
+                return None
+            quarter = str(found[0])
+        run = resolve_run(quarter, params.get("inbox"), params.get("output"))
+        return {**run, "today": today.isoformat(), "units": units,
+                "validate": bool(params.get("validate", True))}
 
     @task
     def check_units(run: dict) -> dict:
@@ -75,7 +87,7 @@ def quarterly_reminders():
         except Exception:  # an unreadable inbox must not stop the reminders
             log.exception("gather failed; using the last unit results")
             return run
-        for unit in units or [u.key for u in programme_of(run).units]:
+        for unit in run.get("units") or units or [u.key for u in programme_of(run).units]:
             try:
                 ingest(run, unit)
             except Exception:  # one unit's problem must not stop the others' reminders
@@ -89,7 +101,8 @@ def quarterly_reminders():
         from wcreport.pipeline import paths_of, programme_of
         from wcreport.reminders import send_reminders as send
 
-        return send(paths_of(run), programme_of(run), dt.date.fromisoformat(run["today"])).as_dict()
+        return send(paths_of(run), programme_of(run), dt.date.fromisoformat(run["today"]),
+                    only_units=run.get("units")).as_dict()
 
     send_reminders(check_units(due()))
 

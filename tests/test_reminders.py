@@ -147,3 +147,13 @@ def test_variable_overrides_programme_email(programme):
 def test_reminder_days(programme, day, expected):
     found = due_quarter(day, load=lambda year: programme)
     assert (str(found[0]) if found else None) == expected
+
+
+def test_remind_one_unit_now_reaches_only_that_unit(sink, addresses, programme,
+                                                    quarter_with_two_missing_one_rejected):
+    paths = quarter_with_two_missing_one_rejected
+    summary = send_reminders(paths, programme, dt.date(2023, 2, 10), only_units=["zhongbu"])
+    (message,) = sink.wait_for(1, timeout=10)
+    assert summary.sent == ["zhongbu"]
+    assert message.message["X-Wcreport-Unit"] == "zhongbu"
+    assert message.rcpt_tos == [addresses["zhongbu"]]

@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -232,8 +232,11 @@ class RunSummary:
 
 def send_reminders(paths: QuarterPaths, programme: Programme, today: dt.date, *,
                    addresses: Mapping[str, str] | None = None,
-                   send: Callable[..., None] | None = None) -> RunSummary:
+                   send: Callable[..., None] | None = None,
+                   only_units: Collection[str] | None = None) -> RunSummary:
     """Send today's reminders for ``paths.quarter``; returns what happened per unit.
+
+    ``only_units`` limits the run to these unit keys ("remind this unit now").
 
     ``send(to, subject, html, files=[...], headers={...})`` defaults to
     ``wcreport.alerts.send_mail`` (Airflow connection ``smtp_default``).
@@ -245,6 +248,8 @@ def send_reminders(paths: QuarterPaths, programme: Programme, today: dt.date, *,
     summary = RunSummary(str(quarter), today.isoformat())
     with locked_ledger(paths.output_root) as ledger:
         for state in unit_states(paths, programme):
+            if only_units is not None and state.unit not in only_units:
+                continue
             if state.status == "submitted":
                 summary.accepted.append(state.unit)
                 continue

@@ -99,8 +99,10 @@ def run_quarter(run: dict) -> str | None:
     """The quarter a quarterly_report run is for: conf/params first, else its data interval.
 
     Mirrors wcreport.pipeline.resolve_run: an explicit ``quarter`` wins; otherwise the
-    quarter containing the date of the data interval's start.
+    quarter of the data interval's start, read in Asia/Shanghai.
     """
+    from wcreport.timetable import quarter_of_data_interval
+
     conf = run.get("conf") or {}
     if isinstance(conf, dict) and conf.get("quarter"):
         try:
@@ -111,10 +113,12 @@ def run_quarter(run: dict) -> str | None:
     if not start:
         return None
     try:
-        day = dt.datetime.fromisoformat(str(start).replace("Z", "+00:00")).date()
+        moment = dt.datetime.fromisoformat(str(start).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return str(Quarter.containing(day))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return str(quarter_of_data_interval(moment))
 
 
 def _message_for(status: int) -> str:
