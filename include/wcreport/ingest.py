@@ -53,11 +53,8 @@ def ingest_unit(paths: QuarterPaths, programme, unit_key: str) -> UnitResult:
     """Decide one unit's quarter and write units/<key>.json (see module docstring)."""
     unit = programme.units_by_key[unit_key]
     result = UnitResult(quarter=str(paths.quarter), unit=unit_key, unit_name=unit.name, status="missing")
-    try:
-        records = scan_and_identify(paths, programme)
-    except Exception:  # noqa: BLE001 - the folder itself is unreadable
-        log.exception("cannot scan inbox %s", paths.inbox)
-        records = []
+    # An unreadable inbox is an operations problem, not a unit's: let the task fail and alert.
+    records = scan_and_identify(paths, programme)
     mine = [r for r in records if r.unit == unit_key and r.kind == "spreadsheet"
             and r.status in ("pending", "rejected")]
     mine.sort(key=lambda r: (r.mtime, r.path), reverse=True)
