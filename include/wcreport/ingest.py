@@ -5,6 +5,7 @@ Never raises for bad unit input: a bad file is a rejected file, with a reason.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from wcreport.feedback import write_atomic, write_feedback
 from wcreport.inbox import read_cached, scan_and_identify
@@ -37,7 +38,9 @@ def _evaluate(paths, programme, unit_key: str, record: FileRecord, result: UnitR
     findings: list[Finding] = [*parsed.findings, *outcome.findings]
     errors = [f for f in findings if f.severity == "error"]
     record.findings = findings
-    result.data_docs = outcome.data_docs
+    result.data_docs = _relative_page(paths, outcome.pages[0] if outcome.pages else outcome.data_docs)
+    if result.data_docs:
+        log.info("Data Docs for %s: %s", unit_key, paths.output_root / result.data_docs)
     if errors:
         record.status = "rejected"
         record.reasons = [f.as_text() for f in errors]
@@ -47,6 +50,16 @@ def _evaluate(paths, programme, unit_key: str, record: FileRecord, result: UnitR
     result.rows = parsed.rows
     result.indicators = parsed.indicators
     result.warnings = [f for f in findings if f.severity == "warning"]
+
+
+def _relative_page(paths: QuarterPaths, page: str | None) -> str | None:
+    """A Data Docs page relative to the output root (as the manifest stores paths)."""
+    if not page:
+        return None
+    try:
+        return str(Path(page).resolve().relative_to(paths.output_root.resolve()))
+    except ValueError:
+        return page
 
 
 def ingest_unit(paths: QuarterPaths, programme, unit_key: str) -> UnitResult:

@@ -57,6 +57,7 @@ def _manifest_unit(result: UnitResult, programme: Programme, deadline: dt.dateti
         warnings=[w.as_text() for w in result.warnings],
         reasons=rejected_reasons if result.status == "rejected" else [],
         feedback=result.feedback,
+        data_docs=result.data_docs,
         tasks=_task_statuses(result, programme))
 
 

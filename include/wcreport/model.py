@@ -119,7 +119,7 @@ class UnitResult(_Model):
     indicators: list[IndicatorValue] = []
     warnings: list[Finding] = []
     feedback: str | None = None
-    data_docs: str | None = None
+    data_docs: str | None = None   # validation result page, relative to the output root
 
 
 class ManifestUnit(_Model):
@@ -136,6 +136,7 @@ class ManifestUnit(_Model):
     warnings: list[str] = []       # Chinese, from accepted files
     reasons: list[str] = []        # Chinese, why rejected
     feedback: str | None = None    # relative to the output root
+    data_docs: str | None = None   # validation result page of the unit, relative to the output root
     tasks: dict[int, str] = {}     # seq -> accepted / warning / rejected / missing
 
 
