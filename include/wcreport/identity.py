@@ -43,11 +43,20 @@ def _clean(text: str) -> str:
     return _NOISE_RE.sub("", squeeze(text))
 
 
+_alias_cache: tuple[object, dict[str, str]] | None = None
+
+
 def _aliases(programme) -> dict[str, str]:
+    """Cleaned name/alias -> unit key. Built once per (frozen) programme object: an inbox
+    scan matches every file against it, and rebuilding it per file is O(units) each time."""
+    global _alias_cache
+    if _alias_cache is not None and _alias_cache[0] is programme:
+        return _alias_cache[1]
     table: dict[str, str] = {}
     for unit in programme.units:
         for alias in [unit.name, *unit.aliases]:
             table.setdefault(_clean(alias), unit.key)
+    _alias_cache = (programme, table)
     return table
 
 

@@ -123,9 +123,18 @@ def archive_file(src: Path, archive_dir: Path, rel: str, stat: tuple[int, float]
     return None
 
 
+_fingerprint_cache: tuple[object, str] | None = None
+
+
 def _fingerprint(programme) -> str:
+    """Hash of the (frozen) programme, computed once per programme object, not per file."""
+    global _fingerprint_cache
+    if _fingerprint_cache is not None and _fingerprint_cache[0] is programme:
+        return _fingerprint_cache[1]
     text = programme.model_dump_json() + CACHE_VERSION
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    value = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    _fingerprint_cache = (programme, value)
+    return value
 
 
 def read_cached(paths, programme, sha: str, archived: Path) -> tuple[str | None, ParsedReport | None, UnreadableFile | None]:
