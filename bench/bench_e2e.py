@@ -109,8 +109,8 @@ def task_durations(home: Path, dag_id: str) -> dict:
         run_id = db.execute("SELECT run_id FROM dag_run WHERE dag_id=? ORDER BY id DESC LIMIT 1",
                             (dag_id,)).fetchone()[0]
         rows = db.execute("SELECT task_id, map_index, duration, state FROM task_instance "
-                          "WHERE dag_id=? AND run_id=? ORDER BY task_id, map_index", (dag_id, run_id)).fetchall()
-    ingest = [r[2] or 0.0 for r in rows if r[0] == "ingest_unit"]
+                          "WHERE dag_id=? AND run_id=? ORDER BY start_date", (dag_id, run_id)).fetchall()
+    ingest = [r[2] or 0.0 for r in rows if r[0] == "ingest_unit"]     # in execution order
     states = sorted({r[3] for r in rows})
     k = max(1, min(10, len(ingest) // 4))
     return {

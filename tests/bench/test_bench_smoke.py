@@ -1,0 +1,82 @@
+"""Smoke test of the benchmark code (issue 9): fast, no timing assertions."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench import common, report  # noqa: E402
+from bench.bench_parse import top_imports  # noqa: E402
+from wcreport.programme import load_programme  # noqa: E402
+
+
+def test_synthetic_programme_is_valid_and_every_unit_has_ten_tasks(tmp_path):
+    path = common.synthetic_programme(tmp_path, 30)
+    prog = load_programme(path)
+    assert path.name == "2023.yaml"
+    assert len(prog.units) == 30 and len(prog.tasks) == 10
+    assert all(len(prog.tasks_of(u.key)) == 10 for u in prog.units)
+
+
+def _load_dag(path: Path):
+    spec = importlib.util.spec_from_file_location(f"bench_smoke_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from airflow.sdk import DAG
+    return next(v for v in vars(module).values() if isinstance(v, DAG))
+
+
+def test_noop_dag_has_the_shape_of_the_real_dag():
+    real = _load_dag(PROJECT_ROOT / "dags" / "quarterly_report.py")
+    noop = _load_dag(PROJECT_ROOT / "bench" / "noop_dags" / "quarterly_report_noop.py")
+    assert sorted(real.task_ids) == sorted(noop.task_ids)
+    for task_id in real.task_ids:
+        r, n = real.get_task(task_id), noop.get_task(task_id)
+        assert type(r).__name__ == type(n).__name__, task_id
+        assert r.trigger_rule == n.trigger_rule, task_id
+        assert sorted(r.downstream_task_ids) == sorted(n.downstream_task_ids), task_id
+    assert set(real.params) <= set(noop.params)
+    assert type(real.timetable) is type(noop.timetable)
+
+
+def test_top_imports_reads_importtime_output():
+    stderr = ("import time: self [us] | cumulative | imported package\n"
+              "import time:       100 |        100 | early\n"
+              "----- DAG FILE -----\n"
+              "import time:       500 |       2500 |   nested\n"
+              "import time:       900 |       9000 | wcreport.timetable\n"
+              "import time:       100 |       1000 | wcreport.dag_defaults\n")
+    assert top_imports(stderr) == [("wcreport.timetable", 9.0), ("wcreport.dag_defaults", 1.0)]
+
+
+@pytest.fixture
+def fake_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_OUT", str(tmp_path / "results"))
+    m = common.machine()
+    common.save_result("parse", {"machine": m, "repeat": 3, "floor_ms": 50.0, "twin_ms": 55.0, "files": [
+        {"file": "dags/quarterly_report.py", "median_ms": 60.0, "samples_ms": [60.0], "ratio": 1.2,
+         "ratio_to_twin": 1.09, "modules_added": 40, "heavy_modules": [], "top_imports_ms": [["x", 1.0]]}]})
+    common.save_result("e2e", {"machine": m, "db_migrate_s": 7.0, "cases": [{
+        "units": 15, "repeat": 1, "real_wall_s": 40.0, "noop_wall_s": 25.0, "ratio_wall": 1.6,
+        "real_cpu_s": 39.0, "noop_cpu_s": 24.0, "ratio_cpu": 1.63, "work_per_unit_s": 1.0, "noop_per_unit_s": 1.67,
+        "real": [{"ingest_unit_median_s": 1.4, "ingest_first_median_s": 1.4, "ingest_last_median_s": 1.5,
+                  "mails": 1, "units_by_status": {"submitted": 15}}],
+        "noop": [{"ingest_unit_median_s": 0.3}]}]})
+    return tmp_path
+
+
+def test_report_writes_figures_and_verdicts(fake_results):
+    out = fake_results / "benchmarks.md"
+    assert report.main.__module__ == "bench.report"
+    sys.argv = ["report.py", "--out", str(out)]
+    assert report.main() == 0
+    text = out.read_text(encoding="utf-8")
+    assert "# Benchmarks" in text and "## 1. DAG parse" in text and "## 3. End to end" in text
+    assert "| 1 | DAG parse `dags/quarterly_report.py` / empty DAG | 1.2× | ≤ 1.5× | **met** |" in text
+    assert "15 units / no-op twin | 1.6× | ≤ 1.3× | **missed** |" in text
+    assert "bench-dashboard.md" in text
