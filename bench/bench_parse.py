@@ -73,7 +73,8 @@ def top_imports(stderr: str, n: int = 5) -> list[tuple[str, float]]:
     for line in lines:
         if not line.startswith("import time:") or "|" not in line:
             continue
-        _self, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        _self, cumulative, raw = line[len("import time:"):].split("|", 2)
+        cumulative, name = cumulative.strip(), raw.rstrip()[1:]     # one space after the bar
         if not cumulative.isdigit():
             continue
         if name == name.lstrip():           # top level: no indentation
