@@ -161,8 +161,10 @@ def section_ingest(lines: list[str]) -> None:
         "- `validation.py`: validate with the validation definitions (no checkpoint action) and render only this "
         "unit's result pages — `context.build_data_docs(site_names=[\"local_site\"], resource_identifiers=[<this "
         "run's result ids>], build_index=False)` — then build the index once per quarter in `merge` "
-        "(`context.build_data_docs(build_index=True, resource_identifiers=[])`). Per-unit cost becomes "
-        "constant; measured here without Data Docs at all it is the *without Data Docs* row above.",
+        "(note: `resource_identifiers=[]` would re-render *every* page; pass one suite id). Per-unit cost "
+        "becomes constant, close to the *without Data Docs* row above. Ready to apply: "
+        "`git apply bench/patches/validation-data-docs-once.patch` (validation.py + three lines in "
+        "`pipeline.merge`, which then imports GX once, ~3 s).",
         "- `expectations/gx/great_expectations.yml`: drop `config_variables_file_path` (no config variables are "
         "used; the runtime values come from `runtime_environment`), which removes the YAML re-reads.",
         "- `inbox.py`: make `archive_file` skip the copy-and-hash when `(path, size, mtime, inode)` already maps "
