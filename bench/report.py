@@ -166,7 +166,9 @@ def section_ingest(lines: list[str]) -> None:
         "`git apply bench/patches/validation-data-docs-once.patch` (validation.py + three lines in "
         "`pipeline.merge`, which then imports GX once, ~3 s).",
         "- `expectations/gx/great_expectations.yml`: drop `config_variables_file_path` (no config variables are "
-        "used; the runtime values come from `runtime_environment`), which removes the YAML re-reads.",
+        "used; the run's paths come from `runtime_environment`), which removes the YAML re-reads; measured by "
+        "dropping that provider in memory: ~50 ms of ~970 ms per call (about 5%), not verified against the "
+        "validation tests.",
         "- `inbox.py`: make `archive_file` skip the copy-and-hash when `(path, size, mtime, inode)` already maps "
         "to an archived sha256 (a small stat cache under `<output>/cache/`), keeping the rescan that lets a "
         "cleared instance see a replaced file.",
