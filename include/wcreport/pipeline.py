@@ -79,6 +79,9 @@ def merge(run: dict) -> dict:
     report = write_report(consolidated, programme,
                           paths.output / report_filename(programme, paths.quarter))
     manifest.report = str(report.relative_to(paths.output_root))
+    if paths.data_docs.is_dir():        # unit pages are rendered per unit, the index once here
+        from wcreport.validation import build_data_docs_index
+        build_data_docs_index(paths.data_docs)
     manifest.data_docs = _data_docs_index(paths)
     write_json_atomic(paths.consolidated, consolidated.model_dump_json(indent=2))
     write_manifest(manifest, paths.manifest)

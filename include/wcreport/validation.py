@@ -80,6 +80,7 @@ class _Project:
     checkpoints: dict[str, Any]
     definitions: dict[str, Any]
     result_format: dict[str, Any]
+    site_dir: str = ""
 
 
 _projects: OrderedDict[tuple[str, str], _Project] = OrderedDict()
@@ -107,7 +108,7 @@ def _project(root: Path, docs_dir: Path | None) -> _Project:
         result_format = checkpoints[TABLES[0]].result_format
         if not isinstance(result_format, dict):
             result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]}
-        project = _Project(context, checkpoints, definitions, result_format)
+        project = _Project(context, checkpoints, definitions, result_format, str(site_dir))
         _projects[key] = project
         while len(_projects) > _CACHE_SIZE:
             _projects.popitem(last=False)
@@ -281,23 +282,51 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
 
 def _run(project: _Project, frames, params, with_docs: bool, run_name: str
          ) -> tuple[dict[str, Any], list[str]]:
+    """Run both validation definitions; with Data Docs, render this run's pages only.
+
+    The checkpoints' UpdateDataDocsAction would also rebuild the site index, which reads
+    every stored result of the quarter: O(units) per unit, O(units²) per quarter. The
+    index is built here only when missing; ``build_data_docs_index`` rebuilds it once
+    per quarter (pipeline.merge)."""
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier, ValidationResultIdentifier)
 
     run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.timezone.utc))
     out: dict[str, Any] = {}
-    pages: list[str] = []
+    keys = []
     for table in TABLES:
-        batch = {"dataframe": frames[table]}
-        if with_docs:
-            result = project.checkpoints[table].run(batch_parameters=batch, expectation_parameters=params,
-                                                    run_id=run_id)
-            key, out[table] = next(iter(result.run_results.items()))
+        definition = project.definitions[table]
+        out[table] = definition.run(
+            batch_parameters={"dataframe": frames[table]}, expectation_parameters=params,
+            result_format=project.result_format, run_id=run_id)
+        keys.append(ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=definition.suite.name),
+            run_id=run_id, batch_identifier=out[table].batch_id))
+    pages: list[str] = []
+    if with_docs:
+        suites = [ExpectationSuiteIdentifier(name=project.definitions[t].suite.name) for t in TABLES]
+        project.context.build_data_docs(resource_identifiers=[*keys, *suites],
+                                        build_index=not _index_exists(project))
+        for key in keys:
             pages += _page_paths(project.context, key)
-        else:
-            out[table] = project.definitions[table].run(
-                batch_parameters=batch, expectation_parameters=params,
-                result_format=project.result_format, run_id=run_id)
     return out, pages
+
+
+def _index_exists(project: _Project) -> bool:
+    return (Path(project.site_dir) / "index.html").exists()
+
+
+def build_data_docs_index(data_docs_dir: Path) -> str | None:
+    """Rebuild the quarter's Data Docs index over all its results (once per quarter)."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    project = _project(expectations_root(), Path(data_docs_dir))
+    project.context.build_data_docs(
+        resource_identifiers=[ExpectationSuiteIdentifier(name=project.definitions[TABLES[0]].suite.name)],
+        build_index=True)
+    index = Path(data_docs_dir) / "index.html"
+    return str(index) if index.exists() else None
 
 
 def _page_paths(context, key) -> list[str]:
