@@ -9,8 +9,8 @@ archived file is measured ``--repeat`` times (median) for:
 - read: ``wcreport.reader.read_workbook`` (format by bytes, zip guard, grid, merges);
 - locate: ``wcreport.table.locate_report`` + ``wcreport.identity.identify_unit``;
 - validate: ``wcreport.validation.validate_report`` as the pipeline calls it (GX
-  checkpoints that also update the quarter's Data Docs), and without Data Docs
-  (validation definitions only), to show what Data Docs add;
+  validation definitions, then this unit's Data Docs pages), and without Data Docs,
+  to show what Data Docs add;
 - ingest: ``wcreport.pipeline.ingest`` (what one mapped task runs: inbox rescan,
   cached read, validation with Data Docs, feedback, units/<key>.json).
 
@@ -43,7 +43,9 @@ PHASES = {
                                                "great_expectations/data_context/store/validation_results_store.py"),
     "  freshness checks of suite/definition": ("is_fresh", "great_expectations/core/validation_definition.py"),
     "checkpoint freshness check": ("is_fresh", "great_expectations/checkpoint/checkpoint.py"),
-    "Data Docs action (UpdateDataDocsAction)": ("run", "great_expectations/checkpoint/actions.py"),
+    "Data Docs action (UpdateDataDocsAction, before 696fd32)": ("run", "great_expectations/checkpoint/actions.py"),
+    "Data Docs build (build_data_docs: this unit's pages)": ("_build_data_docs",
+                                                            "great_expectations/data_context/data_context/abstract_data_context.py"),
     "  site index build": ("build", "great_expectations/render/renderer/site_builder.py"),
     "config substitution (re-reads config_variables.yml)": ("substitute_config",
                                                             "great_expectations/core/config_provider.py"),

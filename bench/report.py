@@ -32,6 +32,8 @@ def header(lines: list[str]) -> None:
         f"load average at start {m.get('load_avg')}",
         f"- Python {m.get('python')}; " + ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()),
         f"- Whole `make bench`: {total.read_text().strip() if total.exists() else '?'} s",
+        "- Results written at: " + ", ".join(f"{n} {r['generated_at']}" for n in ("parse", "ingest", "e2e", "scale")
+                                             if (r := load_result(n))),
         "- Dashboard page times: [docs/bench-dashboard.md](bench-dashboard.md) (`bench/bench_dashboard.py`, "
         "run separately).",
         "",
@@ -138,11 +140,15 @@ def section_ingest(lines: list[str]) -> None:
         "is a few percent. Even with everything below removed, one unit costs ≈ 0.4–0.5 s of GX against "
         "< 1 ms to read the file: about 800× the floor. That part is not avoidable while each unit is "
         "validated by its own GX run.",
-        "2. **Data Docs are rebuilt for every unit, and the rebuild grows with the quarter.** Both checkpoints "
-        "carry `UpdateDataDocsAction`; every run re-renders and re-lists the site index over *all* validation "
-        "results stored in the quarter's `data_docs/results` (every unit, every rerun). The index build is "
-        "the largest phase above and grows about linearly with the number of stored results, so per-unit "
-        "cost is O(N) and a quarter is O(N²) (see the 200-unit run in figure 3).",
+        "2. **Data Docs were rebuilt for every unit, and the rebuild grew with the quarter** (fixed in 696fd32 "
+        "from this benchmark's patch). Both checkpoints carried `UpdateDataDocsAction`, which re-rendered the "
+        "site index over *all* results stored in the quarter's `data_docs/results` (every unit, every rerun): "
+        "O(N) per unit, O(N²) per quarter; at 200 units `ingest_unit` grew from ~1.7 s to ~3.4 s during the "
+        "run and the Airflow run took 719 s against a 106 s no-op (6.8×). Now `validate_report` runs the "
+        "validation definitions, renders only this unit's two result pages, and `pipeline.merge` builds the "
+        "index once. Measured before it landed (60 validations into one quarter's site, CPU per call): old code "
+        "783 ms for the first 10 calls → 1,396 ms for the last 10; new code 466 ms → 434 ms; the index once "
+        "over 120 results 322 ms.",
         "3. **Freshness checks re-read YAML.** `Checkpoint.run` and `ValidationDefinition.run` call `is_fresh()` "
         "on the checkpoint, definition and suite; each config access substitutes config variables, which "
         "re-reads and re-parses `gx/uncommitted/config_variables.yml` (a comment-only file GX generates) with "
@@ -156,15 +162,8 @@ def section_ingest(lines: list[str]) -> None:
         "3.1 s scan of 400 files in `_aliases`, 0.52 s in `_fingerprint`). Both are now built once per "
         "programme object (400 files: 3.1 s → 0.43 s); what remains is ~1 ms per file and still O(N) per unit.",
         "",
-        "Fixes (code owned by others; see the report of issue 9 for the exact patches):",
+        "Fixes left (code owned by others):",
         "",
-        "- `validation.py`: validate with the validation definitions (no checkpoint action) and render only this "
-        "unit's result pages — `context.build_data_docs(site_names=[\"local_site\"], resource_identifiers=[<this "
-        "run's result ids>], build_index=False)` — then build the index once per quarter in `merge` "
-        "(note: `resource_identifiers=[]` would re-render *every* page; pass one suite id). Per-unit cost "
-        "becomes constant, close to the *without Data Docs* row above. Ready to apply: "
-        "`git apply bench/patches/validation-data-docs-once.patch` (validation.py + three lines in "
-        "`pipeline.merge`, which then imports GX once, ~3 s).",
         "- `expectations/gx/great_expectations.yml`: drop `config_variables_file_path` (no config variables are "
         "used; the run's paths come from `runtime_environment`), which removes the YAML re-reads; measured by "
         "dropping that provider in memory: ~50 ms of ~970 ms per call (about 5%), not verified against the "
@@ -172,12 +171,6 @@ def section_ingest(lines: list[str]) -> None:
         "- `inbox.py`: make `archive_file` skip the copy-and-hash when `(path, size, mtime, inode)` already maps "
         "to an archived sha256 (a small stat cache under `<output>/cache/`), keeping the rescan that lets a "
         "cleared instance see a replaced file.",
-        "",
-        "Measured once for the `validation.py` fix (2026-11-28, same machine, 60 validations of the 15 sample "
-        "files into one quarter's Data Docs, CPU per call): current code 783 ms for the first 10 calls, "
-        "1,396 ms for the last 10 (mean 1,133 ms); with the fix 466 ms → 434 ms (mean 545 ms), and building the "
-        "index once at the end over 120 results took 322 ms. tests/validation (68, including the headless "
-        "Chromium Data Docs tests) and tests/ingest pass with it.",
         "- To approach the goal at all: validate the whole quarter in **one** GX run per suite (all units' rows "
         "in one frame with a `unit` column and per-unit parameters folded into derived columns), which "
         "divides the fixed GX cost by the number of units.",
@@ -209,10 +202,11 @@ def section_e2e(lines: list[str]) -> None:
             f"{real.get('units_by_status')} |")
     lines += ["",
               "Airflow's own cost per mapped instance under `dags test` is the no-op per-unit figure; our work "
-              "per unit is the GX validation of figure 2 (plus, at 200 units, the inbox rescan and the growing "
-              "Data Docs index: compare first and last `ingest_unit` durations). The ratio therefore misses "
-              "1.3× by the GX cost per unit; with the Data Docs fix of figure 2 the work per unit roughly "
-              "halves, and only a batched (per-quarter) validation brings it near the goal.", ""]
+              "per unit is the GX validation of figure 2 plus, at 200 units, the inbox rescan (first vs last "
+              "`ingest_unit`, in execution order, shows what still grows). The ratio misses 1.3× by the GX cost "
+              "per unit (≈ 0.4–0.5 s of GX against ≈ 0.3–0.5 s of Airflow per mapped instance); only a batched "
+              "(per-quarter) validation brings it near the goal. Before 44b715d (rescan) and 696fd32 (Data Docs) "
+              "the 200-unit run measured 719 s against 106 s (6.8×) on this machine.", ""]
 
 
 def section_scale(lines: list[str]) -> None:
@@ -223,7 +217,7 @@ def section_scale(lines: list[str]) -> None:
               "Synthetic programme (`bench/common.py: synthetic_programme`, every unit responsible for all 10 "
               "tasks, one indicator each) in a temporary `REPORT_PROGRAMMES_DIR`, one sample file per unit. "
               "Pipeline functions called directly (no Airflow); `merge` in a fresh interpreter for its peak RSS. "
-              "Ingest is measured on 5 units spread over the programme; the other units' results are written "
+              "Ingest is measured on a few units (`--sampled`) spread over the programme; the other units' results are written "
               "as accepted without the GX call (same size and shape), because ingesting 2,000 units through GX "
               "takes hours (estimate below).", "",
               "| units | gather | gather per unit | rescan (paid by every ingest) | ingest per unit (median) | "
@@ -252,12 +246,12 @@ def section_scale(lines: list[str]) -> None:
               "instances run at once (32/32/128 in the bench; each GX worker needs ~250 MiB).",
               "- **Merge memory** stays far below 1 GiB: results are loaded as small pydantic models and the "
               "workbook is written by openpyxl in write-only (streaming) mode.",
-              "- **Time per unit grows with N** for two reasons, both O(N) per unit: the inbox rescan in every "
-              "`ingest_unit` (visible above) and the Data Docs index rebuild (visible in figure 3's first vs "
-              "last `ingest_unit`, not in this table, where only 5 units are validated). At 2,000 units the "
-              "rescan alone makes a quarter take hours of task time; both fixes are listed under figure 2.",
+              "- **Time per unit still grows with N** through the inbox rescan in every `ingest_unit` (the *rescan* "
+              "column, ~1 ms per inbox file since 44b715d; it was 34 s per unit at 2,000 units before, a "
+              "17-hour quarter). The Data Docs index, the other O(N)-per-unit cost, is built once per quarter "
+              "since 696fd32. Remaining fix: the stat cache in `inbox.py` (figure 2).",
               "- **Why no 2,000-unit `airflow dags test`:** `dags test` runs the instances one after another; at "
-              "≥ 1 s of GX per unit plus the rescan and the Data Docs growth it would take several hours, far "
+              "≈ 0.5 s of GX + ≈ 0.4 s of Airflow + the rescan per unit it would take well over an hour, far "
               "beyond the 30-minute budget of `make bench`. The Airflow run is measured at 200 units "
               "(figure 3) and the per-unit functions at 2,000.", ""]
 
