@@ -46,7 +46,7 @@ PHASES = {
     "Data Docs action (UpdateDataDocsAction, before 696fd32)": ("run", "great_expectations/checkpoint/actions.py"),
     "Data Docs build (build_data_docs: this unit's pages)": ("_build_data_docs",
                                                             "great_expectations/data_context/data_context/abstract_data_context.py"),
-    "  site index build": ("build", "great_expectations/render/renderer/site_builder.py"),
+    "  site build (its pages; index only when missing)": ("build", "great_expectations/render/renderer/site_builder.py"),
     "config substitution (re-reads config_variables.yml)": ("substitute_config",
                                                             "great_expectations/core/config_provider.py"),
     "frames and findings (wcreport)": ("findings_from_result", "wcreport/rules_zh.py"),

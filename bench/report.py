@@ -149,10 +149,10 @@ def section_ingest(lines: list[str]) -> None:
         "index once. Measured before it landed (60 validations into one quarter's site, CPU per call): old code "
         "783 ms for the first 10 calls → 1,396 ms for the last 10; new code 466 ms → 434 ms; the index once "
         "over 120 results 322 ms.",
-        "3. **Freshness checks re-read YAML.** `Checkpoint.run` and `ValidationDefinition.run` call `is_fresh()` "
-        "on the checkpoint, definition and suite; each config access substitutes config variables, which "
+        "3. **Freshness checks re-read YAML.** `ValidationDefinition.run` (and, before 696fd32, `Checkpoint.run`) "
+        "calls `is_fresh()` on the definition and suite; config accesses substitute config variables, which "
         "re-reads and re-parses `gx/uncommitted/config_variables.yml` (a comment-only file GX generates) with "
-        "ruamel.yaml.",
+        "ruamel.yaml: a few percent per call now that checkpoints are no longer run.",
         "4. **Every validation writes its result JSON** (a few percent): needed for Data Docs, not for findings.",
         "5. **`ingest_unit` rescans the whole inbox** (`scan_and_identify`: stat, copy-and-hash every file into "
         "a temporary file, read its cache entry, identify) before it looks at its own file, so that a cleared "
@@ -205,7 +205,10 @@ def section_e2e(lines: list[str]) -> None:
               "per unit is the GX validation of figure 2 plus, at 200 units, the inbox rescan (first vs last "
               "`ingest_unit`, in execution order, shows what still grows). The ratio misses 1.3× by the GX cost "
               "per unit (≈ 0.4–0.5 s of GX against ≈ 0.3–0.5 s of Airflow per mapped instance); only a batched "
-              "(per-quarter) validation brings it near the goal. Before 44b715d (rescan) and 696fd32 (Data Docs) "
+              "(per-quarter) validation brings it near the goal. At 15 units the fixed costs weigh too: the first "
+              "`ingest_unit` imports great_expectations (≈ 3–10 s cold), and since 696fd32 `merge` builds the "
+              "Data Docs index once (merge 0.8–1.4 s at 15 units, 4.2 s at 200, against 0.2 s no-op; "
+              "`other_tasks_s` in `data/bench/e2e.json`). Before 44b715d (rescan) and 696fd32 (Data Docs) "
               "the 200-unit run measured 719 s against 106 s (6.8×) on this machine.", ""]
 
 
@@ -245,7 +248,9 @@ def section_scale(lines: list[str]) -> None:
               "`[core] parallelism`, `max_active_tasks_per_dag` and the default pool's slots bound how many "
               "instances run at once (32/32/128 in the bench; each GX worker needs ~250 MiB).",
               "- **Merge memory** stays far below 1 GiB: results are loaded as small pydantic models and the "
-              "workbook is written by openpyxl in write-only (streaming) mode.",
+              "workbook is written by openpyxl in write-only (streaming) mode. Since 696fd32 `merge` also imports "
+              "GX and builds the Data Docs index once, which adds ≈ 5 s and ≈ 180 MiB at 2,000 units "
+              "(before: 49 s including a 34 s rescan, 268 MiB).",
               "- **Time per unit still grows with N** through the inbox rescan in every `ingest_unit` (the *rescan* "
               "column, ~1 ms per inbox file since 44b715d; it was 34 s per unit at 2,000 units before, a "
               "17-hour quarter). The Data Docs index, the other O(N)-per-unit cost, is built once per quarter "
