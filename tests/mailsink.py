@@ -1,23 +1,18 @@
-"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps every message it receives.
+"""A real SMTP server on 127.0.0.1 for tests: the product's own sink, viewed as ``Received``.
 
-Used by the reminder test and the integration harness. Messages are parsed with
+Used by the reminder, alert and integration tests. Messages are parsed with
 ``email.policy.default`` so Chinese subjects and RFC 2231 file names read back intact.
 """
 from __future__ import annotations
 
-import email
-import socket
-import threading
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import default as default_policy
 
+from wcreport.smtp_sink import SmtpSink, free_port, parse
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["MailSink", "Received", "free_port"]
 
 
 @dataclass
@@ -38,62 +33,27 @@ class Received:
         return part.get_content() if part is not None else ""
 
 
-@dataclass
-class MailSink:
-    """Start with ``with MailSink() as sink:``; ``sink.messages`` lists what arrived."""
+class MailSink(SmtpSink):
+    """``wcreport.smtp_sink.SmtpSink`` with a test-friendly view of what arrived.
 
-    host: str = "127.0.0.1"
-    port: int = field(default_factory=free_port)
-    messages: list[Received] = field(default_factory=list)
+    Start with ``with MailSink() as sink:``; ``sink.messages`` lists ``Received`` items.
+    """
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._controller = None
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        message = email.message_from_bytes(envelope.content, policy=default_policy)
-        with self._lock:
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-    def start(self) -> "MailSink":
-        import logging
-
-        from aiosmtpd.controller import Controller
-
-        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every line
-        self._controller = Controller(self, hostname=self.host, port=self.port)
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def __enter__(self) -> "MailSink":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    @property
+    def messages(self) -> list[Received]:
+        return [Received(e["mail_from"], list(e["rcpt_tos"]), parse(e["raw"])) for e in self.envelopes]
 
     def snapshot(self) -> list[Received]:
-        with self._lock:
-            return list(self.messages)
+        return self.messages
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.snapshot()) >= count:
-                break
+        while time.monotonic() < deadline and len(self.envelopes) < count:
             time.sleep(0.2)
         return self.snapshot()
 
     def airflow_conn_uri(self, from_email: str = "wcreport@localhost") -> str:
-        """An ``AIRFLOW_CONN_SMTP_DEFAULT`` value (JSON) for this server, plain SMTP."""
-        import json
-
-        return json.dumps({"conn_type": "smtp", "host": self.host, "port": self.port,
-                           "extra": {"disable_ssl": True, "disable_tls": True,
-                                     "from_email": from_email, "retry_limit": 0,
-                                     "timeout": 10}})
+        """An ``AIRFLOW_CONN_SMTP_DEFAULT`` value for this server: plain SMTP, fail fast."""
+        conn = json.loads(super().airflow_conn_uri(from_email))
+        conn["extra"].update({"retry_limit": 0, "timeout": 10})
+        return json.dumps(conn)
