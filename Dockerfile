@@ -15,7 +15,7 @@ FROM apache/airflow:slim-3.3.2-python3.11
 
 # Project files live directly under AIRFLOW_HOME (/opt/airflow) so the package's
 # PROJECT_ROOT (two levels above include/wcreport/) is /opt/airflow and the
-# defaults of wcreport.settings point at the mounted folders.
+# defaults of wcreport.core.settings point at the mounted folders.
 WORKDIR /opt/airflow
 
 # 1. Third-party dependencies, pinned by the lead in requirements.txt; the lock

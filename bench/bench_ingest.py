@@ -2,16 +2,16 @@
 
 Usage: .venv/bin/python bench/bench_ingest.py [--repeat 3] [--profile 5]
 
-Over a sample quarter of the real 2023 programme (``wcreport.sample``, 15 files), each
+Over a sample quarter of the real 2023 programme (``wcreport.testing.sample``, 15 files), each
 archived file is measured ``--repeat`` times (median) for:
 
 - floor: ``python_calamine.CalamineWorkbook.from_path`` + ``to_python`` of every sheet;
-- read: ``wcreport.reader.read_workbook`` (format by bytes, zip guard, grid, merges);
-- locate: ``wcreport.table.locate_report`` + ``wcreport.identity.identify_unit``;
-- validate: ``wcreport.validation.validate_report`` as the pipeline calls it (GX
+- read: ``wcreport.intake.reader.read_workbook`` (format by bytes, zip guard, grid, merges);
+- locate: ``wcreport.intake.locate.locate_report`` + ``wcreport.intake.identity.identify_unit``;
+- validate: ``wcreport.validate.suites.validate_report`` as the pipeline calls it (GX
   validation definitions, then this unit's Data Docs pages), and without Data Docs,
   to show what Data Docs add;
-- ingest: ``wcreport.pipeline.ingest`` (what one mapped task runs: inbox rescan,
+- ingest: ``wcreport.orchestration.tasks.ingest`` (what one mapped task runs: inbox rescan,
   cached read, validation with Data Docs, feedback, units/<key>.json).
 
 Times are CPU seconds of this process (the machine is shared; wall is recorded too).
@@ -29,8 +29,17 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import (PROJECT_ROOT, QUARTER, Timer, machine, median, private_expectations,  # noqa: E402
-                          ratio, save_result, write_samples)
+from bench.common import (
+    PROJECT_ROOT,
+    QUARTER,
+    Timer,
+    machine,
+    median,
+    private_expectations,
+    ratio,
+    save_result,
+    write_samples,
+)
 
 # GX phases (function name, file suffix) whose inclusive time the profile reports.
 PHASES = {
@@ -94,15 +103,15 @@ def main() -> int:
 
 
 def run(work: Path, repeat: int, profile: int) -> dict:
-    from wcreport import pipeline
-    from wcreport.identity import identify_unit
-    from wcreport.reader import read_workbook
-    from wcreport.table import locate_report
-    from wcreport.validation import validate_report
+    from wcreport.intake.identity import identify_unit
+    from wcreport.intake.locate import locate_report
+    from wcreport.intake.reader import read_workbook
+    from wcreport.orchestration import tasks as pipeline
+    from wcreport.validate.suites import validate_report
 
     write_samples(work / "inbox")
     run_ = {"quarter": QUARTER, "inbox": str(work / "inbox"), "output": str(work / "output")}
-    keys = pipeline.gather(run_)                     # archive + read cache, as before ingest
+    pipeline.gather(run_)                            # archive + read cache, as before ingest
     paths, programme = pipeline.paths_of(run_), pipeline.programme_of(run_)
     archived = sorted(paths.archive.glob("*.xlsx"))
     parsed_of = {}
@@ -162,7 +171,7 @@ def profile_validation(items, programme, paths) -> dict:
         from pyinstrument import Profiler
     except ImportError:
         return {"error": "pyinstrument not installed (pip install pyinstrument==5.1.3)"}
-    from wcreport.validation import validate_report
+    from wcreport.validate.suites import validate_report
 
     profiler = Profiler(interval=0.001)
     profiler.start()

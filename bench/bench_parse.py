@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import PROJECT_ROOT, machine, median, ratio, save_result  # noqa: E402
+from bench.common import PROJECT_ROOT, machine, median, ratio, save_result
 
 FLOOR = PROJECT_ROOT / "bench" / "parse_floor" / "empty_dag.py"
 TWIN = PROJECT_ROOT / "bench" / "parse_floor" / "airflow_twin_dag.py"

@@ -3,14 +3,14 @@
 Usage: .venv/bin/python bench/bench_scale.py [--sizes 15,200,2000] [--sampled 5]
 
 For each size, a synthetic programme (``bench.common.synthetic_programme``) in a
-temporary REPORT_PROGRAMMES_DIR and one sample file per unit (``wcreport.sample``):
+temporary REPORT_PROGRAMMES_DIR and one sample file per unit (``wcreport.testing.sample``):
 
-- gather: ``wcreport.pipeline.gather`` once (archive, read, identify every file);
-- rescan: ``wcreport.inbox.scan_and_identify`` on the gathered inbox: what *every*
+- gather: ``wcreport.orchestration.tasks.gather`` once (archive, read, identify every file);
+- rescan: ``wcreport.intake.inbox.scan_and_identify`` on the gathered inbox: what *every*
   ``ingest_unit`` instance pays before it looks at its own file;
-- ingest: ``wcreport.pipeline.ingest`` for ``--sampled`` units spread over the
+- ingest: ``wcreport.orchestration.tasks.ingest`` for ``--sampled`` units spread over the
   programme (median): the per-unit cost of the mapped task, without Airflow;
-- merge: ``wcreport.pipeline.merge`` in a fresh interpreter: wall time and peak RSS
+- merge: ``wcreport.orchestration.tasks.merge`` in a fresh interpreter: wall time and peak RSS
   (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), report size and row count.
 
 Ingesting every unit through GX would take hours at 2,000 units (see docs/benchmarks.md),
@@ -29,12 +29,20 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import (QUARTER, Timer, machine, median, private_expectations,  # noqa: E402
-                          save_result, synthetic_programme, write_samples)
+from bench.common import (
+    QUARTER,
+    Timer,
+    machine,
+    median,
+    private_expectations,
+    save_result,
+    synthetic_programme,
+    write_samples,
+)
 
 MERGE_PROBE = r"""
 import json, resource, sys, time
-from wcreport.pipeline import merge
+from wcreport.orchestration.tasks import merge
 run = json.loads(sys.argv[1])
 t0 = time.perf_counter()
 out = merge(run)
@@ -45,10 +53,10 @@ print(json.dumps({"wall_s": wall, "peak_rss_bytes": rss, "report": out["report"]
 
 
 def accept_without_validation(paths, programme, records, done: set[str]) -> int:
-    """units/<key>.json of an accepted file, as ``wcreport.ingest`` writes it, minus GX."""
-    from wcreport.feedback import write_atomic
-    from wcreport.inbox import read_cached
-    from wcreport.model import UnitResult
+    """units/<key>.json of an accepted file, as ``wcreport.validate.decide`` writes it, minus GX."""
+    from wcreport.core.io import write_atomic
+    from wcreport.core.model import UnitResult
+    from wcreport.intake.inbox import read_cached
 
     written = 0
     for record in records:
@@ -62,7 +70,7 @@ def accept_without_validation(paths, programme, records, done: set[str]) -> int:
                             unit_name=programme.unit(record.unit).name, status="submitted",
                             accepted_sha256=record.sha256, rows=parsed.rows, indicators=parsed.indicators,
                             files=[record])
-        write_atomic(paths.units / f"{record.unit}.json", result.model_dump_json(indent=2).encode("utf-8"))
+        write_atomic(paths.units / f"{record.unit}.json", result.model_dump_json(indent=2).encode("utf-8"), skip_if_same=True)
         written += 1
     return written
 
@@ -73,8 +81,9 @@ def run_size(work: Path, n_units: int, sampled: int) -> dict:
     case = work / f"n{n_units}"
     synthetic_programme(case / "programmes", n_units)
     os.environ["REPORT_PROGRAMMES_DIR"] = str(case / "programmes")
-    from wcreport import pipeline, report_xlsx
-    from wcreport.inbox import scan_and_identify
+    from wcreport.intake.inbox import scan_and_identify
+    from wcreport.orchestration import report_xlsx
+    from wcreport.orchestration import tasks as pipeline
 
     with Timer() as t_samples:
         write_samples(case / "inbox")

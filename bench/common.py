@@ -146,9 +146,9 @@ def synthetic_programme(directory: Path, n_units: int, n_tasks: int = 10, year: 
 
 def write_samples(inbox_root: Path, quarter: str = QUARTER) -> list[Path]:
     """One filled form per unit of the programme REPORT_PROGRAMMES_DIR selects."""
-    from wcreport.programme import programme_for_year
-    from wcreport.quarter import Quarter
-    from wcreport.sample import write_quarter_samples
+    from wcreport.core.programme import programme_for_year
+    from wcreport.core.quarter import Quarter
+    from wcreport.testing.sample import write_quarter_samples
 
     q = Quarter.parse(quarter)
     return write_quarter_samples(programme_for_year(q.year), q, inbox_root)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import PROJECT_ROOT, load_result, results_dir  # noqa: E402
+from bench.common import PROJECT_ROOT, load_result, results_dir
 
 
 def verdict(value: float, goal: float) -> str:
@@ -88,8 +88,8 @@ def section_parse(lines: list[str]) -> None:
                      f"{', '.join(f['heavy_modules']) or 'none'} | {top} |")
     lines += ["",
               "No DAG file imports pandas, GX, openpyxl or calamine at parse time. What `quarterly_report.py` "
-              "adds over the twin is `wcreport.timetable` (the custom timetable, which pulls "
-              "`airflow.timetables.base` and `wcreport.workdays`) and `wcreport.dag_defaults` → `wcreport.alerts`; "
+              "adds over the twin is `wcreport.orchestration.timetable` (the custom timetable, which pulls "
+              "`airflow.timetables.base` and `wcreport.core.workdays`) and `wcreport.orchestration.dag_defaults` → `wcreport.orchestration.alerts`; "
               "the rest of its cost is Airflow's own lazy `airflow.sdk` attributes (`Asset`, `Param`, "
               "`get_current_context`), which the twin pays too.",
               "Byte-code matters: with `PYTHONDONTWRITEBYTECODE=1` (or a read-only checkout without "
@@ -104,7 +104,7 @@ def section_ingest(lines: list[str]) -> None:
         return
     ms, wall = r["per_file_ms"], r["per_file_wall_ms"]
     lines += ["## 2. Per-file ingest + validation", "",
-              f"Sample quarter of the 2023 programme ({r['files']} files from `wcreport.sample`), each file "
+              f"Sample quarter of the 2023 programme ({r['files']} files from `wcreport.testing.sample`), each file "
               f"measured {r['repeat']}× (floor ≥ 5×), median; CPU time of the process (wall in brackets). "
               f"GX warmed up first; the cold first validation (import of great_expectations + context) took "
               f"{r['cold_first_validation_s']} s and is paid once per worker process.", "",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from wcreport.dag_defaults import default_args
+from wcreport.orchestration.dag_defaults import default_args
 
 
 @dag(
@@ -53,10 +53,9 @@ def quarterly_reminders():
     def due(params=None, dag_run=None) -> dict | None:
         import datetime as dt
 
-        from wcreport.pipeline import resolve_run
-        from wcreport.reminders import due_quarter, today_in_shanghai
-
-        from wcreport.quarter import Quarter
+        from wcreport.core.quarter import Quarter
+        from wcreport.deliver.reminders import due_quarter, today_in_shanghai
+        from wcreport.orchestration.tasks import resolve_run
 
         today = (dt.date.fromisoformat(params["today"]) if params.get("today")
                  else today_in_shanghai(getattr(dag_run, "run_after", None)))
@@ -77,11 +76,11 @@ def quarterly_reminders():
     def check_units(run: dict) -> dict:
         import logging
 
-        from wcreport.pipeline import gather, ingest, programme_of
+        from wcreport.orchestration.tasks import gather, ingest, programme_of
 
         if not run["validate"]:
             return run
-        log = logging.getLogger("wcreport.reminders")
+        log = logging.getLogger("wcreport.deliver.reminders")
         try:
             units = gather(run)
         except Exception:  # an unreadable inbox must not stop the reminders
@@ -96,13 +95,9 @@ def quarterly_reminders():
 
     @task
     def send_reminders(run: dict) -> dict:
-        import datetime as dt
+        from wcreport.orchestration.tasks import send_reminders as send
 
-        from wcreport.pipeline import paths_of, programme_of
-        from wcreport.reminders import send_reminders as send
-
-        return send(paths_of(run), programme_of(run), dt.date.fromisoformat(run["today"]),
-                    only_units=run.get("units")).as_dict()
+        return send(run)
 
     send_reminders(check_units(due()))
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from wcreport.dag_defaults import default_args
-from wcreport.timetable import quarterly_schedule
+from wcreport.orchestration.dag_defaults import default_args
+from wcreport.orchestration.timetable import quarterly_schedule
 
 CONSOLIDATED_REPORT = Asset(name="consolidated_report", uri="file:///wcreport/consolidated_report")
 
@@ -47,33 +47,33 @@ CONSOLIDATED_REPORT = Asset(name="consolidated_report", uri="file:///wcreport/co
 def quarterly_report():
     @task
     def resolve_run(params=None, data_interval_start=None) -> dict:
-        from wcreport.pipeline import resolve_run as resolve
+        from wcreport.orchestration.tasks import resolve_run as resolve
 
         return resolve(params.get("quarter"), params.get("inbox"), params.get("output"),
                        data_interval_start)
 
     @task
     def gather(run: dict) -> list[str]:
-        from wcreport.pipeline import gather as gather_inbox
+        from wcreport.orchestration.tasks import gather as gather_inbox
 
         return gather_inbox(run)
 
     @task(map_index_template="{{ unit_name }}")
     def ingest_unit(unit: str, run: dict) -> dict:
-        from wcreport.pipeline import ingest, programme_of
+        from wcreport.orchestration.tasks import ingest, programme_of
 
         get_current_context()["unit_name"] = programme_of(run).unit(unit).name
         return ingest(run, unit)
 
     @task(trigger_rule="all_done", outlets=[CONSOLIDATED_REPORT])
     def merge(run: dict, unit_summaries) -> dict:
-        from wcreport.pipeline import merge as merge_units
+        from wcreport.orchestration.tasks import merge as merge_units
 
         return merge_units(run)
 
     @task(retries=5)  # SMTP outages: backoff and cap from default_args
     def send(run: dict, merged: dict) -> dict:
-        from wcreport.pipeline import send as send_report
+        from wcreport.orchestration.tasks import send as send_report
 
         return send_report(run, merged)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from airflow_support import PROJECT_ROOT, migrate
-from wcreport.programme import Programme, load_programme
-from wcreport.smtp_sink import SmtpSink
+from wcreport.core.programme import Programme, load_programme
+from wcreport.testing.smtp_sink import SmtpSink
 
 PROGRAMME_FILE = PROJECT_ROOT / "include" / "programmes" / "2023.yaml"
 

@@ -136,10 +136,9 @@ def to_png(pdf: Path, png: Path, dpi: int = 110) -> Path:
 def sample_workbook(folder: Path) -> Path:
     """A realistic 2023Q1 report from the test fixtures (for --sample)."""
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "include")]
-    from report.sample import make_case, programme, realistic_texts  # noqa: E402
-
-    from wcreport.consolidate import consolidate
-    from wcreport.report_xlsx import write_report
+    from report.sample import make_case, programme, realistic_texts
+    from wcreport.report.consolidate import consolidate
+    from wcreport.report.workbook import write_report
 
     prog = programme()
     results, manifest = make_case(prog, "2023Q1", texts=realistic_texts(prog), late=("zhongbu",))

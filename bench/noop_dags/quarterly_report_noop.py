@@ -11,8 +11,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from wcreport.dag_defaults import default_args
-from wcreport.timetable import quarterly_schedule
+from wcreport.orchestration.dag_defaults import default_args
+from wcreport.orchestration.timetable import quarterly_schedule
 
 NOOP_REPORT = Asset(name="noop_consolidated_report", uri="file:///wcreport/noop_consolidated_report")
 

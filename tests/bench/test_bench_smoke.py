@@ -10,9 +10,10 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench import common, report  # noqa: E402
 from bench.bench_parse import top_imports  # noqa: E402
-from wcreport.programme import load_programme  # noqa: E402
+
+from bench import common, report  # noqa: E402
+from wcreport.core.programme import load_programme  # noqa: E402
 
 
 def test_synthetic_programme_is_valid_and_every_unit_has_ten_tasks(tmp_path):
@@ -48,9 +49,9 @@ def test_top_imports_reads_importtime_output():
               "import time:       100 |        100 | early\n"
               "----- DAG FILE -----\n"
               "import time:       500 |       2500 |   nested\n"
-              "import time:       900 |       9000 | wcreport.timetable\n"
-              "import time:       100 |       1000 | wcreport.dag_defaults\n")
-    assert top_imports(stderr) == [("wcreport.timetable", 9.0), ("wcreport.dag_defaults", 1.0)]
+              "import time:       900 |       9000 | wcreport.orchestration.timetable\n"
+              "import time:       100 |       1000 | wcreport.orchestration.dag_defaults\n")
+    assert top_imports(stderr) == [("wcreport.orchestration.timetable", 9.0), ("wcreport.orchestration.dag_defaults", 1.0)]
 
 
 @pytest.fixture

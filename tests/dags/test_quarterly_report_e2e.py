@@ -8,10 +8,10 @@ import openpyxl
 import pytest
 
 from airflow_support import airflow_env, run_dags_test
-from wcreport.quarter import Quarter
-from wcreport.report_xlsx import CONT_NEXT, CONT_PREV, report_filename
-from wcreport.sample import write_quarter_samples
-from wcreport.templates import FIRST_DATA_ROW, FORM_SHEET
+from wcreport.core.quarter import Quarter
+from wcreport.deliver.forms import FIRST_DATA_ROW, FORM_SHEET
+from wcreport.report.workbook import CONT_NEXT, CONT_PREV, report_filename
+from wcreport.testing.sample import write_quarter_samples
 
 pytestmark = pytest.mark.slow
 QUARTER = Quarter(2023, 1)

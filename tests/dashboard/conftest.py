@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from wcreport.dashboard import create_app
 from wcreport.dashboard import view as dv
-from wcreport.dashboard.fixtures import write_programme_quarter
+from wcreport.testing.dashboard_fixtures import write_programme_quarter
 
 SECRET = "dashboard-unit-test-secret"
 AUDIENCE = "urn:airflow.apache.org:task"

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from wcreport.core.model import Manifest
 from wcreport.dashboard import view as dv
-from wcreport.model import Manifest
 
 SECRET_TEXT = "TOP-SECRET-OUTSIDE-OUTPUT"
 
@@ -187,7 +187,7 @@ def test_grid_matches_manifest_cell_by_cell(signed_in, output_root, programme):
 def test_cells_link_to_feedback_and_task_instance(signed_in, output_root, programme):
     manifest = load(output_root)
     grid = parse(signed_in.get("/?quarter=2023Q1").text)
-    for index, unit in enumerate(programme.units):
+    for _index, unit in enumerate(programme.units):
         m_unit = next(u for u in manifest.units if u.unit == unit.key)
         links = grid.links[unit.key]
         assert f"/ti?quarter=2023Q1&unit={unit.key}" in links

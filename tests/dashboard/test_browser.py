@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from wcreport.core.model import Manifest
 from wcreport.dashboard import view as dv
-from wcreport.dashboard.fixtures import write_programme_quarter
-from wcreport.model import Manifest
+from wcreport.testing.dashboard_fixtures import write_programme_quarter
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +152,7 @@ def _wait(predicate, timeout=30, what="condition"):
             last = predicate()
             if last:
                 return last
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+        except Exception as exc:
             last = exc
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}: {last!r}")

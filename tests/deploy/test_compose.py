@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = ROOT / "include" / "wcreport"
@@ -65,8 +64,15 @@ AIRFLOW_HOME_IN_IMAGE = PurePosixPath("/opt/airflow")   # AIRFLOW_HOME of apache
 SECRET_WORDS = re.compile(r"SECRET|PASSWORD|FERNET|JWT|AIRFLOW_CONN_", re.I)
 
 
-from compose_model import (Mount, interpolate, load_compose, mount_of, read_env_file,  # noqa: E402
-                           referenced_vars, service_env, service_mounts)
+from compose_model import (  # noqa: E402
+    Mount,
+    load_compose,
+    mount_of,
+    read_env_file,
+    referenced_vars,
+    service_env,
+    service_mounts,
+)
 
 
 def command_text(service: dict) -> str:
@@ -337,7 +343,7 @@ def _dockerfile_problems(ours: dict[str, dict], project: Project) -> list[str]:
         build = svc["build"] if isinstance(svc["build"], dict) else {"context": svc["build"]}
         ctx = project.root / build.get("context", ".")
         if ctx.resolve() != project.root.resolve() or \
-                not (ctx / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE.resolve():
+                (ctx / build.get("dockerfile", "Dockerfile")).resolve() != DOCKERFILE.resolve():
             out.append(f"{name}: build must use this folder's Dockerfile")
     return out
 
@@ -472,7 +478,7 @@ def _mount_problems(name: str, env: dict[str, str], mounts: list[Mount], compose
     # 2. call the code with this service's environment and map what it uses
     code_env = {k: v for k, v in env.items() if k in project.env_reads}
     with environment(code_env):
-        from wcreport import programme, settings
+        from wcreport.core import programme, settings
 
         paths = settings.quarter_paths("2023Q1")
         for prop in (p for p, v in vars(type(paths)).items() if isinstance(v, property)):
@@ -589,7 +595,7 @@ def project(tmp_path_factory) -> Project:
 
 def test_code_env_reads_are_found_in_the_source(project):
     reads = project.env_reads
-    # the four roots wcreport.settings / wcreport.programme document, read as paths
+    # the four roots wcreport.core.settings / wcreport.core.programme document, read as paths
     for var in ("REPORT_INBOX", "REPORT_OUTPUT", "REPORT_EXPECTATIONS", "REPORT_PROGRAMMES_DIR"):
         assert var in reads and reads[var].is_path, sorted(reads)
 

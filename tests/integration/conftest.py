@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from harness import PostgresServer, postgres_bindir
+
 from mailsink import MailSink
 
 

@@ -247,7 +247,7 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        for name, proc in reversed(list(self.procs.items())):
+        for _name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs.values():
@@ -356,7 +356,7 @@ def test_quarter_under_celery_ends_in_one_email(stack, mail_sink, programme):
         wait_for(parsed, 300, f"{DAG_ID} to be parsed", every=2, procs=list(stack.procs.values()))
     except AssertionError:
         _, errors = stack.api("GET", "/api/v2/importErrors")
-        raise AssertionError(f"DAG not parsed; import errors: {errors}\n{stack.tail()}")
+        raise AssertionError(f"DAG not parsed; import errors: {errors}\n{stack.tail()}") from None
     status, _ = stack.api("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
     assert status == 200
 

@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 
 import pytest
-
 from harness import AirflowStack
-from wcreport.programme import programme_for_year
-from wcreport.quarter import Quarter
-from wcreport.sample import write_quarter_samples
+
+from wcreport.core.programme import programme_for_year
+from wcreport.core.quarter import Quarter
+from wcreport.testing.sample import write_quarter_samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 

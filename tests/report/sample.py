@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import hashlib
 
-from wcreport.model import FileRecord, IndicatorValue, Manifest, ManifestUnit, ProgressRow, UnitResult
-from wcreport.programme import Programme, programme_for_year
+from wcreport.core.model import FileRecord, IndicatorValue, Manifest, ManifestUnit, ProgressRow, UnitResult
+from wcreport.core.programme import Programme, programme_for_year
 
 QUARTER = "2023Q1"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from report.sample import make_case, programme
-from wcreport.consolidate import consolidate, report_title
-from wcreport.model import IndicatorValue
-from wcreport.quarter import Quarter
+from wcreport.core.model import IndicatorValue
+from wcreport.core.quarter import Quarter
+from wcreport.report.consolidate import consolidate, report_title
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from report.sample import make_case, programme, realistic_texts
-from wcreport.consolidate import consolidate
-from wcreport.report_xlsx import write_report
+from wcreport.report.consolidate import consolidate
+from wcreport.report.workbook import write_report
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "render_report_pdf.py"
 pytestmark = [

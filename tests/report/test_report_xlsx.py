@@ -7,9 +7,9 @@ import openpyxl
 import pytest
 
 from report.sample import make_case, programme
-from wcreport.consolidate import consolidate
-from wcreport.report_xlsx import CONT_NEXT, CONT_PREV, SHEETS, report_filename, write_report
-from wcreport.safe_cells import CELL_LIMIT
+from wcreport.report.consolidate import consolidate
+from wcreport.report.safe_cells import CELL_LIMIT
+from wcreport.report.workbook import CONT_NEXT, CONT_PREV, SHEETS, report_filename, write_report
 
 QUARTER = "2023Q1"
 HOSTILE = {

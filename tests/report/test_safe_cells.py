@@ -5,8 +5,16 @@ import openpyxl
 import pytest
 from openpyxl.cell import WriteOnlyCell
 
-from wcreport.safe_cells import (CELL_LIMIT, TRUNCATION_NOTE, clean_text, looks_like_formula, set_text, split_for_cells,
-                                 truncate_for_cell, utf16_len)
+from wcreport.report.safe_cells import (
+    CELL_LIMIT,
+    TRUNCATION_NOTE,
+    clean_text,
+    looks_like_formula,
+    set_text,
+    split_for_cells,
+    truncate_for_cell,
+    utf16_len,
+)
 
 TRIGGERS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "=HYPERLINK(\"http://x\",\"y\")", "=cmd|'/C calc'!A0"]
 

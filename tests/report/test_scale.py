@@ -8,9 +8,9 @@ import openpyxl
 import pytest
 
 from report.sample import make_case, programme
-from wcreport.consolidate import consolidate
-from wcreport.programme import Programme
-from wcreport.report_xlsx import write_report
+from wcreport.core.programme import Programme
+from wcreport.report.consolidate import consolidate
+from wcreport.report.workbook import write_report
 
 N_UNITS = 2000
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
-from wcreport.quarter import Quarter
+from wcreport.core.quarter import Quarter
 
 REPORT_DAG = "quarterly_report"
 REMINDER_DAG = "quarterly_reminders"
@@ -98,10 +98,10 @@ class AirflowApi:
 def run_quarter(run: dict) -> str | None:
     """The quarter a quarterly_report run is for: conf/params first, else its data interval.
 
-    Mirrors wcreport.pipeline.resolve_run: an explicit ``quarter`` wins; otherwise the
+    Mirrors wcreport.orchestration.tasks.resolve_run: an explicit ``quarter`` wins; otherwise the
     quarter of the data interval's start, read in Asia/Shanghai.
     """
-    from wcreport.timetable import quarter_of_data_interval
+    from wcreport.core.quarter import quarter_of_data_interval
 
     conf = run.get("conf") or {}
     if isinstance(conf, dict) and conf.get("quarter"):
@@ -117,7 +117,7 @@ def run_quarter(run: dict) -> str | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return str(quarter_of_data_interval(moment))
 
 

@@ -20,11 +20,11 @@ REST API, so Airflow applies that user's permissions.
 from __future__ import annotations
 
 import mimetypes
-import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -33,10 +33,11 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
+from wcreport.core.settings import output_root as default_output_root
+from wcreport.core.settings import settings
 from wcreport.dashboard import view as dv
 from wcreport.dashboard.airflow_api import INGEST_TASK, REPORT_DAG, AirflowApi, AirflowApiError
 from wcreport.dashboard.safepath import UnsafePath, resolve_download
-from wcreport.settings import output_root as default_output_root
 
 COOKIE_NAME = "_token"   # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
 DEFAULT_PREFIX = "/wcreport"
@@ -65,7 +66,7 @@ class SignedIn:
             if callable(fn):
                 try:
                     return str(fn())
-                except Exception:  # noqa: BLE001 - display only
+                except Exception:
                     continue
         return "?"
 
@@ -78,7 +79,7 @@ class ActionBody(BaseModel):
 
 async def _airflow_resolve_user(token: str):
     """Validate a JWT with Airflow's configured auth manager (signature, expiry, revocation)."""
-    from airflow.api_fastapi.core_api.security import resolve_user_from_token
+    from wcreport.orchestration.auth import resolve_user_from_token
 
     return await resolve_user_from_token(token)
 
@@ -100,7 +101,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
     output_root: folder holding <quarter>/manifest.json (default: $REPORT_OUTPUT, read per request).
     url_prefix: where the app is mounted in the API server (used for links back into the UI).
     resolve_user: token -> user, raising on a bad token (default: Airflow's auth manager).
-    airflow_api_url: base URL of Airflow's REST API for actions (default: $WCREPORT_AIRFLOW_API_URL,
+    airflow_api_url: base URL of Airflow's REST API for actions (default: $REPORT_AIRFLOW_API_URL,
         else the API server's own listening address).
     """
     app = FastAPI(title="季度报送", docs_url=None, redoc_url=None, openapi_url=None)
@@ -121,7 +122,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
         return root[: -len(url_prefix)] if url_prefix and root.endswith(url_prefix) else ""
 
     def api_base(request: Request) -> str:
-        configured = airflow_api_url or os.environ.get("WCREPORT_AIRFLOW_API_URL")
+        configured = airflow_api_url or settings().airflow_api_url
         if configured:
             return configured.rstrip("/")
         # The server's own socket address, never the client's Host header: the user's token
@@ -137,7 +138,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
             raise NotSignedIn()
         try:
             user = await resolver(token)
-        except Exception as exc:  # noqa: BLE001 - any failure to validate means not signed in
+        except Exception as exc:
             raise NotSignedIn() from exc
         if user is None:
             raise NotSignedIn()

@@ -15,8 +15,8 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wcreport.model import Manifest, ManifestUnit
-from wcreport.quarter import Quarter
+from wcreport.core.model import Manifest, ManifestUnit
+from wcreport.core.quarter import Quarter
 
 # Status of one unit × task cell, as the manifest writes it -> canonical name.
 _STATUS_ALIASES = {
@@ -121,7 +121,7 @@ def load_consolidated_indicators(path: Path) -> list[dict]:
 
 def _load_programme(year: int):
     """The programme of a year, or None if its file is missing or invalid."""
-    from wcreport.programme import ProgrammeError, load_programme, programme_path_for
+    from wcreport.core.programme import ProgrammeError, load_programme, programme_path_for
 
     path = programme_path_for(year)
     try:

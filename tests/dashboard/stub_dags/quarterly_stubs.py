@@ -15,7 +15,7 @@ from airflow.sdk import dag, task
 def quarterly_report():
     @task
     def gather() -> list[str]:
-        from wcreport.programme import programme_for_year
+        from wcreport.core.programme import programme_for_year
 
         return [u.key for u in programme_for_year(2023).units]
 

@@ -1,0 +1,118 @@
+"""`wcreport` command line: templates, sample data, self-check, programme check.
+
+User-facing output is Chinese; errors are one readable line, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from wcreport.core.programme import ProgrammeError, load_programme, programme_path_for
+from wcreport.core.quarter import Quarter
+from wcreport.core.settings import inbox_root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ProgrammeError, ValueError, KeyError, OSError) as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wcreport", description="妇女儿童实事季度报表工具")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    templates = sub.add_parser("templates", help="为各责任单位生成本季度空白报表 (one .xlsx per unit)")
+    _quarter_args(templates)
+    templates.add_argument("--out", required=True, type=Path, help="output folder")
+    templates.add_argument("--unit", help="only this unit (key or name)")
+    templates.set_defaults(handler=_templates)
+
+    sample = sub.add_parser("sample", help="生成演示用的单位报送文件 (sample submissions)")
+    _quarter_args(sample)
+    sample.add_argument("--inbox", type=Path, default=None, help="inbox root (default $REPORT_INBOX)")
+    sample.add_argument("--seed", type=int, default=2023)
+    sample.add_argument("--faulty", action="store_true", help="also write a few faulty files")
+    sample.set_defaults(handler=_sample)
+
+    check = sub.add_parser("check", help="报送前自查一个文件 (self-check one file)")
+    check.add_argument("file", type=Path)
+    check.add_argument("--year", type=int, default=None, help="programme year (default: from file or current)")
+    check.add_argument("--unit", help="expected unit (key or name)")
+    check.set_defaults(handler=_check)
+
+    programme = sub.add_parser("programme", help="检查年度实事配置文件 (validate a programme file)")
+    programme.add_argument("file", type=Path)
+    programme.set_defaults(handler=_programme)
+    return parser
+
+
+def _quarter_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quarter", required=True, help="e.g. 2023Q1")
+    parser.add_argument("--programme", type=Path, default=None,
+                        help="programme file (default include/programmes/<year>.yaml)")
+
+
+def _load(args) -> tuple:
+    quarter = Quarter.parse(args.quarter)
+    path = args.programme or programme_path_for(quarter.year)
+    return quarter, load_programme(path)
+
+
+def _templates(args) -> int:
+    from wcreport.deliver.forms import template_filename, write_unit_template
+
+    quarter, programme = _load(args)
+    units = [programme.unit(args.unit)] if args.unit else programme.units
+    for unit in units:
+        path = write_unit_template(programme, unit.key, quarter,
+                                   args.out / template_filename(programme, unit.key, quarter))
+        print(f"已生成 {unit.name}: {path}")
+    return 0
+
+
+def _sample(args) -> int:
+    from wcreport.testing.sample import SampleOptions, write_quarter_samples
+
+    quarter, programme = _load(args)
+    written = write_quarter_samples(programme, quarter, args.inbox or inbox_root(),
+                                    SampleOptions(seed=args.seed, faulty=args.faulty))
+    print(f"已写入 {len(written)} 个文件到 {written[0].parent}")
+    return 0
+
+
+def _check(args) -> int:
+    from wcreport.validate.selfcheck import check_file
+
+    if not args.file.is_file():
+        raise ValueError(f"找不到文件 / file not found: {args.file}")
+    year = args.year or _guess_year()
+    programme = load_programme(programme_path_for(year))
+    unit_key = programme.unit(args.unit).key if args.unit else None
+    accepted, text = check_file(args.file, programme, unit_key)
+    print(text)
+    return 0 if accepted else 1
+
+
+def _programme(args) -> int:
+    programme = load_programme(args.file)
+    print(f"配置有效 / valid: {programme.year}年, {len(programme.tasks)} 项实事, "
+          f"{len(programme.units)} 个责任单位")
+    return 0
+
+
+def _guess_year() -> int:
+    import datetime as dt
+
+    years = sorted(int(p.stem) for p in programme_path_for(2000).parent.glob("*.yaml")
+                   if p.stem.isdigit())
+    today = dt.date.today().year
+    return today if today in years else years[-1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

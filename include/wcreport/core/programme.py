@@ -1,0 +1,211 @@
+"""The programme: tasks, units, targets and recipients, loaded from YAML.
+
+A programme file (``include/programmes/<year>.yaml``) is the only place where the
+facts of one year's notice are written down. This module validates it and gives
+the rest of the package typed access to it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ProgrammeError(ValueError):
+    """A programme file is missing or malformed; the message names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Recipient(_Strict):
+    name: str
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _looks_like_email(cls, value: str) -> str:
+        if "@" not in value or value.startswith("@") or value.endswith("@"):
+            raise ValueError(f"not an e-mail address: {value!r}")
+        return value
+
+
+class Recipients(_Strict):
+    to: list[Recipient] = Field(min_length=1)
+    cc: list[Recipient] = []
+
+
+class Notice(_Strict):
+    number: str
+    title: str
+    issuer: str
+    issued_on: dt.date
+
+
+class ReportSettings(_Strict):
+    title: str
+    organiser: str
+    phone: str = ""
+    reminder_days: int = Field(default=5, ge=1, le=30)
+
+
+class Unit(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)
+    aliases: list[str] = []
+    email: str | None = None
+
+
+class Indicator(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    target: float = Field(ge=0)
+    measure: str
+    # at_least: "…以上"; about: "约…"; exact: a plain number.
+    comparison: Literal["at_least", "about", "exact"] = "exact"
+    # sum: counts add up over units; max: a rate or a single fact, reported by its lead unit.
+    aggregate: Literal["sum", "max"] = "sum"
+    reporters: list[str] | None = None
+
+
+class Task(_Strict):
+    seq: int = Field(ge=1)
+    name: str
+    summary: str = ""
+    units: list[str] = Field(min_length=1)
+    indicators: list[Indicator] = []
+
+
+class AreaGroup(_Strict):
+    label: str
+    units: list[str]
+
+
+class Programme(_Strict):
+    year: int = Field(ge=2000, le=2100)
+    notice: Notice
+    report: ReportSettings
+    recipients: Recipients
+    deadlines: dict[int, dt.date]
+    area_group: AreaGroup | None = None
+    units: list[Unit] = Field(min_length=1)
+    tasks: list[Task] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> "Programme":
+        keys = [u.key for u in self.units]
+        _reject_duplicates("units[].key", keys)
+        _reject_duplicates("units[].name", [u.name for u in self.units])
+        _reject_duplicates("tasks[].seq", [t.seq for t in self.tasks])
+        _reject_duplicates("units[].aliases (names and aliases must be unique)",
+                           [n for u in self.units for n in (u.name, *u.aliases)])
+        known = set(keys)
+        for task in self.tasks:
+            _reject_unknown(f"tasks[seq={task.seq}].units", task.units, known)
+            for ind in task.indicators:
+                _reject_unknown(f"tasks[seq={task.seq}].indicators[{ind.key}].reporters",
+                                ind.reporters or [], set(task.units))
+        _reject_duplicates("tasks[].indicators[].key",
+                           [i.key for t in self.tasks for i in t.indicators])
+        if self.area_group:
+            _reject_unknown("area_group.units", self.area_group.units, known)
+        if sorted(self.deadlines) != [1, 2, 3, 4]:
+            raise ValueError("deadlines: need exactly the quarters 1, 2, 3 and 4")
+        return self
+
+    # --- lookups ---------------------------------------------------------
+    @cached_property
+    def units_by_key(self) -> dict[str, Unit]:
+        return {u.key: u for u in self.units}
+
+    @cached_property
+    def units_by_name(self) -> dict[str, Unit]:
+        return {u.name: u for u in self.units}
+
+    @cached_property
+    def tasks_by_seq(self) -> dict[int, Task]:
+        return {t.seq: t for t in self.tasks}
+
+    @cached_property
+    def units_by_alias(self) -> dict[str, Unit]:
+        return {alias: u for u in self.units for alias in u.aliases}
+
+    def unit(self, key_or_name: str) -> Unit:
+        """A unit by key, official name or alias."""
+        found = (self.units_by_key.get(key_or_name) or self.units_by_name.get(key_or_name)
+                 or self.units_by_alias.get(key_or_name))
+        if found is None:
+            raise KeyError(f"unknown unit {key_or_name!r}")
+        return found
+
+    def tasks_of(self, unit_key: str) -> list[Task]:
+        return [t for t in self.tasks if unit_key in t.units]
+
+    def indicators_of(self, unit_key: str) -> list[tuple[Task, Indicator]]:
+        return [(t, i) for t in self.tasks_of(unit_key) for i in t.indicators
+                if unit_key in (i.reporters or t.units)]
+
+    def units_label_for_form(self, task: Task) -> list[str]:
+        """Responsible units as the attached form writes them (area units grouped)."""
+        area = self.area_group
+        if area and set(area.units) <= set(task.units):
+            others = [self.units_by_key[k].name for k in task.units if k not in area.units]
+            return others + [area.label]
+        return [self.units_by_key[k].name for k in task.units]
+
+    def deadline(self, quarter: int) -> dt.date:
+        return self.deadlines[quarter]
+
+
+def _reject_duplicates(field: str, values: list) -> None:
+    seen: set = set()
+    dupes = sorted({str(v) for v in values if v in seen or seen.add(v)})
+    if dupes:
+        raise ValueError(f"{field}: duplicate value(s) {dupes}")
+
+
+def _reject_unknown(field: str, values: list[str], known: set[str]) -> None:
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ValueError(f"{field}: unknown unit key(s) {unknown}")
+
+
+def load_programme(path: str | os.PathLike) -> Programme:
+    """Load and validate a programme file; raise ProgrammeError naming the bad field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProgrammeError(f"programme file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ProgrammeError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProgrammeError(f"{path}: expected a mapping at the top level")
+    try:
+        return Programme.model_validate(data)
+    except ValidationError as exc:
+        raise ProgrammeError(f"{path}: {_describe(exc)}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def programme_path_for(year: int) -> Path:
+    from wcreport.core.settings import settings
+
+    return settings().programmes_dir / f"{year}.yaml"
+
+
+def programme_for_year(year: int) -> Programme:
+    return load_programme(programme_path_for(year))

@@ -1,0 +1,1 @@
+"""Deliver: the leaders' mail and its ledger, reminders, blank forms."""

@@ -1,0 +1,254 @@
+"""Reminders to units that have not yet given a valid file for the quarter.
+
+On working days during the last N days before the quarter's deadline (N =
+``programme.report.reminder_days``), each unit whose result is not accepted gets one
+polite Chinese mail a day:
+
+* missing: the reminder with the unit's blank form attached
+  (``wcreport.deliver.forms.write_unit_template``);
+* rejected: why its file was rejected, with its feedback file attached.
+
+Unit states are read from ``<output>/<quarter>/units/<key>.json`` (``UnitResult``, the
+same files quarterly_report's ingest writes; the reminders DAG refreshes them first by
+running the pipeline's gather and ingest). Addresses: the Airflow Variable
+``report_unit_emails`` (JSON ``{unit_key: email}``) wins over ``Unit.email`` in the
+programme file. The ledger ``<output root>/reminder_ledger.json`` records every reminder
+sent, so a unit gets at most one a day even when the DAG is run again.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import html
+import logging
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from wcreport.core import workdays
+from wcreport.core.io import locked_json, write_json_atomic
+from wcreport.core.model import UnitResult
+from wcreport.core.programme import Programme, ProgrammeError, programme_for_year
+from wcreport.core.quarter import TZ, Quarter
+from wcreport.core.settings import QuarterPaths
+
+log = logging.getLogger(__name__)
+
+UNIT_EMAILS_VARIABLE = "report_unit_emails"
+LEDGER_NAME = "reminder_ledger.json"
+ReminderKind = Literal["missing", "rejected"]
+
+
+# --- when --------------------------------------------------------------------
+def today_in_shanghai(now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(TZ)).astimezone(TZ).date()
+
+
+def due_quarter(today: dt.date, load: Callable[[int], Programme] = programme_for_year
+                ) -> tuple[Quarter, Programme] | None:
+    """The quarter whose reminder window contains ``today`` (a working day), if any."""
+    if not workdays.is_workday(today):
+        return None
+    here = Quarter.containing(today)
+    for quarter in (here, here.previous()):   # a deadline may fall after its quarter ends
+        try:
+            programme = load(quarter.year)
+        except (ProgrammeError, FileNotFoundError):
+            continue
+        deadline = programme.deadline(quarter.number)
+        if workdays.is_reminder_day(today, deadline, programme.report.reminder_days):
+            return quarter, programme
+    return None
+
+
+# --- who ---------------------------------------------------------------------
+@dataclass
+class UnitState:
+    unit: str
+    unit_name: str
+    status: str                         # submitted / missing / rejected
+    reasons: list[str] = field(default_factory=list)
+    feedback: Path | None = None
+
+
+def unit_states(paths: QuarterPaths, programme: Programme) -> list[UnitState]:
+    """Every expected unit's state from units/<key>.json; no file means missing."""
+    states = []
+    for unit in programme.units:
+        path = paths.units / f"{unit.key}.json"
+        if not path.exists():
+            states.append(UnitState(unit.key, unit.name, "missing"))
+            continue
+        result = UnitResult.model_validate_json(path.read_text(encoding="utf-8"))
+        states.append(UnitState(unit.key, unit.name, result.status,
+                                reasons=_reasons(result),
+                                feedback=_resolve(paths.output_root, result.feedback)))
+    return states
+
+
+def _reasons(result: UnitResult) -> list[str]:
+    reasons: list[str] = []
+    for record in result.files:
+        if record.status == "rejected":
+            reasons.extend(record.reasons or [f.as_text() for f in record.findings
+                                              if f.severity == "error"])
+    return list(dict.fromkeys(reasons))[:10]
+
+
+def _resolve(root: Path, relative: str | None) -> Path | None:
+    if not relative:
+        return None
+    path = Path(relative)
+    return path if path.is_absolute() else root / path
+
+
+def unit_addresses(programme: Programme, variable: Mapping[str, str] | None = None
+                   ) -> dict[str, str]:
+    """unit key -> address: the Variable report_unit_emails (given as a mapping) over Unit.email."""
+    addresses = {u.key: u.email for u in programme.units if u.email}
+    variable = variable or {}
+    for key, value in variable.items():
+        if key in programme.units_by_key and value and "@" in value:
+            addresses[key] = value.strip()
+        elif key not in programme.units_by_key:
+            log.warning("Variable %s names unknown unit %r", UNIT_EMAILS_VARIABLE, key)
+    return addresses
+
+
+
+# --- what --------------------------------------------------------------------
+@dataclass
+class Reminder:
+    unit: str
+    unit_name: str
+    kind: ReminderKind
+    to: str
+    subject: str
+    html: str
+    attachment: Path | None
+
+
+def compose(state: UnitState, programme: Programme, quarter: Quarter, today: dt.date,
+            to: str, attachment: Path | None) -> Reminder:
+    deadline = programme.deadline(quarter.number)
+    report = programme.report
+    when = f"{deadline.month}月{deadline.day}日"
+    contact = f"{report.organiser}" + (f"（联系电话：{report.phone}）" if report.phone else "")
+    esc = html.escape
+    if state.status == "rejected":
+        kind: ReminderKind = "rejected"
+        subject = f"【提醒】{state.unit_name}报送的{quarter.label_zh}实事进展情况报表未通过校验，请修改后重新报送"
+        items = "".join(f"<li>{esc(r)}</li>" for r in state.reasons) or "<li>详见附件反馈。</li>"
+        middle = (f"<p>贵单位报送的{esc(quarter.label_zh)}《{esc(report.title)}》未通过校验，"
+                  f"主要问题如下：</p><ul>{items}</ul>"
+                  f"<p>{'附件为详细的反馈说明，' if attachment else ''}请按要求修改后，"
+                  f"于{when}前重新报送。</p>")
+    else:
+        kind = "missing"
+        subject = f"【提醒】请于{when}前报送{quarter.label_zh}实事进展情况报表"
+        middle = (f"<p>根据《{esc(programme.notice.title)}》（{esc(programme.notice.number)}）要求，"
+                  f"各责任单位应于每季度末将实事进展情况加盖公章后报{esc(report.organiser)}。"
+                  f"截至{today.month}月{today.day}日，我们尚未收到贵单位{esc(quarter.label_zh)}的"
+                  f"《{esc(report.title)}》，请于{when}前报送。</p>"
+                  f"<p>{'附件为贵单位的报表模板，请填写后报送。' if attachment else ''}"
+                  "如已报送，请忽略本邮件。</p>")
+    body = (f"<p>{esc(state.unit_name)}：</p><p>您好！</p>{middle}"
+            f"<p>如有疑问，请联系{esc(contact)}。感谢您的支持与配合！</p>"
+            f"<p>{esc(report.organiser)}<br>{today.year}年{today.month}月{today.day}日</p>"
+            "<p style='color:#888'>（本邮件由系统自动发送，每个工作日最多提醒一次。）</p>")
+    return Reminder(state.unit, state.unit_name, kind, to, subject, body, attachment)
+
+
+# --- ledger ------------------------------------------------------------------
+@contextlib.contextmanager
+def locked_ledger(output_root: Path) -> Iterator[dict]:
+    """Open the reminder ledger under an exclusive lock; changes are saved on exit."""
+    path = output_root / LEDGER_NAME
+    with locked_json(path, dict) as data:
+        data.setdefault("sent", [])
+        yield data
+
+
+def already_sent(ledger: dict, quarter: Quarter, unit: str, day: dt.date) -> bool:
+    return any(e["quarter"] == str(quarter) and e["unit"] == unit and e["date"] == day.isoformat()
+               for e in ledger["sent"])
+
+
+# --- the run -----------------------------------------------------------------
+@dataclass
+class RunSummary:
+    quarter: str
+    date: str
+    sent: list[str] = field(default_factory=list)            # unit keys
+    already_sent_today: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
+    no_address: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def send_reminders(paths: QuarterPaths, programme: Programme, today: dt.date, *,
+                   addresses: Mapping[str, str], send: Callable[..., None],
+                   only_units: Collection[str] | None = None) -> RunSummary:
+    """Send today's reminders for ``paths.quarter``; returns what happened per unit.
+
+    ``only_units`` limits the run to these unit keys ("remind this unit now").
+
+    ``addresses`` maps unit keys to addresses (``unit_addresses``); ``send(to, subject,
+    html, files=[...], headers={...})`` sends one mail (orchestration binds it to
+    ``smtp_default``).
+    """
+    quarter = paths.quarter
+    addresses = dict(addresses)
+    summary = RunSummary(str(quarter), today.isoformat())
+    with locked_ledger(paths.output_root) as ledger:
+        for state in unit_states(paths, programme):
+            if only_units is not None and state.unit not in only_units:
+                continue
+            if state.status == "submitted":
+                summary.accepted.append(state.unit)
+                continue
+            if already_sent(ledger, quarter, state.unit, today):
+                summary.already_sent_today.append(state.unit)
+                continue
+            to = addresses.get(state.unit)
+            if not to:
+                log.warning("No e-mail address for unit %s (%s): set it in the programme file "
+                            "or the Variable %s", state.unit, state.unit_name, UNIT_EMAILS_VARIABLE)
+                summary.no_address.append(state.unit)
+                continue
+            try:
+                reminder = compose(state, programme, quarter, today, to,
+                                   _attachment(state, paths, programme))
+                send(reminder.to, reminder.subject, reminder.html,
+                     files=[reminder.attachment] if reminder.attachment else [],
+                     headers={"X-Wcreport-Unit": state.unit, "X-Wcreport-Reminder": reminder.kind,
+                              "X-Wcreport-Quarter": str(quarter)})
+            except Exception:
+                log.exception("Reminder to %s (%s) failed", state.unit, to)
+                summary.failed.append(state.unit)
+                continue
+            ledger["sent"].append({"quarter": str(quarter), "unit": state.unit,
+                                   "date": today.isoformat(), "kind": reminder.kind, "to": to,
+                                   "sent_at": dt.datetime.now(TZ).isoformat(timespec="seconds")})
+            write_json_atomic(paths.output_root / LEDGER_NAME, ledger)  # record each at once
+            summary.sent.append(state.unit)
+            log.info("Reminder (%s) sent to %s <%s>", reminder.kind, state.unit_name, to)
+    return summary
+
+
+def _attachment(state: UnitState, paths: QuarterPaths, programme: Programme) -> Path | None:
+    if state.status == "rejected" and state.feedback and state.feedback.exists():
+        return state.feedback
+    if state.status == "rejected":
+        return None
+    from wcreport.deliver.forms import template_filename, write_unit_template
+
+    folder = paths.output / "templates"
+    target = folder / template_filename(programme, state.unit, paths.quarter)
+    if not target.exists():
+        write_unit_template(programme, state.unit, paths.quarter, target)
+    return target

@@ -1,0 +1,120 @@
+"""Cell values as units type them: text normalisation and tolerant number parsing.
+
+Normalised text is for *matching* (headers, unit names, task names); the values
+kept in the parsed report stay as the unit wrote them (see ``cell_text``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+
+_WS_RE = re.compile(r"\s+")
+_NUMBER_RE = re.compile(r"^([+-]?)(\d+(?:\.\d+)?|\.\d+)(.*)$")
+# Suffixes a clerk writes after a number: measure words, "以上", "约" and so on.
+_MULTIPLIERS = {"万": 10_000.0, "千": 1_000.0, "百": 100.0, "亿": 100_000_000.0}
+_PREFIXES = ("约", "共", "累计", "计", "达", "完成", "已完成", "≈", "~", "～")
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def normalise_text(value) -> str:
+    """NFKC (full-width -> half-width), strip, collapse inner whitespace to one space."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    text = value if isinstance(value, str) else cell_text(value)
+    text = unicodedata.normalize("NFKC", text).replace("\u3000", " ")
+    return _WS_RE.sub(" ", text).strip()
+
+
+def squeeze(value) -> str:
+    """Normalised text without any whitespace: for comparing headers and names."""
+    return normalise_text(value).replace(" ", "")
+
+
+def cell_text(value) -> str:
+    """A cell's value as text, as the unit would see it (lossless for text)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    # Keep inner line breaks (multi-line cells), drop trailing blanks on each line.
+    lines = [line.rstrip() for line in text.split("\n")]
+    return "\n".join(lines).strip()
+
+
+def parse_number(raw) -> float | None:
+    """Parse what a clerk writes as a number; None if it is not one.
+
+    "2,200", "2200个", "２２００", "85%", "1.2万" (-> 12000.0), "约1.2万人", "100人次以上".
+    A percentage keeps its written value: "85%" -> 85.0.
+    """
+    if raw is None or isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        value = float(raw)
+        return None if math.isnan(value) or math.isinf(value) else value
+    text = squeeze(raw)
+    if not text:
+        return None
+    for prefix in _PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
+    text = text.replace(",", "").replace("，", "")
+    match = _NUMBER_RE.match(text)
+    if not match:
+        return None
+    sign, digits, rest = match.groups()
+    value = float(digits)
+    if rest and rest[0] in _MULTIPLIERS:
+        value *= _MULTIPLIERS[rest[0]]
+        rest = rest[1:]
+    # Whatever follows must not be another number ("1-2", "3.8/千人" is fine).
+    if rest and (rest[0].isdigit() or rest[0] == "."):
+        return None
+    if rest and rest[0] in "-–—~～至到" and len(rest) > 1 and rest[1].isdigit():
+        return None
+    return -value if sign == "-" else value
+
+
+def parse_seq(raw) -> int | None:
+    """A row number: 1, "1", "１", "1.0", "一", "十", "（一）", "1、"."""
+    if raw is None:
+        return None
+    number = parse_number(raw)
+    if number is not None:
+        return int(number) if number.is_integer() and number > 0 else None
+    text = squeeze(raw).strip("()（）、.．")
+    if not text:
+        return None
+    if text in _CN_DIGITS:
+        return _CN_DIGITS[text] or None
+    if text == "十":
+        return 10
+    if len(text) == 2 and text[0] == "十" and text[1] in _CN_DIGITS:
+        return 10 + _CN_DIGITS[text[1]]
+    if len(text) in (2, 3) and text[0] in _CN_DIGITS and text[1] == "十":
+        tail = _CN_DIGITS.get(text[2]) if len(text) == 3 else 0
+        return None if tail is None else _CN_DIGITS[text[0]] * 10 + tail
+    return None

@@ -1,0 +1,131 @@
+"""Mail to ops when a task fails, and the small SMTP helper the reminders share.
+
+All mail goes through the Airflow connection ``smtp_default`` (SMTP provider's
+``SmtpHook``): host, port, login and TLS settings live there, never in the repo. The
+ops address comes from the environment variable ``REPORT_OPS_EMAIL`` or, failing that,
+the Airflow Variable ``report_ops_email`` (comma-separated for several people).
+
+Heavy or Airflow-runtime imports stay inside functions: DAG files import this module
+(through ``wcreport.orchestration.dag_defaults``) at parse time.
+"""
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wcreport.core.settings import settings
+from wcreport.deliver.smtp import send_message
+from wcreport.orchestration.connections import SMTP_CONN_ID, smtp_settings, variable
+
+log = logging.getLogger(__name__)
+
+OPS_EMAIL_ENV = "REPORT_OPS_EMAIL"
+OPS_EMAIL_VARIABLE = "report_ops_email"
+
+
+# --- sending -------------------------------------------------------------
+def send_mail(to: str | Iterable[str], subject: str, html_body: str, *,
+              files: Iterable[str | Path] = (), headers: Mapping[str, str] | None = None,
+              conn_id: str = SMTP_CONN_ID) -> None:
+    """Send one HTML mail through the Airflow SMTP connection (attachments by path).
+
+    The connection's ``from_email`` extra is the sender; for a plain loopback server set
+    the extras ``{"disable_ssl": true, "disable_tls": true}``.
+    """
+    send_message(smtp_settings(conn_id), to, subject, html_body, attachments=files, headers=headers)
+
+
+def split_addresses(value: str | None) -> list[str]:
+    if not value:
+        return []
+    parts = value.replace(";", ",").split(",")
+    return [p.strip() for p in parts if "@" in p.strip()]
+
+
+def ops_recipients() -> list[str]:
+    """Ops addresses: env REPORT_OPS_EMAIL, else Airflow Variable report_ops_email."""
+    found = split_addresses(settings().ops_email)
+    if found:
+        return found
+    return split_addresses(variable(OPS_EMAIL_VARIABLE))
+
+
+# --- the failure alert ---------------------------------------------------
+@dataclass(frozen=True)
+class FailureReport:
+    dag_id: str
+    run_id: str
+    task_id: str
+    unit: str | None          # the mapped instance's rendered name (the unit), if mapped
+    map_index: int
+    try_number: int | None
+    reason: str
+    log_url: str | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.task_id}（{self.unit}）" if self.unit else self.task_id
+
+
+def describe_failure(context: Mapping[str, Any]) -> FailureReport:
+    """Pick the facts ops need out of an Airflow task context."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")
+    map_index = getattr(ti, "map_index", -1)
+    map_index = -1 if map_index is None else int(map_index)
+    unit = getattr(ti, "rendered_map_index", None) or None
+    if unit is None and map_index >= 0:
+        unit = f"map index {map_index}"
+    exception = context.get("exception")
+    if exception is None:
+        reason = "unknown (no exception in the task context; see the log)"
+    elif isinstance(exception, BaseException):
+        reason = f"{type(exception).__name__}: {exception}".strip().rstrip(":")
+    else:
+        reason = str(exception)
+    try:
+        log_url = getattr(ti, "log_url", None)
+    except Exception:  # log_url reads config; never let it break the alert
+        log_url = None
+    return FailureReport(dag_id=str(dag_id), run_id=str(getattr(ti, "run_id", "?")),
+                         task_id=str(getattr(ti, "task_id", "?")), unit=unit,
+                         map_index=map_index, try_number=getattr(ti, "try_number", None),
+                         reason=reason[:2000], log_url=log_url)
+
+
+def failure_subject(report: FailureReport) -> str:
+    return f"【报表流水线告警】{report.dag_id} · {report.where} 失败 / task failed"
+
+
+def failure_body(report: FailureReport) -> str:
+    rows = [("DAG", report.dag_id), ("运行 Run", report.run_id), ("任务 Task", report.task_id),
+            ("单位 Unit", report.unit or "—"), ("尝试次数 Try", str(report.try_number or "—")),
+            ("原因 Reason", report.reason)]
+    cells = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                    for k, v in rows)
+    link = (f"<p>日志 Log: <a href=\"{html.escape(report.log_url)}\">"
+            f"{html.escape(report.log_url)}</a></p>" if report.log_url else "<p>日志 Log: —</p>")
+    return (f"<p>任务已用尽重试次数并失败。The task failed after its retries.</p>"
+            f"<table>{cells}</table>{link}"
+            "<p>处理办法见 docs/runbook.md（只重跑一个单位：清除该单位的 ingest_unit 实例并勾选"
+            " Downstream）。See docs/runbook.md to rerun one unit.</p>")
+
+
+def notify_ops_of_failure(context: Mapping[str, Any]) -> None:
+    """on_failure_callback: e-mail ops about the failed task. Never raises."""
+    try:
+        report = describe_failure(context)
+        recipients = ops_recipients()
+        if not recipients:
+            log.error("Task %s.%s failed but no ops address is set (env %s or Variable %s): %s",
+                      report.dag_id, report.where, OPS_EMAIL_ENV, OPS_EMAIL_VARIABLE, report.reason)
+            return
+        send_mail(recipients, failure_subject(report), failure_body(report),
+                  headers={"X-Wcreport-Alert": "task-failed", "X-Wcreport-Dag": report.dag_id})
+        log.info("Failure alert for %s.%s sent to %s", report.dag_id, report.where, recipients)
+    except Exception:
+        log.exception("Could not send the failure alert")

@@ -1,0 +1,1 @@
+"""Report: the consolidated model, the manifest and the print-ready workbook."""

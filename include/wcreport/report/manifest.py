@@ -1,0 +1,91 @@
+"""The quarter's manifest: every file seen and every unit expected, in one JSON file.
+
+Keys are documented in docs/manifest.md; other tools (dashboard, reminders, ops
+scripts) read this file, so keep them stable.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from wcreport.core.io import write_text_atomic
+from wcreport.core.model import FileRecord, Manifest, ManifestUnit, UnitResult
+from wcreport.core.programme import Programme
+from wcreport.core.quarter import TZ
+from wcreport.core.settings import QuarterPaths
+
+NOT_YET_PROCESSED = "该文件在本单位上次处理之后收到，将在重新处理本单位时纳入。"
+
+
+def build_manifest(paths: QuarterPaths, programme: Programme, scanned: list[FileRecord],
+                   unit_results: list[UnitResult]) -> Manifest:
+    processed = {(f.path, f.sha256): f for r in unit_results for f in r.files}
+    files = [_final_record(record, processed) for record in scanned]
+    deadline = _deadline_end(programme, paths)
+    units = [_manifest_unit(result, programme, deadline, files) for result in unit_results]
+    return Manifest(quarter=str(paths.quarter), programme_year=programme.year,
+                    generated_at=dt.datetime.now(TZ).isoformat(timespec="seconds"),
+                    inbox=str(paths.inbox), files=files, units=units)
+
+
+def _final_record(record: FileRecord, processed: dict) -> FileRecord:
+    done = processed.get((record.path, record.sha256))
+    if done is not None:
+        return done
+    if record.status == "pending":
+        return record.model_copy(update={"reasons": [*record.reasons, NOT_YET_PROCESSED]})
+    return record
+
+
+def _manifest_unit(result: UnitResult, programme: Programme, deadline: dt.datetime,
+                   files: list[FileRecord]) -> ManifestUnit:
+    own = [f for f in files if f.unit == result.unit]
+    accepted = next((f for f in own if f.status == "accepted"), None)
+    received = dt.datetime.fromtimestamp(accepted.mtime, TZ) if accepted else None
+    rejected_reasons = [reason for f in own if f.status == "rejected" for reason in f.reasons]
+    return ManifestUnit(
+        unit=result.unit, unit_name=result.unit_name, status=result.status,
+        late=bool(received and received > deadline),
+        files=[f.path for f in own],
+        accepted_file=accepted.path if accepted else None,
+        accepted_sha256=accepted.sha256 if accepted else None,
+        received_at=received.isoformat(timespec="seconds") if received else None,
+        warnings=[w.as_text() for w in result.warnings],
+        reasons=rejected_reasons if result.status == "rejected" else [],
+        feedback=result.feedback,
+        data_docs=result.data_docs,
+        tasks=_task_statuses(result, programme))
+
+
+def _task_statuses(result: UnitResult, programme: Programme) -> dict[int, str]:
+    seqs = [t.seq for t in programme.tasks_of(result.unit)]
+    if result.status != "submitted":
+        return {seq: result.status if result.status == "rejected" else "missing" for seq in seqs}
+    rows_by_seq = {row.seq: row for row in result.rows}
+    warned_rows = {_row_of(w.cell) for w in result.warnings if w.cell}
+    statuses = {}
+    for seq in seqs:
+        row = rows_by_seq.get(seq)
+        if row is None:
+            statuses[seq] = "missing"
+        else:
+            statuses[seq] = "warning" if row.row in warned_rows else "accepted"
+    return statuses
+
+
+def _row_of(cell: str) -> int | None:
+    match = re.search(r"(\d+)$", cell)
+    return int(match.group(1)) if match else None
+
+
+def _deadline_end(programme: Programme, paths: QuarterPaths) -> dt.datetime:
+    day = programme.deadline(paths.quarter.number)
+    return dt.datetime.combine(day, dt.time(23, 59, 59), TZ)
+
+
+
+def write_manifest(manifest: Manifest, path: Path) -> Path:
+    write_text_atomic(path, manifest.model_dump_json(indent=2))
+    return path
+

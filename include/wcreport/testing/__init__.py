@@ -1,0 +1,1 @@
+"""Loopback SMTP sink, sample submissions and dashboard fixtures for the demo and the tests."""

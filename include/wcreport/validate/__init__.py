@@ -1,0 +1,1 @@
+"""Validate: Great Expectations suites, results into Chinese findings, the per-unit decision, feedback."""

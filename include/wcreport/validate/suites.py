@@ -1,0 +1,449 @@
+"""Great Expectations validation of a parsed report (issue 4).
+
+The only module that imports great_expectations, inside functions, never at import
+time (DAG parsing must not pay for it). The rules are the JSON suites of the GX
+project in ``expectations/`` (``wcreport.core.settings.expectations_root()``, env
+``REPORT_EXPECTATIONS``); this module only
+
+1. turns the parsed report into two small frames (one row per task row, one per
+   indicator) with derived columns the suites test (normalised names, deadline
+   status, ratio to target, previous quarter's value ...) and the cell references;
+2. computes the programme-derived suite parameters (``$PARAMETER`` values: the
+   unit's tasks, expected names, previous quarter's texts ...);
+3. runs the project's checkpoints (Data Docs built into ``data_docs_dir``) or, without
+   a Data Docs folder, the validation definitions alone;
+4. maps failing rows back to cells as Chinese findings (``wcreport.validate.findings``).
+
+The GX context is created once per process and (project, Data Docs folder) and reused.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import re
+import threading
+import time
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wcreport.core.model import Finding, IndicatorValue, ParsedReport, ProgressRow, UnitResult
+from wcreport.core.programme import Programme
+from wcreport.core.quarter import Quarter
+from wcreport.core.settings import expectations_root
+from wcreport.intake.cells import parse_number
+from wcreport.validate.completion import parse_deadline
+from wcreport.validate.findings import findings_from_result, fmt_number, join_seqs, short
+
+log = logging.getLogger(__name__)
+
+TABLES = ("progress_rows", "indicators")   # checkpoint = validation definition = suite names
+_QUOTES = re.compile(r"[\"'“”‘’„‟「」『』〝〞〃《》<>]")
+_EDGE_PUNCT = "。.，,；;！!、:："
+_CACHE_SIZE = 8
+
+
+@dataclass
+class ValidationOutcome:
+    findings: list[Finding] = field(default_factory=list)
+    data_docs: str | None = None     # path of the Data Docs index page, if built
+    # This run's result pages (one per suite). Static HTML: they render offline, whereas
+    # GX's index page lists results through JavaScript libraries loaded from CDNs.
+    pages: list[str] = field(default_factory=list)
+
+
+# --- text normalisation ------------------------------------------------------------
+def name_key(text: str | None) -> str:
+    """Task names compared tolerant of whitespace, full-width forms and quote style."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return _QUOTES.sub("", re.sub(r"\s+", "", text))
+
+
+def text_key(text: str | None) -> str:
+    """Progress text compared tolerant of whitespace and full-width forms only."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+
+
+def placeholder_key(text: str | None) -> str:
+    """What a placeholder list entry is compared with: text_key without edge punctuation."""
+    return text_key(text).strip(_EDGE_PUNCT)
+
+
+# --- GX context, cached per process ---------------------------------------------------
+@dataclass
+class _Project:
+    context: Any
+    checkpoints: dict[str, Any]
+    definitions: dict[str, Any]
+    result_format: dict[str, Any]
+    site_dir: str = ""
+
+
+_projects: OrderedDict[tuple[str, str], _Project] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _project(root: Path, docs_dir: Path | None) -> _Project:
+    results_dir = (docs_dir / "results") if docs_dir else (root / "gx" / "uncommitted" / "validations")
+    site_dir = docs_dir if docs_dir else (root / "gx" / "uncommitted" / "data_docs" / "local_site")
+    key = (str(root.resolve()), str(site_dir.resolve()))
+    with _lock:
+        if key in _projects:
+            _projects.move_to_end(key)
+            return _projects[key]
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx  # ~3 s cold, once per process
+        _share_template_cache()
+
+        started = time.perf_counter()
+        context = gx.get_context(mode="file", project_root_dir=str(root), runtime_environment={
+            "WCREPORT_RESULTS_DIR": str(results_dir.resolve()),
+            "WCREPORT_DATA_DOCS_DIR": str(site_dir.resolve()) + os.sep})
+        checkpoints = {t: context.checkpoints.get(t) for t in TABLES}
+        definitions = {t: context.validation_definitions.get(t) for t in TABLES}
+        result_format = checkpoints[TABLES[0]].result_format
+        if not isinstance(result_format, dict):
+            result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]}
+        project = _Project(context, checkpoints, definitions, result_format, str(site_dir))
+        _projects[key] = project
+        while len(_projects) > _CACHE_SIZE:
+            _projects.popitem(last=False)
+        log.info("GX project %s loaded in %.2f s (results %s)", root, time.perf_counter() - started,
+                 results_dir)
+        return project
+
+
+def _share_template_cache() -> None:
+    """Data Docs: GX builds a new Jinja environment per page view, recompiling every
+    template (~70% of a Data Docs build). Give those environments one in-memory bytecode
+    cache. Guarded: if GX's view class changes, this does nothing and docs are just slower."""
+    try:
+        import jinja2
+        from great_expectations.render.view.view import DefaultJinjaView
+    except ImportError:
+        return
+    if getattr(DefaultJinjaView, "_wcreport_cache", None) is not None:
+        return
+    class MemoryBytecodeCache(jinja2.BytecodeCache):
+        def __init__(self) -> None:
+            self.store: dict[str, bytes] = {}
+
+        def load_bytecode(self, bucket) -> None:
+            if bucket.key in self.store:
+                bucket.bytecode_from_string(self.store[bucket.key])
+
+        def dump_bytecode(self, bucket) -> None:
+            self.store[bucket.key] = bucket.bytecode_to_string()
+
+    cache = MemoryBytecodeCache()
+    original = DefaultJinjaView.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        env = getattr(self, "env", None)
+        if isinstance(env, jinja2.Environment) and env.bytecode_cache is None:
+            env.bytecode_cache = cache
+
+    DefaultJinjaView.__init__ = __init__
+    DefaultJinjaView._wcreport_cache = cache
+
+
+# --- frames ---------------------------------------------------------------------------
+def _form_rows(parsed: ParsedReport, unit_seqs: set[int]) -> list[ProgressRow]:
+    """The rows that are the unit's report: a blank row of another unit's task (the full
+    notice form has all ten) is template, not report."""
+    return [r for r in parsed.rows
+            if r.progress.strip() or (r.seq is not None and r.seq in unit_seqs)]
+
+
+def _rows_frame(rows: list[ProgressRow], programme: Programme, year: int):
+    import pandas as pd
+
+    known = set(programme.tasks_by_seq)
+    records = []
+    for i, row in enumerate(rows):
+        progress = row.progress.strip()
+        deadline = parse_deadline(row.deadline if row.deadline.strip() else None, year)
+        records.append({
+            "row_id": i,
+            "seq": row.seq,
+            "task_key": f"{row.seq}|{name_key(row.task_name)}" if row.seq in known else None,
+            "progress": progress or None,
+            "progress_norm": placeholder_key(progress) if progress else None,
+            "progress_key": f"{row.seq}|{text_key(progress)}" if progress else None,
+            "deadline_status": None if deadline.kind == "empty" else deadline.kind,
+            "deadline_yyyymmdd": float(deadline.yyyymmdd) if deadline.yyyymmdd else math.nan,
+        })
+    columns = ["row_id", "seq", "task_key", "progress", "progress_norm", "progress_key",
+               "deadline_status", "deadline_yyyymmdd"]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    for name in columns[1:-1]:
+        frame[name] = frame[name].astype(object)
+    frame["deadline_yyyymmdd"] = frame["deadline_yyyymmdd"].astype(float)
+    return frame
+
+
+def _indicator_value(ind: IndicatorValue) -> float | None:
+    if ind.value is not None:
+        return ind.value
+    return parse_number(ind.raw)
+
+
+def _indicators_frame(indicators: list[IndicatorValue], programme: Programme,
+                      previous: dict[str, float]):
+    import pandas as pd
+
+    targets = {i.key: i.target for t in programme.tasks for i in t.indicators}
+    records = []
+    for i, ind in enumerate(indicators):
+        value = _indicator_value(ind)
+        target = targets.get(ind.key) if ind.key else None
+        records.append({
+            "row_id": i,
+            "key": ind.key,
+            "raw": ind.raw.strip() or None,
+            "value": math.nan if value is None else float(value),
+            "previous_value": previous.get(ind.key, math.nan) if ind.key else math.nan,
+            "ratio_to_target": (float(value) / target) if value is not None and target else math.nan,
+        })
+    columns = ["row_id", "key", "raw", "value", "previous_value", "ratio_to_target"]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    for name in ("key", "raw"):
+        frame[name] = frame[name].astype(object)
+    for name in columns[3:]:
+        frame[name] = frame[name].astype(float)
+    return frame
+
+
+# --- parameters -----------------------------------------------------------------------
+def _parameters(programme: Programme, unit_key: str, year: int, previous_rows: list[ProgressRow],
+                ) -> dict[str, Any]:
+    unit_tasks = programme.tasks_of(unit_key)
+    return {
+        "programme_seqs": sorted(programme.tasks_by_seq),
+        "unit_seqs": sorted(t.seq for t in unit_tasks),
+        "task_keys": [f"{t.seq}|{name_key(t.name)}" for t in programme.tasks],
+        "previous_progress_keys": sorted({f"{r.seq}|{text_key(r.progress)}" for r in previous_rows
+                                          if r.seq is not None and r.progress.strip()}),
+        "year_first_day": year * 10000 + 101,
+        "year_last_day": year * 10000 + 1231,
+        "unit_indicator_keys": [i.key for _t, i in programme.indicators_of(unit_key)],
+    }
+
+
+def _resolve(value: Any, params: dict[str, Any]) -> Any:
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        return params.get(value["$PARAMETER"], [])
+    return value
+
+
+# --- entry point ----------------------------------------------------------------------
+def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, quarter: Quarter,
+                    previous: UnitResult | None = None,
+                    data_docs_dir: Path | None = None) -> ValidationOutcome:
+    """Validate one unit's parsed report; errors reject the file, warnings do not."""
+    started = time.perf_counter()
+    year = programme.year
+    unit_seqs = {t.seq for t in programme.tasks_of(unit_key)}
+    rows = _form_rows(parsed, unit_seqs)
+    if previous is not None and not _same_year(previous, year):
+        previous = None     # cumulative values restart, task numbers differ: no comparison
+    prev_rows = previous.rows if previous else []
+    prev_values = {i.key: v for i in (previous.indicators if previous else [])
+                   if i.key and (v := _indicator_value(i)) is not None}
+    prev_label = previous_label(previous, quarter)
+    params = _parameters(programme, unit_key, year, prev_rows)
+    frames = {"progress_rows": _rows_frame(rows, programme, year),
+              "indicators": _indicators_frame(parsed.indicators, programme, prev_values)}
+
+    docs_dir = Path(data_docs_dir) if data_docs_dir else None
+    if docs_dir:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+    project = _project(expectations_root(), docs_dir)
+    results, pages = _run(project, frames, params, docs_dir is not None, f"{quarter}-{unit_key}")
+
+    findings: list[Finding] = []
+    findings += findings_from_result(
+        results["progress_rows"], _row_context(rows, programme, year, unit_seqs, prev_label),
+        _row_cell(rows), _table_context(programme, params))
+    findings += findings_from_result(
+        results["indicators"], _indicator_context(parsed.indicators, programme, prev_values, prev_label),
+        _indicator_cell(parsed.indicators), _table_context(programme, params, _indicator_sheet(parsed)))
+    index = str(docs_dir / "index.html") if docs_dir and (docs_dir / "index.html").exists() else None
+    log.info("validated %s %s: %d error(s), %d warning(s) in %.2f s; Data Docs: %s", quarter, unit_key,
+             sum(f.severity == "error" for f in findings), sum(f.severity == "warning" for f in findings),
+             time.perf_counter() - started, index)
+    return ValidationOutcome(findings=findings, data_docs=index, pages=pages)
+
+
+def _run(project: _Project, frames, params, with_docs: bool, run_name: str
+         ) -> tuple[dict[str, Any], list[str]]:
+    """Run both validation definitions; with Data Docs, render this run's pages only.
+
+    The checkpoints' UpdateDataDocsAction would also rebuild the site index, which reads
+    every stored result of the quarter: O(units) per unit, O(units²) per quarter. The
+    index is built here only when missing; ``build_data_docs_index`` rebuilds it once
+    per quarter (pipeline.merge)."""
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
+    out: dict[str, Any] = {}
+    keys = []
+    for table in TABLES:
+        definition = project.definitions[table]
+        out[table] = definition.run(
+            batch_parameters={"dataframe": frames[table]}, expectation_parameters=params,
+            result_format=project.result_format, run_id=run_id)
+        keys.append(ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=definition.suite.name),
+            run_id=run_id, batch_identifier=out[table].batch_id))
+    pages: list[str] = []
+    if with_docs:
+        suites = [ExpectationSuiteIdentifier(name=project.definitions[t].suite.name) for t in TABLES]
+        project.context.build_data_docs(resource_identifiers=[*keys, *suites],
+                                        build_index=not _index_exists(project))
+        for key in keys:
+            pages += _page_paths(project.context, key)
+    return out, pages
+
+
+def _index_exists(project: _Project) -> bool:
+    return (Path(project.site_dir) / "index.html").exists()
+
+
+def build_data_docs_index(data_docs_dir: Path) -> str | None:
+    """Rebuild the quarter's Data Docs index over all its results (once per quarter)."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    project = _project(expectations_root(), Path(data_docs_dir))
+    project.context.build_data_docs(
+        resource_identifiers=[ExpectationSuiteIdentifier(name=project.definitions[TABLES[0]].suite.name)],
+        build_index=True)
+    index = Path(data_docs_dir) / "index.html"
+    return str(index) if index.exists() else None
+
+
+def _page_paths(context, key) -> list[str]:
+    try:
+        sites = context.get_docs_sites_urls(resource_identifier=key, only_if_exists=True)
+    except Exception:
+        log.warning("no Data Docs page for %s", key, exc_info=True)
+        return []
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+    return [url2pathname(urlparse(url).path) for site in sites if (url := site.get("site_url"))]
+
+
+def _same_year(previous: UnitResult, year: int) -> bool:
+    try:
+        return Quarter.parse(previous.quarter).year == year
+    except ValueError:
+        return False
+
+
+def previous_label(previous: UnitResult | None, quarter: Quarter) -> str:
+    if previous is None:
+        return "上季度"
+    try:
+        return f"{Quarter.parse(previous.quarter).label_zh}"
+    except ValueError:
+        return "上季度"
+
+
+# --- message context ------------------------------------------------------------------
+def _row_context(rows: list[ProgressRow], programme: Programme, year: int, unit_seqs: set[int],
+                 prev_label: str):
+    tasks = programme.tasks_by_seq
+    duplicates: dict[int, list[int]] = {}
+    for r in rows:
+        if r.seq is not None:
+            duplicates.setdefault(r.seq, []).append(r.row)
+
+    def context(row_id: int) -> dict[str, Any]:
+        row = rows[row_id]
+        task = tasks.get(row.seq) if row.seq is not None else None
+        return {
+            "seq": "" if row.seq is None else row.seq,
+            "task_name": short(row.task_name),
+            "expected_task_name": task.name if task else "",
+            "progress": short(row.progress),
+            "deadline": short(row.deadline),
+            "year": year,
+            "row": row.row,
+            "programme_seqs": join_seqs(tasks),
+            "unit_seqs": join_seqs(unit_seqs),
+            "duplicate_rows": "、".join(str(n) for n in duplicates.get(row.seq, [row.row])),
+            "previous_quarter": prev_label,
+        }
+    return context
+
+
+def _row_cell(rows: list[ProgressRow]):
+    def cell_of(row_id: int, fld: str):
+        row = rows[row_id]
+        cell = row.cells.get(fld) or row.cells.get("seq") or next(iter(row.cells.values()), None)
+        return row.sheet, cell, fld or None
+    return cell_of
+
+
+def _indicator_context(indicators: list[IndicatorValue], programme: Programme,
+                       previous: dict[str, float], prev_label: str):
+    by_key = {i.key: i for t in programme.tasks for i in t.indicators}
+
+    def context(row_id: int) -> dict[str, Any]:
+        ind = indicators[row_id]
+        spec = by_key.get(ind.key) if ind.key else None
+        value = _indicator_value(ind)
+        return {
+            "name": spec.name if spec else short(ind.name),
+            "raw": short(ind.raw),
+            "value": fmt_number(value),
+            "previous": fmt_number(previous.get(ind.key)) if ind.key else "",
+            "target": fmt_number(spec.target) if spec else "",
+            "measure": spec.measure if spec else "",
+            "previous_quarter": prev_label,
+        }
+    return context
+
+
+def _indicator_cell(indicators: list[IndicatorValue]):
+    def cell_of(row_id: int, _fld: str):
+        ind = indicators[row_id]
+        return ind.sheet, ind.cell, f"indicator:{ind.key or ind.name}"
+    return cell_of
+
+
+def _indicator_sheet(parsed: ParsedReport) -> str | None:
+    return parsed.indicators[0].sheet if parsed.indicators else None
+
+
+def _table_context(programme: Programme, params: dict[str, Any], sheet: str | None = None):
+    tasks = programme.tasks_by_seq
+    indicators = {i.key: i for t in programme.tasks for i in t.indicators}
+
+    def context(kwargs, details) -> list[dict[str, Any]]:
+        missing = details.get("partial_missing_list")
+        if missing is None:     # older result shape: observed distinct values
+            seen = set(details.get("observed_value") or [])
+            missing = [v for v in _resolve(kwargs.get("value_set"), params) or [] if v not in seen]
+        order = {v: i for i, v in enumerate(_resolve(kwargs.get("value_set"), params) or [])}
+        out = []
+        for value in sorted(missing, key=lambda v: order.get(v, len(order))):
+            if kwargs.get("column") == "seq":
+                task = tasks.get(value)
+                out.append({"missing_seq": value, "missing_task_name": task.name if task else "",
+                            "field": "seq"})
+            else:
+                spec = indicators.get(value)
+                out.append({"missing_name": spec.name if spec else value, "sheet": sheet,
+                            "field": f"indicator:{value}"})
+        return out
+    return context
