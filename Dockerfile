@@ -14,12 +14,13 @@
 FROM apache/airflow:slim-3.3.2-python3.11
 
 # Project files live directly under AIRFLOW_HOME (/opt/airflow) so the package's
-# PROJECT_ROOT (two levels above include/wcreport/) is /opt/airflow and the
+# PROJECT_ROOT (the folder holding include/) is /opt/airflow and the
 # defaults of wcreport.core.settings point at the mounted folders.
 WORKDIR /opt/airflow
 
-# 1. Third-party dependencies, pinned by the lead in requirements.txt; the lock
-#    is applied as constraints so transitive versions match the tested venv.
+# 1. Runtime dependencies only (requirements.txt; test tools are in
+#    requirements-dev.txt), with the lock applied as constraints so transitive
+#    versions match the tested venv.
 #    Airflow itself is named explicitly so pip can never up- or downgrade it.
 COPY --chown=airflow:0 requirements.txt requirements.lock /opt/airflow/
 RUN pip install --no-cache-dir \

@@ -5,15 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-integration bench lock clean
+.PHONY: venv demo test lint test-unit test-integration bench lock clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 / Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -22,6 +22,11 @@ demo: venv
 
 test: venv
 	bash tools/run_tests.sh
+
+# Lint and import boundaries (also the first step of `make test`).
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test-unit: venv
 	$(BIN)/pytest -m "not integration" -q
@@ -32,11 +37,16 @@ test-integration: venv
 bench: venv
 	bash tools/run_bench.sh
 
-# Re-resolve after editing requirements.txt: writes the full lock from a scratch venv.
+# Re-resolve after editing requirements*.txt: the runtime lock, then the development lock
+# (runtime + tools), each from a scratch venv.
+LOCK_VENV := $(shell mktemp -u -t wcreport-lock.XXXXXX)
 lock:
-	rm -rf /tmp/wcreport-lock && $(PYTHON) -m venv /tmp/wcreport-lock
-	/tmp/wcreport-lock/bin/pip install --quiet -r requirements.txt
-	/tmp/wcreport-lock/bin/pip freeze --exclude-editable > requirements.lock
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet -r requirements.txt
+	$(LOCK_VENV)/bin/pip freeze --exclude-editable > requirements.lock
+	$(LOCK_VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(LOCK_VENV)/bin/pip freeze --exclude-editable > requirements-dev.lock
+	rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf data/ airflow_home/ .pytest_cache

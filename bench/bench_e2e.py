@@ -1,4 +1,4 @@
-"""End to end: ``airflow dags test quarterly_report`` vs its no-op twin (issue 9, figure 3).
+"""End to end: ``airflow dags test quarterly_report`` vs its no-op twin (benchmark figure 3).
 
 Usage: .venv/bin/python bench/bench_e2e.py [--cases 15:3,200:1]
 

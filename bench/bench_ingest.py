@@ -1,4 +1,4 @@
-"""Per-file ingest + validation vs reading the file with python-calamine alone (issue 9, figure 2).
+"""Per-file ingest + validation vs reading the file with python-calamine alone (benchmark figure 2).
 
 Usage: .venv/bin/python bench/bench_ingest.py [--repeat 3] [--profile 5]
 

@@ -1,4 +1,4 @@
-"""DAG parse: each DAG file's import time vs an empty DAG file (issue 9, figure 1).
+"""DAG parse: each DAG file's import time vs an empty DAG file (benchmark figure 1).
 
 Usage: .venv/bin/python bench/bench_parse.py [--repeat 7]
 

@@ -1,4 +1,4 @@
-"""Scale: the pipeline functions at 15, 200 and 2,000 units x 10 tasks (issue 9, figure 4).
+"""Scale: the pipeline functions at 15, 200 and 2,000 units x 10 tasks (benchmark figure 4).
 
 Usage: .venv/bin/python bench/bench_scale.py [--sizes 15,200,2000] [--sampled 5]
 

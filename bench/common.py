@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmarks (issue 9): timing, machine facts, result files,
+"""Shared helpers of the benchmarks: timing, machine facts, result files,
 synthetic programmes and sample quarters in temporary folders.
 
 Every benchmark writes one JSON file into the results folder (``BENCH_OUT``, default

@@ -16,7 +16,7 @@ rm -rf "$DEMO" && mkdir -p "$REPORT_INBOX" "$REPORT_OUTPUT" "$MAILDIR" "$AIRFLOW
 echo "==> Sample unit files for $QUARTER"
 wcreport sample --quarter "$QUARTER" --inbox "$REPORT_INBOX"
 
-SMTP_PORT="$(python tools/free_port.py)"
+SMTP_PORT="$(python -m wcreport.testing.net)"
 echo "==> SMTP sink on 127.0.0.1:$SMTP_PORT (mails saved as .eml in $MAILDIR)"
 python -m wcreport.testing.smtp_sink --host 127.0.0.1 --port "$SMTP_PORT" --maildir "$MAILDIR" \
   > "$DEMO/smtp_sink.log" 2>&1 &

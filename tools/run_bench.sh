@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: the four figures of issue 9, written to docs/benchmarks.md (about 25 min on 2 idle cores;
+# make bench: the benchmark figures, written to docs/benchmarks.md (about 25 min on 2 idle cores;
 # the 200-unit Airflow run alone is ~12 min until the Data Docs and rescan fixes of docs/benchmarks.md land).
 # BENCH_E2E_CASES (default 15:2,200:1) and BENCH_SCALE_SIZES (default 15,200,2000) shorten a run.
 set -euo pipefail

@@ -1,5 +1,5 @@
 """
-### No-op twin of `quarterly_report` (benchmark floor, issue 9)
+### No-op twin of `quarterly_report` (benchmark floor)
 
 Same shape as `dags/quarterly_report.py`: the same five tasks, default_args, params,
 schedule, `map_index_template` and one mapped `ingest_unit` instance per unit, and the

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark code (issue 9): fast, no timing assertions."""
+"""Smoke test of the benchmark code: fast, no timing assertions."""
 from __future__ import annotations
 
 import importlib.util

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from airflow_support import airflow_env  # noqa: E402  (the lead's shared fixtures)
+from airflow_support import airflow_env  # noqa: E402
 from mailsink import MailSink  # noqa: E402
 from wcreport.core.programme import programme_for_year  # noqa: E402
 from wcreport.core.quarter import Quarter  # noqa: E402

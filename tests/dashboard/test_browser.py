@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from wcreport.core.model import Manifest
 from wcreport.dashboard import view as dv
 from wcreport.testing.dashboard_fixtures import write_programme_quarter
+from wcreport.testing.net import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +33,6 @@ CHROMEDRIVER = shutil.which("chromedriver")
 SCREENSHOT = PROJECT_ROOT / "docs" / "dashboard.png"
 USERS = {"clerk": "clerk-pass-123", "viewer": "viewer-pass-123"}
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env(home: Path, output: Path, port: int) -> dict[str, str]:
@@ -83,7 +78,7 @@ def server(tmp_path_factory, programme):
     (home / "dags").mkdir()
     shutil.copy(HERE / "stub_dags" / "quarterly_stubs.py", home / "dags" / "quarterly_stubs.py")
     (home / "passwords.json").write_text(json.dumps(USERS), encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     env = _env(home, output, port)
     timings = {}
     t0 = time.perf_counter()

@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 from compose_model import load_compose, mount_of, service_env, service_mounts  # noqa: E402
 
+from wcreport.testing.net import free_port  # noqa: E402
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 QUARTER = "2023Q1"
@@ -46,11 +48,6 @@ DAG_ID = "quarterly_report"
 VENV_BIN = Path(sys.executable).parent
 RUN_TIMEOUT = float(os.environ.get("WCREPORT_CELERY_RUN_TIMEOUT", "900"))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, what: str, every: float = 0.5, procs=()):

@@ -89,9 +89,6 @@ def last_workday_on_or_before(day: dt.date) -> dt.date:
     return _skip_to_workday(day, dt.timedelta(days=-1))
 
 
-def first_workday_on_or_after(day: dt.date) -> dt.date:
-    return _skip_to_workday(day, dt.timedelta(days=1))
-
 
 def _skip_to_workday(day: dt.date, step: dt.timedelta) -> dt.date:
     current = day

@@ -45,12 +45,6 @@ def write_unit_template(programme: Programme, unit_key: str, quarter: Quarter,
     return path
 
 
-def write_all_templates(programme: Programme, quarter: Quarter, folder: str | Path) -> list[Path]:
-    folder = Path(folder)
-    return [write_unit_template(programme, u.key, quarter,
-                                folder / template_filename(programme, u.key, quarter))
-            for u in programme.units]
-
 
 def build_unit_workbook(programme: Programme, unit_key: str, quarter: Quarter,
                         progress: dict[int, str] | None = None,

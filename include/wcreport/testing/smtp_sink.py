@@ -17,7 +17,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import threading
 import warnings
 from email import policy
@@ -25,6 +24,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+
+from wcreport.testing.net import free_port
 
 
 class SinkHandler:
@@ -62,11 +63,6 @@ class SinkHandler:
 def parse(raw: bytes) -> EmailMessage:
     return email.message_from_bytes(raw, policy=policy.default)
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class SmtpSink:
