@@ -15,6 +15,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wcreport.core.labels import INDICATOR_STATUS_ZH, TASK_STATUS_ZH, UNIT_STATUS_ZH, label
 from wcreport.core.model import Manifest, ManifestUnit
 from wcreport.core.quarter import Quarter
 
@@ -30,17 +31,8 @@ _STATUS_ALIASES = {
     "missing": "missing",
 }
 CELL_STATUSES = ("accepted", "warning", "rejected", "missing")
-CELL_LABEL_ZH = {
-    "accepted": "已通过",
-    "warning": "通过（有警告）",
-    "rejected": "已退回",
-    "missing": "未报送",
-    "unknown": "状态不明",
-    "na": "不涉及",
-}
+CELL_LABEL_ZH = TASK_STATUS_ZH     # the template and app.py read the labels from here
 CELL_SYMBOL = {"accepted": "✓", "warning": "!", "rejected": "✗", "missing": "○", "unknown": "?", "na": ""}
-UNIT_STATUS_ZH = {"submitted": "已报送", "missing": "未报送", "rejected": "已退回"}
-INDICATOR_STATUS_ZH = {"done": "已完成", "on_track": "进度正常", "at_risk": "进度滞后", "no_data": "未报数"}
 
 _QUARTER_DIR = re.compile(r"^\d{4}Q[1-4]$")
 PAGE_SIZE = 200
@@ -168,7 +160,7 @@ class Row:
 
     @property
     def status_zh(self) -> str:
-        return UNIT_STATUS_ZH.get(self.unit.status, self.unit.status)
+        return label(UNIT_STATUS_ZH, self.unit.status)
 
 
 @dataclass
@@ -189,7 +181,7 @@ class IndicatorBar:
 
     @property
     def status_zh(self) -> str:
-        return INDICATOR_STATUS_ZH.get(self.status, self.status)
+        return label(INDICATOR_STATUS_ZH, self.status)
 
 
 @dataclass

@@ -17,6 +17,9 @@ Exactly once, concretely:
   cannot close (server accepted, process killed before the ledger write) a resent copy
   carries the same Message-ID and mail clients collapse it.
 
+The body is rendered from ``templates/report_mail.html.j2`` and its plain-text twin
+``templates/report_mail.txt.j2``; both go out as alternatives of one message.
+
 Connection details arrive as ``SmtpSettings`` (``wcreport.deliver.smtp``), read from
 the Airflow connection ``smtp_default`` by ``wcreport.orchestration.connections``;
 nothing secret is in code or in the repo.
@@ -24,7 +27,6 @@ nothing secret is in code or in the repo.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import logging
 import smtplib
 from email.utils import formataddr
@@ -32,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from wcreport.core.io import DamagedStateError, locked_json, read_json
+from wcreport.core.labels import INDICATOR_STATUS_ZH, LATE_ZH
 from wcreport.core.programme import Programme
+from wcreport.core.templating import number, render
 from wcreport.deliver.smtp import MailError, SmtpSettings, send_message
 from wcreport.report.consolidate import Consolidated
 
@@ -68,7 +72,7 @@ def describe_changes(previous: dict, current: dict) -> list[str]:
         was = before.get(key, {})
         name = now.get("name", key)
         if now["status"] == "submitted" and was.get("status") != "submitted":
-            lines.append(f"{name}：新报送" + ("（逾期）" if now.get("late") else ""))
+            lines.append(f"{name}：新报送" + (f"（{LATE_ZH}）" if now.get("late") else ""))
         elif now["status"] == "submitted" and was.get("sha256") != now.get("sha256"):
             lines.append(f"{name}：报送了更正后的报表")
         elif now["status"] == "rejected" and was.get("status") != "rejected":
@@ -96,7 +100,7 @@ def describe_changes(previous: dict, current: dict) -> list[str]:
 
 
 def _num(value: Any) -> str:
-    return "未报数" if value is None else f"{value:g}"
+    return number(value, empty=INDICATOR_STATUS_ZH["no_data"])
 
 
 # --- composing -----------------------------------------------------------------------
@@ -109,52 +113,28 @@ def subject_for(consolidated: Consolidated, kind: str, sequence: int) -> str:
 
 def compose_html(consolidated: Consolidated, programme: Programme, kind: str = "original",
                  changes: list[str] | None = None, attachment_name: str = "") -> str:
-    c = consolidated
-    e = html.escape
-    parts = [f"<p>各位领导：</p><p>现将{e(c.title)}报送如下，详见附件"
-             f"{('《' + e(attachment_name) + '》') if attachment_name else ''}。</p>"]
-    if kind == "correction":
-        items = "".join(f"<li>{e(x)}</li>" for x in (changes or []))
-        parts.append(f"<h3>更正说明</h3><p>本邮件为更正版，替代此前发送的版本。与上次发送相比：</p><ul>{items}</ul>")
-    parts.append("<h3>报送情况</h3>")
-    parts.append(f"<p>应报送单位{c.expected_units}个，已报送 <b>{c.submitted_units}/{c.expected_units}</b>。"
-                 f"报送截止日期：{c.deadline.year}年{c.deadline.month}月{c.deadline.day}日。</p>")
-    missing = c.units_with_status("missing")
-    rejected = c.units_with_status("rejected")
-    late = [u for u in c.late_units if u.status == "submitted"]
-    lst = []
-    if missing:
-        lst.append(f"<li>未报送（{len(missing)}个）：{'、'.join(e(u.unit_name) for u in missing)}</li>")
-    if rejected:
-        reasons = "".join(
-            f"<li>{e(u.unit_name)}：{e('；'.join(u.reasons) or '未通过审核')}</li>" for u in rejected)
-        lst.append(f"<li>报表未通过审核、已退回（{len(rejected)}个）：<ul>{reasons}</ul></li>")
-    if late:
-        lst.append(f"<li>逾期报送（{len(late)}个）：{'、'.join(e(u.unit_name) for u in late)}</li>")
-    if not lst:
-        lst.append("<li>全部单位均已按时报送。</li>")
-    parts.append(f"<ul>{''.join(lst)}</ul>")
-    parts.append("<h3>量化指标进度</h3>")
-    risk = c.indicators_at_risk
-    if risk:
-        rows = "".join(
-            f"<tr><td>{i.task_seq}</td><td>{e(i.name)}</td><td>{i.target:g}{e(i.measure)}</td>"
-            f"<td>{'' if i.value is None else f'{i.value:g}' + e(i.measure)}</td>"
-            f"<td>{'' if i.percent is None else f'{i.percent:g}%'}</td><td>{e(i.status_zh)}</td></tr>"
-            for i in risk)
-        parts.append(
-            f"<p>共{len(c.indicators)}项量化指标，按全年均衡推进本季度应达年度目标的"
-            f"{risk[0].expected_percent:g}%，以下{len(risk)}项进度滞后或未报数：</p>"
-            "<table border=\"1\" cellspacing=\"0\" cellpadding=\"4\">"
-            "<tr><th>序号</th><th>指标</th><th>年度目标</th><th>累计完成</th><th>完成比例</th><th>状态</th></tr>"
-            f"{rows}</table>")
-    else:
-        parts.append(f"<p>共{len(c.indicators)}项量化指标，均达到本季度应达进度。</p>")
-    parts.append(f"<p>{e(programme.report.organiser)}"
-                 f"{('（联系电话：' + e(programme.report.phone) + '）') if programme.report.phone else ''}</p>")
-    parts.append("<p style=\"color:#888\">本邮件由季度报表系统自动发送。</p>")
-    # yagmail turns "\n" into <br>; keep the markup on one line
-    return "".join(parts).replace("\n", " ")
+    """The mail as HTML (autoescaped: unit text cannot become markup)."""
+    return render(__package__, "report_mail.html.j2",
+                  **_mail_context(consolidated, programme, kind, changes, attachment_name))
+
+
+def compose_text(consolidated: Consolidated, programme: Programme, kind: str = "original",
+                 changes: list[str] | None = None, attachment_name: str = "") -> str:
+    """The same mail as plain text (the text/plain alternative)."""
+    return render(__package__, "report_mail.txt.j2",
+                  **_mail_context(consolidated, programme, kind, changes, attachment_name))
+
+
+def _mail_context(c: Consolidated, programme: Programme, kind: str, changes: list[str] | None,
+                  attachment_name: str) -> dict[str, Any]:
+    return {
+        "c": c, "report": programme.report, "kind": kind, "changes": changes or [],
+        "attachment_name": attachment_name,
+        "missing": c.units_with_status("missing"),
+        "rejected": c.units_with_status("rejected"),
+        "late": [u for u in c.late_units if u.status == "submitted"],
+        "at_risk": c.indicators_at_risk,
+    }
 
 
 def _addresses(recipients) -> list[str]:
@@ -164,8 +144,6 @@ def _addresses(recipients) -> list[str]:
 def message_id_for(quarter: str, content_hash: str, sender: str) -> str:
     domain = sender.rsplit("@", 1)[-1] if "@" in sender else "wcreport.local"
     return f"<wcreport.{quarter}.{content_hash[:32]}@{domain}>"
-
-
 
 
 def send_report_once(consolidated: Consolidated, workbook: Path, programme: Programme,
@@ -195,6 +173,7 @@ def send_report_once(consolidated: Consolidated, workbook: Path, programme: Prog
         changes = describe_changes(last.get("snapshot", {}), snapshot) if last else []
         subject = subject_for(consolidated, kind, sequence)
         body = compose_html(consolidated, programme, kind, changes, workbook.name)
+        text = compose_text(consolidated, programme, kind, changes, workbook.name)
         to = _addresses(programme.recipients.to)
         cc = _addresses(programme.recipients.cc)
         message_id = message_id_for(quarter, content_hash, smtp.sender)
@@ -203,8 +182,8 @@ def send_report_once(consolidated: Consolidated, workbook: Path, programme: Prog
             headers["In-Reply-To"] = last["message_id"]
             headers["References"] = last["message_id"]
         try:
-            send_message(smtp, to, subject, body, cc=cc, attachments=[workbook], message_id=message_id,
-                         headers=headers)
+            send_message(smtp, to, subject, body, text_body=text, cc=cc, attachments=[workbook],
+                         message_id=message_id, headers=headers)
         except (smtplib.SMTPException, OSError) as exc:
             raise MailError(f"sending the {quarter} report to {smtp.host}:{smtp.port} failed: "
                             f"{exc.__class__.__name__}: {exc}") from exc

@@ -8,6 +8,9 @@ polite Chinese mail a day:
   (``wcreport.deliver.forms.write_unit_template``);
 * rejected: why its file was rejected, with its feedback file attached.
 
+The mail text (HTML and plain text) is in ``templates/reminder.html.j2`` and
+``templates/reminder.txt.j2``; only the subject lines are built here.
+
 Unit states are read from ``<output>/<quarter>/units/<key>.json`` (``UnitResult``, the
 same files quarterly_report's ingest writes; the reminders DAG refreshes them first by
 running the pipeline's gather and ingest). Addresses: the Airflow Variable
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import html
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -28,10 +30,12 @@ from typing import Literal
 
 from wcreport.core import workdays
 from wcreport.core.io import locked_json, write_json_atomic
+from wcreport.core.labels import REMINDER_KIND_ZH
 from wcreport.core.model import UnitResult
 from wcreport.core.programme import Programme, ProgrammeError, programme_for_year
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import QuarterPaths
+from wcreport.core.templating import month_day_zh, render
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +120,6 @@ def unit_addresses(programme: Programme, variable: Mapping[str, str] | None = No
     return addresses
 
 
-
 # --- what --------------------------------------------------------------------
 @dataclass
 class Reminder:
@@ -127,37 +130,31 @@ class Reminder:
     subject: str
     html: str
     attachment: Path | None
+    text: str = ""
+
+    @property
+    def kind_zh(self) -> str:
+        return REMINDER_KIND_ZH[self.kind]
 
 
 def compose(state: UnitState, programme: Programme, quarter: Quarter, today: dt.date,
             to: str, attachment: Path | None) -> Reminder:
+    """The reminder for one unit: HTML and plain text from templates/reminder.*.j2."""
+    kind: ReminderKind = "rejected" if state.status == "rejected" else "missing"
     deadline = programme.deadline(quarter.number)
-    report = programme.report
-    when = f"{deadline.month}月{deadline.day}日"
-    contact = f"{report.organiser}" + (f"（联系电话：{report.phone}）" if report.phone else "")
-    esc = html.escape
-    if state.status == "rejected":
-        kind: ReminderKind = "rejected"
-        subject = f"【提醒】{state.unit_name}报送的{quarter.label_zh}实事进展情况报表未通过校验，请修改后重新报送"
-        items = "".join(f"<li>{esc(r)}</li>" for r in state.reasons) or "<li>详见附件反馈。</li>"
-        middle = (f"<p>贵单位报送的{esc(quarter.label_zh)}《{esc(report.title)}》未通过校验，"
-                  f"主要问题如下：</p><ul>{items}</ul>"
-                  f"<p>{'附件为详细的反馈说明，' if attachment else ''}请按要求修改后，"
-                  f"于{when}前重新报送。</p>")
-    else:
-        kind = "missing"
-        subject = f"【提醒】请于{when}前报送{quarter.label_zh}实事进展情况报表"
-        middle = (f"<p>根据《{esc(programme.notice.title)}》（{esc(programme.notice.number)}）要求，"
-                  f"各责任单位应于每季度末将实事进展情况加盖公章后报{esc(report.organiser)}。"
-                  f"截至{today.month}月{today.day}日，我们尚未收到贵单位{esc(quarter.label_zh)}的"
-                  f"《{esc(report.title)}》，请于{when}前报送。</p>"
-                  f"<p>{'附件为贵单位的报表模板，请填写后报送。' if attachment else ''}"
-                  "如已报送，请忽略本邮件。</p>")
-    body = (f"<p>{esc(state.unit_name)}：</p><p>您好！</p>{middle}"
-            f"<p>如有疑问，请联系{esc(contact)}。感谢您的支持与配合！</p>"
-            f"<p>{esc(report.organiser)}<br>{today.year}年{today.month}月{today.day}日</p>"
-            "<p style='color:#888'>（本邮件由系统自动发送，每个工作日最多提醒一次。）</p>")
-    return Reminder(state.unit, state.unit_name, kind, to, subject, body, attachment)
+    context = {"kind": kind, "unit_name": state.unit_name, "reasons": state.reasons,
+               "quarter_label": quarter.label_zh, "report": programme.report,
+               "notice": programme.notice, "deadline": deadline, "today": today,
+               "has_attachment": attachment is not None}
+    return Reminder(state.unit, state.unit_name, kind, to, reminder_subject(kind, state, quarter, deadline),
+                    render(__package__, "reminder.html.j2", **context), attachment,
+                    text=render(__package__, "reminder.txt.j2", **context))
+
+
+def reminder_subject(kind: ReminderKind, state: UnitState, quarter: Quarter, deadline: dt.date) -> str:
+    if kind == "rejected":
+        return f"【提醒】{state.unit_name}报送的{quarter.label_zh}实事进展情况报表未通过校验，请修改后重新报送"
+    return f"【提醒】请于{month_day_zh(deadline)}前报送{quarter.label_zh}实事进展情况报表"
 
 
 # --- ledger ------------------------------------------------------------------
@@ -198,8 +195,8 @@ def send_reminders(paths: QuarterPaths, programme: Programme, today: dt.date, *,
     ``only_units`` limits the run to these unit keys ("remind this unit now").
 
     ``addresses`` maps unit keys to addresses (``unit_addresses``); ``send(to, subject,
-    html, files=[...], headers={...})`` sends one mail (orchestration binds it to
-    ``smtp_default``).
+    html, text_body=..., files=[...], headers={...})`` sends one mail (orchestration
+    binds it to ``smtp_default``).
     """
     quarter = paths.quarter
     addresses = dict(addresses)
@@ -223,7 +220,7 @@ def send_reminders(paths: QuarterPaths, programme: Programme, today: dt.date, *,
             try:
                 reminder = compose(state, programme, quarter, today, to,
                                    _attachment(state, paths, programme))
-                send(reminder.to, reminder.subject, reminder.html,
+                send(reminder.to, reminder.subject, reminder.html, text_body=reminder.text,
                      files=[reminder.attachment] if reminder.attachment else [],
                      headers={"X-Wcreport-Unit": state.unit, "X-Wcreport-Reminder": reminder.kind,
                               "X-Wcreport-Quarter": str(quarter)})

@@ -1,7 +1,8 @@
 """Mail to ops when a task fails, and the small SMTP helper the reminders share.
 
-All mail goes through the Airflow connection ``smtp_default`` (SMTP provider's
-``SmtpHook``): host, port, login and TLS settings live there, never in the repo. The
+All mail goes through the Airflow connection ``smtp_default`` (read the way the SMTP
+provider's ``SmtpHook`` reads it): host, port, login and TLS settings live there, never
+in the repo. The alert's text is in ``templates/alert.html.j2`` and ``alert.txt.j2``. The
 ops address comes from the environment variable ``REPORT_OPS_EMAIL`` or, failing that,
 the Airflow Variable ``report_ops_email`` (comma-separated for several people).
 
@@ -10,7 +11,6 @@ Heavy or Airflow-runtime imports stay inside functions: DAG files import this mo
 """
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wcreport.core.settings import settings
+from wcreport.core.templating import render
 from wcreport.deliver.smtp import send_message
 from wcreport.orchestration.connections import SMTP_CONN_ID, smtp_settings, variable
 
@@ -28,15 +29,17 @@ OPS_EMAIL_VARIABLE = "report_ops_email"
 
 
 # --- sending -------------------------------------------------------------
-def send_mail(to: str | Iterable[str], subject: str, html_body: str, *,
+def send_mail(to: str | Iterable[str], subject: str, html_body: str, *, text_body: str | None = None,
               files: Iterable[str | Path] = (), headers: Mapping[str, str] | None = None,
               conn_id: str = SMTP_CONN_ID) -> None:
-    """Send one HTML mail through the Airflow SMTP connection (attachments by path).
+    """Send one mail (HTML, plus ``text_body`` as its plain-text alternative) through the
+    Airflow SMTP connection, attachments by path.
 
     The connection's ``from_email`` extra is the sender; for a plain loopback server set
     the extras ``{"disable_ssl": true, "disable_tls": true}``.
     """
-    send_message(smtp_settings(conn_id), to, subject, html_body, attachments=files, headers=headers)
+    send_message(smtp_settings(conn_id), to, subject, html_body, text_body=text_body,
+                 attachments=files, headers=headers)
 
 
 def split_addresses(value: str | None) -> list[str]:
@@ -102,17 +105,13 @@ def failure_subject(report: FailureReport) -> str:
 
 
 def failure_body(report: FailureReport) -> str:
-    rows = [("DAG", report.dag_id), ("运行 Run", report.run_id), ("任务 Task", report.task_id),
-            ("单位 Unit", report.unit or "—"), ("尝试次数 Try", str(report.try_number or "—")),
-            ("原因 Reason", report.reason)]
-    cells = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                    for k, v in rows)
-    link = (f"<p>日志 Log: <a href=\"{html.escape(report.log_url)}\">"
-            f"{html.escape(report.log_url)}</a></p>" if report.log_url else "<p>日志 Log: —</p>")
-    return (f"<p>任务已用尽重试次数并失败。The task failed after its retries.</p>"
-            f"<table>{cells}</table>{link}"
-            "<p>处理办法见 docs/runbook.md（只重跑一个单位：清除该单位的 ingest_unit 实例并勾选"
-            " Downstream）。See docs/runbook.md to rerun one unit.</p>")
+    """The alert as HTML, from templates/alert.html.j2 (autoescaped)."""
+    return render(__package__, "alert.html.j2", report=report)
+
+
+def failure_text(report: FailureReport) -> str:
+    """The alert as plain text, from templates/alert.txt.j2."""
+    return render(__package__, "alert.txt.j2", report=report)
 
 
 def notify_ops_of_failure(context: Mapping[str, Any]) -> None:
@@ -124,7 +123,7 @@ def notify_ops_of_failure(context: Mapping[str, Any]) -> None:
             log.error("Task %s.%s failed but no ops address is set (env %s or Variable %s): %s",
                       report.dag_id, report.where, OPS_EMAIL_ENV, OPS_EMAIL_VARIABLE, report.reason)
             return
-        send_mail(recipients, failure_subject(report), failure_body(report),
+        send_mail(recipients, failure_subject(report), failure_body(report), text_body=failure_text(report),
                   headers={"X-Wcreport-Alert": "task-failed", "X-Wcreport-Dag": report.dag_id})
         log.info("Failure alert for %s.%s sent to %s", report.dag_id, report.where, recipients)
     except Exception:

@@ -18,14 +18,13 @@ from collections import defaultdict
 
 from pydantic import BaseModel, computed_field
 
+from wcreport.core.labels import INDICATOR_STATUS_ZH, UNIT_STATUS_ZH
 from wcreport.core.model import Manifest, ManifestUnit, UnitResult
 from wcreport.core.programme import Indicator, Programme, Task
 from wcreport.core.quarter import TZ, Quarter
 
 # Status of one indicator against the pace the quarter asks for.
-IndicatorStatus = str  # "done" | "on_track" | "at_risk" | "no_data"
-STATUS_ZH = {"done": "已完成", "on_track": "进度正常", "at_risk": "进度滞后", "no_data": "未报数"}
-UNIT_STATUS_ZH = {"submitted": "已报送", "missing": "未报送", "rejected": "已退回"}
+IndicatorStatus = str  # "done" | "on_track" | "at_risk" | "no_data" (labels: core.labels)
 
 
 class UnitText(BaseModel):
@@ -82,7 +81,7 @@ class IndicatorProgress(BaseModel):
 
     @property
     def status_zh(self) -> str:
-        return STATUS_ZH[self.status]
+        return INDICATOR_STATUS_ZH[self.status]
 
 
 class DetailRow(BaseModel):

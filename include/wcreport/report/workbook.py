@@ -38,9 +38,10 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from wcreport.core.labels import INDICATOR_STATUS_ZH, LATE_ZH, UNIT_STATUS_ZH
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import Quarter
-from wcreport.report.consolidate import STATUS_ZH, TZ, UNIT_STATUS_ZH, Consolidated, report_title
+from wcreport.report.consolidate import TZ, Consolidated, report_title
 from wcreport.report.safe_cells import CELL_LIMIT, clean_text, set_text, split_for_cells, utf16_len
 
 SHEETS = ("汇总表", "报送情况", "指标进度", "明细")
@@ -355,7 +356,7 @@ def _write_status(wb: Workbook, c: Consolidated) -> None:
         status_style = CENTER if unit.status == "submitted" else WARN
         ws.append([_cell(ws, i - 3, CENTER), _cell(ws, unit.unit_name, TEXT_MID),
                    _cell(ws, UNIT_STATUS_ZH[unit.status], status_style),
-                   _cell(ws, "逾期" if unit.late else "", WARN if unit.late else CENTER),
+                   _cell(ws, LATE_ZH if unit.late else "", WARN if unit.late else CENTER),
                    _cell(ws, file_name, TEXT_MID), _cell(ws, _local_time(unit.received_at), CENTER),
                    _cell(ws, note, TEXT_MID)])
     for j, warning in enumerate(c.warnings):
@@ -396,7 +397,7 @@ def _write_indicators(wb: Workbook, c: Consolidated) -> None:
             _cell(ws, ind.target, NUMBER), _cell(ws, ind.value, NUMBER),
             _cell(ws, None if ind.percent is None else ind.percent / 100, PERCENT),
             _cell(ws, ind.expected_percent / 100, PERCENT),
-            _cell(ws, STATUS_ZH[ind.status], CENTER if ind.on_track else WARN),
+            _cell(ws, INDICATOR_STATUS_ZH[ind.status], CENTER if ind.on_track else WARN),
             _cell(ws, reporters, TEXT_MID),
         ])
     last = len(c.indicators) + 3

@@ -1,0 +1,46 @@
+"""Chinese labels for every status the pipeline writes: one map per kind of status.
+
+The report workbook, the leaders' mail, the unit feedback page, the reminders and the
+dashboard all show these words; keeping them here keeps them identical everywhere.
+Keys are the values stored in JSON (``core.model``), so they must stay stable.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# A unit's result for the quarter (``model.UnitStatus``).
+UNIT_STATUS_ZH = {"submitted": "已报送", "missing": "未报送", "rejected": "已退回"}
+
+# One file in the inbox (``model.FileStatus``), as the unit's feedback page states it.
+FILE_STATUS_ZH = {
+    "accepted": "已接收",
+    "rejected": "退回，请修改后重新报送",
+    "superseded": "已被更新的文件取代",
+    "ignored": "已忽略",
+    "pending": "待处理",
+}
+
+# One unit's part of one task, as the manifest's ``tasks`` map writes it (dashboard cells).
+TASK_STATUS_ZH = {
+    "accepted": "已通过",
+    "warning": "通过（有警告）",
+    "rejected": "已退回",
+    "missing": "未报送",
+    "unknown": "状态不明",
+    "na": "不涉及",
+}
+
+# One numeric indicator against the pace the quarter asks for.
+INDICATOR_STATUS_ZH = {"done": "已完成", "on_track": "进度正常", "at_risk": "进度滞后", "no_data": "未报数"}
+
+# Why a unit gets a reminder (``reminders.ReminderKind``).
+REMINDER_KIND_ZH = {"missing": "催报提醒", "rejected": "退回修改提醒"}
+
+LATE_ZH = "逾期"
+
+
+def label(labels: Mapping[str, str], status: str | None) -> str:
+    """The Chinese label of ``status``; an unknown status is shown as it is."""
+    if status is None:
+        return ""
+    return labels.get(status, status)
