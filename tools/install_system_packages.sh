@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: PostgreSQL and Redis (integration runs), Chromium (browser
-# tests), LibreOffice + poppler + CJK fonts (report rendering). Skips what is already there.
+# tests), LibreOffice + poppler + CJK fonts (report rendering), Dovecot (a private IMAP server
+# for the mailbox tests, started by wcreport.testing.dovecot). Skips what is already there.
 set -euo pipefail
-PACKAGES=(postgresql redis-server chromium chromium-driver libreoffice-calc-nogui poppler-utils fonts-noto-cjk)
+PACKAGES=(postgresql redis-server chromium chromium-driver libreoffice-calc-nogui poppler-utils fonts-noto-cjk dovecot-imapd)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
