@@ -23,10 +23,8 @@ dropped mount, a read-only output, a missing variable, a bad command, and so on.
 """
 from __future__ import annotations
 
-import ast
 import contextlib
 import copy
-import importlib
 import json
 import os
 import re
@@ -86,83 +84,21 @@ class EnvRead:
     name: str
     module: str
     is_path: bool
-    default: ast.expr | None
+    default: str | None
 
 
-def _is_os_environ(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "environ"
-            and isinstance(node.value, ast.Name) and node.value.id == "os") or \
-        (isinstance(node, ast.Name) and node.id == "environ")
+def code_env_reads() -> dict[str, EnvRead]:
+    """Every environment variable the package reads: the one declaration in core/settings.py
+    (tests/core/test_settings.py checks no other module reads the environment)."""
+    from wcreport.core.settings import SETTINGS
 
-
-def _env_getter_arg(call: ast.Call) -> bool:
-    f = call.func
-    return isinstance(f, ast.Attribute) and (
-        (f.attr == "get" and _is_os_environ(f.value))
-        or (f.attr == "getenv" and isinstance(f.value, ast.Name) and f.value.id == "os"))
-
-
-def _returns_path(func: ast.FunctionDef) -> bool:
-    ret = func.returns
-    text = ast.unparse(ret) if ret is not None else ""
-    return "Path" in text
-
-
-def code_env_reads(package_dir: Path = PACKAGE_DIR) -> dict[str, EnvRead]:
-    """Every environment variable the package reads, found in its source."""
-    reads: dict[str, EnvRead] = {}
-    for py in sorted(package_dir.rglob("*.py")):
-        tree = ast.parse(py.read_text(encoding="utf-8"))
-        module = ".".join(("wcreport",) + py.relative_to(package_dir).with_suffix("").parts)
-        module = module.removesuffix(".__init__")
-        constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
-                     and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
-                     for t in n.targets if isinstance(t, ast.Name)}
-        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-        # helpers such as settings._env_path(name, default): functions passing a parameter to environ
-        helpers = {}
-        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
-            params = [a.arg for a in fn.args.args]
-            for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call) and _env_getter_arg(c)):
-                if call.args and isinstance(call.args[0], ast.Name) and call.args[0].id in params:
-                    helpers[fn.name] = fn
-        for node in ast.walk(tree):
-            name_node, is_path, default = None, False, None
-            if isinstance(node, ast.Call) and node.args:
-                if _env_getter_arg(node):
-                    name_node = node.args[0]
-                elif isinstance(node.func, ast.Name) and node.func.id in helpers:
-                    name_node = node.args[0]
-                    is_path = _returns_path(helpers[node.func.id])
-                default = node.args[1] if len(node.args) > 1 else None
-            elif isinstance(node, ast.Subscript) and _is_os_environ(node.value):
-                name_node = node.slice
-            if name_node is None:
-                continue
-            if isinstance(name_node, ast.Constant) and isinstance(name_node.value, str):
-                name = name_node.value
-            elif isinstance(name_node, ast.Name) and name_node.id in constants:
-                name = constants[name_node.id]
-            else:
-                continue        # a helper's own parameter, not a variable name
-            up = parents.get(node)
-            while up is not None and not is_path:
-                is_path = isinstance(up, ast.Call) and isinstance(up.func, ast.Name) \
-                    and up.func.id == "Path"
-                up = parents.get(up)
-            previous = reads.get(name)
-            reads[name] = EnvRead(name, module, is_path or bool(previous and previous.is_path),
-                                  default if default is not None else (previous and previous.default))
-    return reads
+    return {s.env: EnvRead(s.env, "wcreport.core.settings", s.kind == "path", s.default or None)
+            for s in SETTINGS}
 
 
 def code_default(read: EnvRead) -> str | None:
-    """The default the code falls back to, evaluated in its module (None if it has none)."""
-    if read.default is None:
-        return None
-    module = importlib.import_module(read.module)
-    value = eval(compile(ast.Expression(read.default), read.module, "eval"), vars(module))
-    return None if value is None else str(value)
+    """The default the code falls back to (None if it has none)."""
+    return read.default
 
 
 @contextlib.contextmanager

@@ -23,18 +23,20 @@ class Setting:
     env: str
     default: str
     description: str
+    kind: str = "text"            # text, path (relative to the project folder) or int
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("REPORT_INBOX", "data/inbox", "inbox root: `<root>/<quarter>/` (DAG param `inbox` overrides)"),
-    Setting("REPORT_OUTPUT", "data/output", "output root: reports, manifest, archive, ledgers (DAG param `output` overrides)"),
-    Setting("REPORT_PROGRAMMES_DIR", "include/programmes", "folder of the programme files `<year>.yaml`"),
-    Setting("REPORT_EXPECTATIONS", "expectations", "the Great Expectations project (the reviewed rules)"),
-    Setting("REPORT_MAX_FILE_BYTES", str(20 * MIB), "largest inbox file read, in bytes"),
-    Setting("REPORT_MAX_UNCOMPRESSED_BYTES", str(200 * MIB), "largest declared unpacked size of a zip-based workbook"),
+    Setting("REPORT_INBOX", "data/inbox", "inbox root: `<root>/<quarter>/` (DAG param `inbox` overrides)", "path"),
+    Setting("REPORT_OUTPUT", "data/output",
+            "output root: reports, manifest, archive, ledgers (DAG param `output` overrides)", "path"),
+    Setting("REPORT_PROGRAMMES_DIR", "include/programmes", "folder of the programme files `<year>.yaml`", "path"),
+    Setting("REPORT_EXPECTATIONS", "expectations", "the Great Expectations project (the reviewed rules)", "path"),
+    Setting("REPORT_MAX_FILE_BYTES", str(20 * MIB), "largest inbox file read, in bytes", "int"),
+    Setting("REPORT_MAX_UNCOMPRESSED_BYTES", str(200 * MIB), "largest declared unpacked size of a zip-based workbook", "int"),
     Setting("REPORT_OPS_EMAIL", "", "ops addresses for failure alerts (else Airflow Variable `report_ops_email`)"),
     Setting("REPORT_SCHEDULE_AT", "17:00", "time of day the quarterly run fires (HH:MM)"),
-    Setting("REPORT_SCHEDULE_WORKDAY_OFFSET", "0", "working days before (-) or after (+) the quarter's last working day"),
+    Setting("REPORT_SCHEDULE_WORKDAY_OFFSET", "0", "working days before (-) or after (+) the quarter's last working day", "int"),
     Setting("REPORT_SCHEDULE_TIMEZONE", "Asia/Shanghai", "time zone of the schedule"),
     Setting("REPORT_AIRFLOW_API_URL", "", "Airflow REST API base the dashboard calls (default: its own API server)"),
 )
