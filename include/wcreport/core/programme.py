@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -55,11 +56,46 @@ class ReportSettings(_Strict):
     reminder_days: int = Field(default=5, ge=1, le=30)
 
 
+_ADDRESS_RE = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]+$")
+
+
+def normalise_address(address: str) -> str:
+    """The form addresses are compared in: trimmed, lower case (mail systems ignore case)."""
+    return address.strip().lower()
+
+
+def _check_address(value: str) -> str:
+    value = value.strip()
+    if not _ADDRESS_RE.match(value):
+        raise ValueError(f"not an e-mail address: {value!r}")
+    return value
+
+
 class Unit(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str = Field(min_length=1)
     aliases: list[str] = []
+    # ``email`` is a shorthand for a one-address ``emails``; both may be given and are merged.
     email: str | None = None
+    emails: list[str] = []
+
+    @field_validator("email")
+    @classmethod
+    def _email_is_address(cls, value: str | None) -> str | None:
+        return None if value is None else _check_address(value)
+
+    @field_validator("emails")
+    @classmethod
+    def _emails_are_addresses(cls, values: list[str]) -> list[str]:
+        return [_check_address(v) for v in values]
+
+    @property
+    def addresses(self) -> list[str]:
+        """All the unit's addresses (``email`` first, then ``emails``), each once."""
+        merged: dict[str, str] = {}
+        for address in ([self.email] if self.email else []) + self.emails:
+            merged.setdefault(normalise_address(address), address)
+        return list(merged.values())
 
 
 class Indicator(_Strict):
@@ -105,6 +141,8 @@ class Programme(_Strict):
         _reject_duplicates("tasks[].seq", [t.seq for t in self.tasks])
         _reject_duplicates("units[].aliases (names and aliases must be unique)",
                            [n for u in self.units for n in (u.name, *u.aliases)])
+        _reject_duplicates("units[].emails (an address belongs to one unit only)",
+                           [normalise_address(a) for u in self.units for a in u.addresses])
         known = set(keys)
         for task in self.tasks:
             _reject_unknown(f"tasks[seq={task.seq}].units", task.units, known)
@@ -127,6 +165,15 @@ class Programme(_Strict):
     @cached_property
     def units_by_name(self) -> dict[str, Unit]:
         return {u.name: u for u in self.units}
+
+    @cached_property
+    def units_by_address(self) -> dict[str, Unit]:
+        """Normalised address -> unit, from every unit's ``email`` and ``emails``."""
+        return {normalise_address(a): u for u in self.units for a in u.addresses}
+
+    def unit_by_address(self, address: str | None) -> Unit | None:
+        """The unit an e-mail address belongs to, or None (unknown or empty address)."""
+        return self.units_by_address.get(normalise_address(address)) if address else None
 
     @cached_property
     def tasks_by_seq(self) -> dict[int, Task]:
