@@ -1,0 +1,401 @@
+"""The 群团科 mailbox as an inbox: fetch new mails over IMAP, keep their report files.
+
+IMAP goes through imap-tools (``ImapMailbox``), with settings given as a plain
+``ImapSettings`` value (reading the Airflow connection is orchestration's job). Which
+mails are new is decided by UID: the ledger remembers, per mailbox folder, its
+UIDVALIDITY and the highest UID fully taken in. When the server reports another
+UIDVALIDITY (the folder was rebuilt), or on the very first run, the folder is searched
+by date instead and every mail is recognised by its key (Message-ID, else the sha256 of
+its bytes), so nothing is taken in twice. The mailbox is only ever changed by setting
+``\\Seen`` on a mail once it is taken in: nothing is moved, deleted or expunged.
+
+``take_in`` keeps one mail: its exact bytes under ``<output>/mailbox/eml/<sha256>.eml``;
+each report file byte-identical under ``<inbox>/<quarter>/[<unit name>/]``, the unit
+being the one the sender's address belongs to in the programme file; where each file
+came from in ``<output>/<quarter>/mailbox/ledger.json`` (``provenance_by_path``); and
+the mail itself, state ``saved``, in ``<output>/mailbox/ledger.json``. Replies are
+deliver's job, and only for mails whose state is ``saved`` (see ``pending_replies``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path, PurePosixPath
+
+from wcreport.core.io import locked_json, read_json, write_atomic
+from wcreport.core.programme import Programme, ProgrammeError, Unit, programme_for_year
+from wcreport.core.quarter import TZ, Quarter
+from wcreport.core.settings import QuarterPaths, quarter_paths
+from wcreport.intake.mailparts import Attachment, Limits, Mail, Origin, parse_mail, safe_filename
+
+log = logging.getLogger(__name__)
+
+LATE_GRACE_DAYS = 15
+"""A mail received up to this many days after a quarter's deadline belongs to that quarter."""
+LEDGER_VERSION = 1
+
+
+# --- which quarter --------------------------------------------------------
+def programme_deadline(quarter: Quarter, load: Callable[[int], Programme] = programme_for_year) -> dt.date:
+    """The quarter's deadline from its programme file; the quarter's last day without one."""
+    try:
+        return load(quarter.year).deadline(quarter.number)
+    except (ProgrammeError, FileNotFoundError, KeyError):
+        return quarter.end
+
+
+def submission_quarter(day: dt.date, deadline_of: Callable[[Quarter], dt.date] = programme_deadline) -> Quarter:
+    """The quarter whose submission window holds ``day``.
+
+    The window of a quarter ends ``LATE_GRACE_DAYS`` after its deadline: a report mailed in
+    the first two weeks after the deadline (often the first weeks of the next quarter) is a
+    late report for that quarter, not an early one for the next.
+    """
+    here = Quarter.containing(day)
+    previous = here.previous()
+    if day <= deadline_of(previous) + dt.timedelta(days=LATE_GRACE_DAYS):
+        return previous
+    return here
+
+
+def first_search_day(today: dt.date, quarter: Quarter | None = None) -> dt.date:
+    """How far back a first run (or a run after UIDVALIDITY changed) looks: the start of the
+    quarter before the one mailed for, so late reports of the previous quarter are included."""
+    current = quarter or submission_quarter(today)
+    return current.previous().start
+
+
+# --- IMAP -----------------------------------------------------------------
+class MailboxUnavailable(RuntimeError):
+    """The IMAP server cannot be reached or refused us (an outage: worth retrying)."""
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str
+    port: int = 993
+    user: str = ""
+    password: str = field(default="", repr=False)
+    use_ssl: bool = True
+    starttls: bool = False
+    folder: str = "INBOX"
+    timeout: float = 60.0
+
+    @property
+    def folder_id(self) -> str:
+        """The ledger's name for this folder of this account."""
+        return f"{self.user}@{self.host}:{self.port}/{self.folder}"
+
+
+@dataclass(frozen=True)
+class FolderState:
+    uidvalidity: int
+    uidnext: int | None
+
+
+class ImapMailbox:
+    """A logged-in IMAP session on one folder (context manager). Never expunges."""
+
+    def __init__(self, settings: ImapSettings):
+        self.settings = settings
+        self._box = None
+
+    def __enter__(self) -> "ImapMailbox":
+        from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
+
+        s = self.settings
+        try:
+            if s.use_ssl:
+                box = MailBox(s.host, s.port, timeout=s.timeout)
+            elif s.starttls:
+                box = MailBoxStartTls(s.host, s.port, timeout=s.timeout)
+            else:
+                box = MailBoxUnencrypted(s.host, s.port, timeout=s.timeout)
+            box.email_message_class = _raw_message_class()   # keeps the exact bytes
+            self._box = box.login(s.user, s.password, initial_folder=None)
+        except OSError as exc:  # includes TimeoutError
+            raise MailboxUnavailable(f"IMAP {s.host}:{s.port}: {exc.__class__.__name__}: {exc}") from exc
+        except Exception as exc:  # imap-tools' MailboxLoginError, imaplib.IMAP4.error
+            raise MailboxUnavailable(f"IMAP {s.host}:{s.port} login as {s.user!r} failed: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc) -> None:
+        box, self._box = self._box, None
+        if box is not None:
+            try:
+                box.logout()
+            except Exception:  # the session may already be gone; nothing to keep
+                log.debug("IMAP logout failed", exc_info=True)
+
+    def select(self) -> FolderState:
+        """Select the folder read-write (for \\Seen) and return its UIDVALIDITY and UIDNEXT."""
+        folder = self.settings.folder
+        status = self._box.folder.status(folder, ["UIDVALIDITY", "UIDNEXT"])
+        self._box.folder.set(folder, readonly=False)
+        selected = self._box.client.untagged_responses.get("UIDVALIDITY")
+        uidvalidity = int(selected[-1]) if selected else status["UIDVALIDITY"]
+        return FolderState(uidvalidity, status.get("UIDNEXT"))
+
+    def uids_after(self, last_uid: int) -> list[int]:
+        """UIDs above ``last_uid`` (``n:*`` also returns the newest mail: filtered out)."""
+        found = self._box.uids(f"UID {last_uid + 1}:*")
+        return sorted(u for u in map(int, found) if u > last_uid)
+
+    def uids_since(self, day: dt.date) -> list[int]:
+        from imap_tools import AND
+
+        return sorted(map(int, self._box.uids(AND(date_gte=day))))
+
+    def fetch(self, uid: int) -> bytes | None:
+        """The mail's exact bytes (BODY.PEEK[]: does not set \\Seen); None if it is gone."""
+        for message in self._box.fetch(uid_list=[str(uid)], mark_seen=False, bulk=False):
+            return message.raw
+        return None
+
+    def mark_seen(self, uid: int) -> None:
+        """Set \\Seen with a plain UID STORE (imap-tools' flag() would also EXPUNGE)."""
+        typ, data = self._box.client.uid("STORE", str(uid), "+FLAGS", r"(\Seen)")
+        if typ != "OK":
+            log.warning("Could not set \\Seen on UID %s: %s", uid, data)
+
+
+@cache
+def _raw_message_class():
+    from imap_tools import MailMessage
+
+    class RawMailMessage(MailMessage):
+        """imap-tools' message that also keeps the exact bytes the server sent."""
+
+        def __init__(self, fetch_data: list):
+            super().__init__(fetch_data)
+            self.raw = self._get_message_data_parts(fetch_data)[0]
+
+    return RawMailMessage
+
+
+def new_uids(mailbox: ImapMailbox, ledger_folder: dict | None, state: FolderState,
+             since: dt.date) -> list[int]:
+    """The UIDs to look at: above the remembered one, or all since ``since`` when
+    UIDVALIDITY is new (mails already taken in are then recognised by their keys)."""
+    if ledger_folder and ledger_folder.get("uidvalidity") == state.uidvalidity:
+        return mailbox.uids_after(int(ledger_folder.get("last_uid", 0)))
+    if ledger_folder:
+        log.warning("UIDVALIDITY changed (%s -> %s): searching since %s and matching by Message-ID",
+                    ledger_folder.get("uidvalidity"), state.uidvalidity, since)
+    return mailbox.uids_since(since)
+
+
+# --- ledgers --------------------------------------------------------------
+def mailbox_dir(output_root: Path) -> Path:
+    return Path(output_root) / "mailbox"
+
+
+def ledger_path(output_root: Path) -> Path:
+    """The mailbox ledger: folders' UID state and every mail taken in, across quarters."""
+    return mailbox_dir(output_root) / "ledger.json"
+
+
+def provenance_path(paths: QuarterPaths) -> Path:
+    return paths.output / "mailbox" / "ledger.json"
+
+
+def _empty_ledger() -> dict:
+    return {"version": LEDGER_VERSION, "folders": {}, "messages": {}}
+
+
+def _empty_provenance() -> dict:
+    return {"version": LEDGER_VERSION, "files": {}}
+
+
+def read_ledger(output_root: Path) -> dict:
+    return read_json(ledger_path(output_root), _empty_ledger)
+
+
+def remember_uid(output_root: Path, folder_id: str, uidvalidity: int, last_uid: int) -> None:
+    """Record that every mail up to ``last_uid`` of this UIDVALIDITY is taken in."""
+    with locked_json(ledger_path(output_root), _empty_ledger) as ledger:
+        entry = ledger["folders"].get(folder_id) or {}
+        if entry.get("uidvalidity") != uidvalidity:
+            entry = {"uidvalidity": uidvalidity, "last_uid": 0}
+        entry["last_uid"] = max(int(entry.get("last_uid", 0)), last_uid)
+        ledger["folders"][folder_id] = entry
+
+
+def is_saved(output_root: Path, key: str) -> bool:
+    entry = read_ledger(output_root)["messages"].get(key)
+    return bool(entry and entry.get("saved_at"))
+
+
+def pending_replies(output_root: Path) -> list[dict]:
+    """Mails saved but neither answered nor exempt from an answer, oldest first."""
+    messages = read_ledger(output_root)["messages"]
+    pending = [dict(m, key=k) for k, m in messages.items()
+               if m.get("saved_at") and not m.get("replied_at") and not m.get("no_reply")]
+    return sorted(pending, key=lambda m: m["saved_at"])
+
+
+def record_reply(output_root: Path, key: str, *, reply_message_id: str | None = None,
+                 no_reply: str | None = None) -> None:
+    """Record that the mail was answered (or why it is never answered)."""
+    with locked_json(ledger_path(output_root), _empty_ledger) as ledger:
+        entry = ledger["messages"][key]
+        if no_reply:
+            entry["no_reply"] = no_reply
+        else:
+            entry["replied_at"] = _now_iso()
+            entry["reply_message_id"] = reply_message_id
+
+
+def provenance_by_path(paths: QuarterPaths, rels: Iterable[str] | None = None) -> dict[str, dict]:
+    """Where each inbox file of the quarter came from, by inbox-relative path.
+
+    Only files that arrived by mail are listed: ``{path: {"sender", "sender_unit",
+    "subject", "date", "message_id", "attachment", "container", "forwarded_from",
+    "sha256", "saved_at", "eml"}}``. With ``rels``, only those paths.
+    """
+    files = read_json(provenance_path(paths), _empty_provenance).get("files", {})
+    if rels is None:
+        return dict(files)
+    return {rel: files[rel] for rel in rels if rel in files}
+
+
+# --- keeping one mail ----------------------------------------------------
+@dataclass
+class TakeIn:
+    """What one run needs to keep mails: folders, limits, and how to pick the quarter."""
+
+    inbox_root: Path
+    output_root: Path
+    limits: Limits
+    quarter: Quarter | None = None                  # forced (DAG param), else by date
+    load_programme: Callable[[int], Programme] = programme_for_year
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(TZ)
+
+
+def archive_eml(output_root: Path, raw: bytes) -> str:
+    """Keep the mail's exact bytes, content-addressed; the path relative to the output root."""
+    target = mailbox_dir(output_root) / "eml" / f"{hashlib.sha256(raw).hexdigest()}.eml"
+    write_atomic(target, raw, skip_if_same=True)
+    return target.relative_to(output_root).as_posix()
+
+
+def sender_unit(programme: Programme, mail: Mail, attachment: Attachment | None = None) -> Unit | None:
+    """The unit of the mail's From address; for a forwarded file whose forwarder is no unit,
+    the unit of the forwarded mail's sender."""
+    unit = programme.unit_by_address(mail.sender)
+    if unit is None and attachment is not None and attachment.forwarded is not None:
+        unit = programme.unit_by_address(attachment.forwarded.sender)
+    return unit
+
+
+def take_in(raw: bytes, ctx: TakeIn, *, uid: int | None = None, uidvalidity: int | None = None) -> dict:
+    """Keep one mail (see the module docstring); return its ledger entry. Idempotent."""
+    mail = parse_mail(raw, ctx.limits)
+    existing = read_ledger(ctx.output_root)["messages"].get(mail.key)
+    if existing and existing.get("saved_at"):
+        return existing
+    eml = archive_eml(ctx.output_root, raw)
+    received = mail.date or ctx.now()
+    quarter = ctx.quarter or submission_quarter(
+        received.astimezone(TZ).date(), lambda q: programme_deadline(q, ctx.load_programme))
+    programme = ctx.load_programme(quarter.year)
+    paths = quarter_paths(quarter, ctx.inbox_root, ctx.output_root)
+    saved = _save_all(paths, programme, mail, received, eml)
+    unit = sender_unit(programme, mail)
+    entry = {
+        "message_id": mail.message_id, "sender": mail.sender, "sender_name": mail.sender_name,
+        "subject": mail.subject, "date": received.isoformat(timespec="seconds"),
+        "references": mail.references, "quarter": str(quarter),
+        "unit": unit.key if unit else None, "unit_name": unit.name if unit else None,
+        "eml": eml, "uid": uid, "uidvalidity": uidvalidity, "files": saved,
+        "skipped": [{"name": s.name, "reason": s.reason, "container": s.container} for s in mail.skipped],
+        "automatic": mail.automatic, "saved_at": _now_iso(),
+    }
+    if mail.automatic:
+        entry["no_reply"] = mail.automatic
+    with locked_json(ledger_path(ctx.output_root), _empty_ledger) as ledger:
+        ledger["messages"][mail.key] = entry
+    log.info("Mail %s from %s (%s): %d file(s) kept, %d not kept, quarter %s", mail.key, mail.sender,
+             entry["unit"] or "unknown sender", len(saved), len(mail.skipped), quarter)
+    return entry
+
+
+def _save_all(paths: QuarterPaths, programme: Programme, mail: Mail, received: dt.datetime,
+              eml: str) -> list[dict]:
+    saved: list[dict] = []
+    records: dict[str, dict] = {}
+    for attachment in mail.attachments:
+        unit = sender_unit(programme, mail, attachment)
+        folder = paths.inbox / unit.name if unit else paths.inbox
+        target = save_file(folder, attachment.name, attachment.data, received)
+        rel = target.relative_to(paths.inbox).as_posix()
+        saved.append({"name": attachment.name, "path": rel, "kind": attachment.kind,
+                      "sha256": attachment.sha256, "size": len(attachment.data),
+                      "container": attachment.container, "note": attachment.note,
+                      "unit": unit.key if unit else None})
+        records[rel] = _provenance(mail, attachment, unit, received, eml)
+    if records:
+        with locked_json(provenance_path(paths), _empty_provenance) as ledger:
+            for rel, record in records.items():
+                ledger["files"].setdefault(rel, record)
+    return saved
+
+
+def _provenance(mail: Mail, attachment: Attachment, unit: Unit | None, received: dt.datetime,
+                eml: str) -> dict:
+    origin: Origin | None = attachment.forwarded
+    return {"sender": mail.sender, "sender_name": mail.sender_name, "sender_unit": unit.key if unit else None,
+            "subject": mail.subject, "date": received.isoformat(timespec="seconds"),
+            "message_id": mail.message_id, "message_key": mail.key, "attachment": attachment.name,
+            "container": attachment.container,
+            "forwarded_from": None if origin is None else {
+                "sender": origin.sender, "subject": origin.subject, "date": origin.date,
+                "message_id": origin.message_id},
+            "sha256": attachment.sha256, "saved_at": _now_iso(), "eml": eml}
+
+
+def save_file(folder: Path, name: str, data: bytes, received: dt.datetime | None = None) -> Path:
+    """Write ``data`` under a safe form of ``name`` in ``folder``; never overwrite other bytes.
+
+    The same bytes already there under that name (or a numbered variant) are reused, so
+    a rerun writes nothing; another file of that name gets `` (2)``, `` (3)`` … The file's
+    modification time is the mail's receipt time (never in the future): the inbox takes a
+    unit's newest file by it.
+    """
+    safe = safe_filename(name)
+    stem, suffix = PurePosixPath(safe).stem, PurePosixPath(safe).suffix
+    for n in range(1, 1000):
+        target = folder / (safe if n == 1 else f"{stem} ({n}){suffix}")
+        if target.is_symlink():
+            continue
+        if target.exists():
+            if target.is_file() and _same_bytes(target, data):
+                return target
+            continue
+        write_atomic(target, data)
+        _set_mtime(target, received)
+        return target
+    raise RuntimeError(f"too many files named {safe!r} in {folder}")
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _set_mtime(path: Path, received: dt.datetime | None) -> None:
+    if received is None:
+        return
+    stamp = min(received.timestamp(), dt.datetime.now(dt.UTC).timestamp())
+    os.utime(path, (stamp, stamp))
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(TZ).isoformat(timespec="seconds")
