@@ -209,6 +209,19 @@ def write_corrupt_zip(path: Path) -> Path:
     return path
 
 
+def write_encrypted_zip(path: Path) -> Path:
+    """A real xlsx whose members are all flagged as encrypted (zip "traditional" encryption)."""
+    buf = io.BytesIO()
+    write_xlsx(Book([Sheet("报表", [["x"]])]), buf)
+    data = bytearray(buf.getvalue())
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        data[at + 8] |= 0x1          # general purpose bit flag of the central directory entry
+        at = data.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def _xls_bytes(book: Book | None = None) -> bytes:
     buf = io.BytesIO()
     write_xls(book or Book([Sheet("Sheet1", [["x"]])]), buf)

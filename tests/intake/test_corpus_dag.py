@@ -1,6 +1,6 @@
 """The whole corpus through one `quarterly_report` run (airflow dags test), then a rerun.
 
-One file per case of issue 3. Every file must appear in the manifest exactly once
+One file per kind of submission the inbox must handle. Every file must appear in the manifest exactly once
 with the expected status and a specific reason; accepted content must equal what
 was written; rerunning the quarter must change nothing in the archive or manifest.
 """

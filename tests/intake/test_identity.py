@@ -62,3 +62,26 @@ def test_unknown_unit_is_refused(programme):
     assert ident.unit is None and ident.candidates == []
     assert "与通知中的责任单位都对应不上" in ident.reason
     assert "请在表格第2行「单位：」后填写本单位全称" in ident.reason
+
+
+def _next_year(programme, subject):
+    """The programme with another year's titles: file names carry the new subject."""
+    notice = programme.notice.model_copy(update={"title": f"关于2024年{subject}的通知"})
+    report = programme.report.model_copy(update={"title": f"2024年{subject}工作进展情况报表"})
+    return programme.model_copy(update={"notice": notice, "report": report})
+
+
+@pytest.mark.parametrize("subject, file_name", [
+    ("为高新区妇女儿童办实事", "卫生建康事业中心为高新区妇女儿童办实事报表.xlsx"),
+    ("为全区老年人办实事", "卫生建康事业中心为全区老年人办实事报表.xlsx"),
+    ("推进乡村振兴重点任务", "2024年推进乡村振兴重点任务-卫生建康事业中心.xlsx"),
+])
+def test_file_name_noise_comes_from_the_programme_titles(programme, subject, file_name):
+    ident = identify_unit(None, file_name, _next_year(programme, subject))   # a typo: matched fuzzily
+    assert (ident.unit, ident.source) == ("health", "file_name")
+
+
+def test_title_words_inside_a_unit_name_are_kept(programme):
+    titled = _next_year(programme, "为检察院办实事")
+    assert identify_unit(None, "高新区检察院为检察院办实事报表.xlsx", titled).unit == "procuratorate"
+    assert identify_unit(None, "检察院报表.xlsx", titled).unit == "procuratorate"

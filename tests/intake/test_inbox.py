@@ -171,3 +171,17 @@ def test_gives_up_on_a_file_that_keeps_changing(paths, programme):
     assert "仍在写入" in record.reasons[0]
     assert not paths.archive.exists() or not any(paths.archive.iterdir())
     os.utime(target, (OLD, OLD))
+
+
+def test_an_internal_error_names_the_programmes_organiser(paths, programme, monkeypatch):
+    report = programme.report.model_copy(update={"organiser": "某某办公室"})
+    other = programme.model_copy(update={"report": report})
+    form(paths, "教体中心.xlsx")
+
+    def broken(*args):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(inbox_module, "_process", broken)
+    (record,) = scan_and_identify(paths, other)
+    assert record.status == "rejected" and record.findings[0].code == "file.internal_error"
+    assert record.reasons == ["处理该文件时发生内部错误，请另存为 .xlsx 后重新报送，或联系某某办公室。"]

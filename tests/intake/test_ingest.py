@@ -67,6 +67,21 @@ def test_rejected_newest_file_rejects_the_unit_with_feedback(paths, programme):
         assert text in page
 
 
+def test_an_internal_error_while_validating_rejects_and_names_the_organiser(paths, programme, monkeypatch):
+    from wcreport.validate import suites
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(suites, "validate_report", broken)
+    form(paths, "教体中心.xlsx")
+    result = ingest_unit(paths, programme, "edu_sports")
+    assert result.status == "rejected"
+    (winner,) = result.files
+    assert [f.code for f in winner.findings] == ["file.internal_error"]
+    assert winner.reasons == [f"处理该文件时发生内部错误，请另存为 .xlsx 后重新报送，或联系{programme.report.organiser}。"]
+
+
 def test_empty_progress_cell_is_named_in_the_feedback(paths, programme):
     rows = [list(r) for r in EDU_ROWS]
     rows[3][3] = ""                                    # row 7, column D

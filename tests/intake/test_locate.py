@@ -135,6 +135,16 @@ def test_missing_progress_column_is_an_error(tmp_path, programme):
     assert "缺少「本季度具体措施及任务进度情况」列" in errors[0].message
 
 
+def test_other_missing_columns_are_warnings(tmp_path, programme):
+    sheet = Sheet("报表", [["序号", "实事名称", "本季度具体措施及任务进度情况"],
+                          [1, "实施优质教育资源扩增赋能行动", "新建幼儿园1所。"]])
+    report = parse(tmp_path, Book([sheet]), programme)
+    assert [(f.code, f.severity, f.field) for f in report.findings] == [
+        ("table.missing_optional_column", "warning", "units"),
+        ("table.missing_optional_column", "warning", "deadline")]
+    assert "第 1 行表头中缺少「完成时限」列" in report.findings[1].message
+
+
 def test_header_without_rows_is_an_error(tmp_path, programme):
     report = parse(tmp_path, Book([form_sheet("教体中心", [])]), programme)
     assert [f.code for f in report.findings] == ["table.no_rows"]

@@ -14,6 +14,7 @@ from intake.corpus import (
     write_corrupt_zip,
     write_encrypted_ooxml,
     write_encrypted_xls,
+    write_encrypted_zip,
     write_ratio_bomb,
     write_xml_bomb,
     write_zip_bomb,
@@ -83,12 +84,24 @@ def test_encrypted_xlsx(tmp_path):
     expect(path, "encrypted", "密码", "取消密码保护")
 
 
+def test_encrypted_zip_members_say_resubmit_once(tmp_path):
+    error = expect(write_encrypted_zip(tmp_path / "a.xlsx"), "encrypted", "密码", "取消密码保护")
+    assert error.reason == "文件设置了打开密码或已加密，无法读取。请取消密码保护后另存为 .xlsx 重新报送。"
+
+
 def test_password_protected_xls(tmp_path):
     expect(write_encrypted_xls(tmp_path / "a.xls", BOOK), "encrypted", "密码")
 
 
 def test_xml_bomb_refused_before_parsing(tmp_path):
     expect(write_xml_bomb(tmp_path / "a.xlsx"), "xml.dtd", "XML 炸弹")
+
+
+def test_a_refusal_becomes_an_error_finding(tmp_path):
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4\n")
+    error = expect(tmp_path / "a.pdf", "format.unknown", "PDF 文件", "请另存为 .xlsx 后重新报送")
+    assert error.as_finding().model_dump(exclude_none=True) == {
+        "code": "format.unknown", "severity": "error", "message": error.reason}
 
 
 def test_ratio_bomb_refused_without_expanding(tmp_path):

@@ -4,6 +4,10 @@ Names are matched against the programme's unit names and aliases: exactly, then 
 containment (the longest alias found in the text), then fuzzily (difflib ratio above
 FUZZY_THRESHOLD with a clear margin). Ambiguous or unknown text gives no unit and
 a Chinese reason naming the candidates.
+
+A file name is matched without its noise: generic words (year, quarter, 报表, 最终版 ...)
+and any run of two or more characters taken from the programme's notice or report
+title, except where that run is part of a unit's name or alias.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from wcreport.core.findings_catalogue import message, part
 from wcreport.core.model import ParsedReport
 from wcreport.intake.cells import squeeze
 
@@ -20,7 +25,7 @@ FUZZY_MARGIN = 0.08
 CANDIDATE_THRESHOLD = 0.5
 _NOISE_RE = re.compile(r"[(（]?(?:加盖)?(?:公章|盖章|签章)[)）]?|[\s\-_—·.,，、:：;；()（）\[\]【】《》\"“”'‘’]+")
 _FILE_NOISE_RE = re.compile(
-    r"\d{4}年?|第?[一二三四1-4１-４]季度|[Qq][1-4]|报表|进展情况|进度|工作|为高新区妇女儿童办实事|妇女儿童|办实事|"
+    r"\d{4}年?|第?[一二三四1-4１-４]季度|[Qq][1-4]|报表|进展情况|进度|工作|"
     r"情况|报送|上报|最终版|终版|修改版?|定稿|副本|copy|final|v\d+|\(\d+\)|（\d+）")
 _SPLIT_RE = re.compile(r"[\n、,，;；/／|]+|\s{2,}")
 
@@ -30,7 +35,7 @@ class Identity:
     unit: str | None
     source: str | None            # unit_line, units_column, file_name
     candidates: list[str] = field(default_factory=list)   # unit keys
-    reason: str | None = None     # Chinese, when unit is None
+    reason: str | None = None     # Chinese, set whenever unit is None
 
 
 @dataclass
@@ -70,8 +75,8 @@ def match_unit(text: str, programme) -> _Match:
         return _Match(table[cleaned], [table[cleaned]])
     if cleaned in programme.units_by_key:
         return _Match(cleaned, [cleaned])
-    # Containment: the text holds aliases ("淄博高新区教体中心"); an alias inside a longer
-    # one found too ("检察院" in "高新区检察院") does not count on its own.
+    # Containment: the text holds aliases (a unit name with a place prefix); an alias
+    # inside a longer alias also found in the text does not count on its own.
     inside = [a for a in table if len(a) >= 2 and a in cleaned]
     inside = [a for a in inside if not any(a != b and a in b for b in inside)]
     keys = _unique(table[a] for a in sorted(inside, key=lambda a: (-len(a), a)))
@@ -79,7 +84,7 @@ def match_unit(text: str, programme) -> _Match:
         return _Match(keys[0], keys)
     if keys:
         return _Match(None, keys)
-    # An alias holding the text ("教体" in "教体中心"), if only one unit's does.
+    # An alias holding the text (an abbreviation of it), if only one unit's does.
     holders = _unique(k for a, k in table.items() if len(cleaned) >= 2 and cleaned in a)
     if len(holders) == 1:
         return _Match(holders[0], holders)
@@ -119,8 +124,8 @@ def _units_column(parsed: ParsedReport, programme) -> _Match:
         if area and squeeze(area.label) in squeeze(text):
             keys.update(area.units)
             text = re.sub(r"\s*".join(map(re.escape, squeeze(area.label))), "\n", text)
-        for part in _SPLIT_RE.split(text):
-            match = match_unit(part, programme)
+        for piece in _SPLIT_RE.split(text):
+            match = match_unit(piece, programme)
             if match.unit:
                 keys.add(match.unit)
         if not keys:
@@ -141,6 +146,56 @@ def _file_stem(file_name: str) -> str:
     return stem
 
 
+def _alias_positions(text: str, programme) -> set[int]:
+    """Positions of ``text`` covered by some unit's name or alias."""
+    covered: set[int] = set()
+    for alias in _aliases(programme):
+        start = text.find(alias) if len(alias) >= 2 else -1
+        while start >= 0:
+            covered.update(range(start, start + len(alias)))
+            start = text.find(alias, start + 1)
+    return covered
+
+
+def _strip_title_words(stem: str, programme) -> str:
+    """The stem without runs of 2+ characters found in the programme's titles (unit names kept)."""
+    text = squeeze(stem)
+    titles = (squeeze(programme.notice.title), squeeze(programme.report.title))
+    kept = _alias_positions(text, programme)
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        end = i
+        while end < len(text) and end not in kept and any(text[i:end + 1] in title for title in titles):
+            end += 1
+        if end - i >= 2:
+            out.append(" ")
+            i = end
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _match_file_name(file_name: str, programme) -> _Match:
+    """The unit named in the file name without its noise, else in the whole name."""
+    stem = _file_stem(file_name)
+    name_part = _FILE_NOISE_RE.sub(" ", _strip_title_words(stem, programme))
+    match = match_unit(name_part, programme) if _clean(name_part) else _Match(None, [])
+    if match.unit is None and _clean(name_part) != _clean(stem):
+        whole = match_unit(stem, programme)
+        if whole.unit:
+            return whole
+    return match
+
+
+def _unknown(tried: list[str], candidates: list[str], programme) -> str:
+    names = [programme.units_by_key[c].name for c in candidates if c in programme.units_by_key]
+    if names:
+        return message("unit.unknown", cause="candidates", tried="；".join(tried), candidates="、".join(names))
+    return message("unit.unknown", tried="；".join(tried))
+
+
 def identify_unit(parsed: ParsedReport | None, file_name: str, programme) -> Identity:
     """Identify the sending unit; None with a Chinese reason naming candidates when unsure."""
     tried: list[str] = []
@@ -150,31 +205,18 @@ def identify_unit(parsed: ParsedReport | None, file_name: str, programme) -> Ide
         if match.unit:
             return Identity(match.unit, "unit_line", [match.unit])
         candidates += match.candidates
-        tried.append(f"「单位：」行写的是「{parsed.unit_line}」")
+        tried.append(part("unit.unknown", "unit_line", text=parsed.unit_line))
     elif parsed is not None and parsed.sheet:
-        tried.append("「单位：」行未填写")
+        tried.append(part("unit.unknown", "no_unit_line"))
     if parsed is not None and parsed.rows:
         match = _units_column(parsed, programme)
         if match.unit:
             return Identity(match.unit, "units_column", [match.unit])
         candidates += [c for c in match.candidates if c not in candidates]
-        tried.append("「责任单位」列不能确定唯一单位")
-    stem = _file_stem(file_name)
-    name_part = _FILE_NOISE_RE.sub(" ", stem)
-    match = match_unit(name_part, programme) if _clean(name_part) else _Match(None, [])
-    if match.unit is None and _clean(name_part) != _clean(stem):
-        whole = match_unit(stem, programme)
-        if whole.unit:
-            match = whole
+        tried.append(part("unit.unknown", "units_column"))
+    match = _match_file_name(file_name, programme)
     if match.unit:
         return Identity(match.unit, "file_name", [match.unit])
     candidates += [c for c in match.candidates if c not in candidates]
-    tried.append(f"文件名「{PurePath(file_name).name}」")
-    names = [programme.units_by_key[c].name for c in candidates if c in programme.units_by_key]
-    if names:
-        reason = (f"无法确定报送单位：{'；'.join(tried)}，可能是{'、'.join(names)}中的一个。"
-                  "请在表格第2行「单位：」后填写本单位全称（与通知中的责任单位名称一致）后重新报送。")
-    else:
-        reason = (f"无法确定报送单位：{'；'.join(tried)}，与通知中的责任单位都对应不上。"
-                  "请在表格第2行「单位：」后填写本单位全称（与通知中的责任单位名称一致）后重新报送。")
-    return Identity(None, None, candidates, reason)
+    tried.append(part("unit.unknown", "file_name", name=PurePath(file_name).name))
+    return Identity(None, None, candidates, _unknown(tried, candidates, programme))

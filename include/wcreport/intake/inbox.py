@@ -17,15 +17,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from wcreport.core.findings_catalogue import finding, finding_with_text
 from wcreport.core.io import write_atomic
-from wcreport.core.model import FileRecord, Finding, ParsedReport
+from wcreport.core.model import FileRecord, ParsedReport
 from wcreport.intake.identity import identify_unit
 from wcreport.intake.locate import locate_report
 from wcreport.intake.reader import READABLE, UnreadableFile, detect_format, read_workbook
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"   # bump when cached reasons change (they are stored as text)
 SPREADSHEET_EXTS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".xlt", ".xltx", ".xltm", ".et", ".ett", ".ods", ".ots"}
 TEMP_EXTS = {".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", ".bak", ".wbk"}
 SYSTEM_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -157,7 +158,7 @@ def read_cached(paths, programme, sha: str, archived: Path) -> tuple[str | None,
         error = exc
     except Exception:
         log.exception("unexpected error reading %s", archived)
-        error = UnreadableFile("file.corrupt", "文件内容异常，无法读取。请另存为 .xlsx 后重新报送。")
+        error = UnreadableFile.of("file.corrupt", cause="unexpected")
     payload = {"format": fmt, "parsed": parsed.model_dump(mode="json") if parsed else None,
                "error": {"code": error.code, "reason": error.reason} if error else None}
     write_atomic(cache, json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8"), skip_if_same=True)
@@ -191,10 +192,17 @@ def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0,
             _process(paths, programme, record, rel in unstable)
         except Exception:
             log.exception("unexpected error on inbox file %s", rel)
-            record.status = "rejected"
-            record.reasons = ["处理该文件时发生内部错误，请另存为 .xlsx 后重新报送，或联系组织人事部群团科。"]
+            reject_internal_error(record, programme)
         records.append(record)
     return records
+
+
+def reject_internal_error(record: FileRecord, programme) -> None:
+    """Reject a file our own code failed on, naming the programme's organiser as contact."""
+    error = finding("file.internal_error", organiser=programme.report.organiser)
+    record.status = "rejected"
+    record.reasons = [error.message]
+    record.findings = [error]
 
 
 def _process(paths, programme, record: FileRecord, unstable: bool) -> None:
@@ -233,10 +241,10 @@ def _process(paths, programme, record: FileRecord, unstable: bool) -> None:
     if error is not None:
         record.status = "rejected"
         record.reasons = [error.reason]
-        record.findings = [Finding(code=error.code, severity="error", message=error.reason)]
+        record.findings = [error.as_finding()]
     elif identity.unit is None:
         record.status = "rejected"
-        record.reasons = [identity.reason or "无法确定报送单位。"]
-        record.findings = [Finding(code="unit.unknown", severity="error", message=record.reasons[0])]
+        record.reasons = [identity.reason]
+        record.findings = [finding_with_text("unit.unknown", identity.reason)]
     else:
         record.status = "pending"

@@ -11,11 +11,11 @@ from __future__ import annotations
 import difflib
 import re
 
+from wcreport.core.findings_catalogue import finding
 from wcreport.core.model import FORM_FIELDS, FORM_HEADERS_ZH, Finding, IndicatorValue, ParsedReport, ProgressRow
 from wcreport.intake.cells import cell_text, parse_number, parse_seq, squeeze
 from wcreport.intake.reader import SheetGrid, WorkbookGrid
 
-TEMPLATE_HINT = "请使用通知附件的报表格式（表头：序号、实事名称、责任单位、本季度具体措施及任务进度情况、完成时限）"
 _UNIT_LINE_RE = re.compile(r"^(?:填报|报送|填表|上报)?单位(?:名称)?(?:\(盖章\))?[:：]")
 _UNIT_LINE_STOP = re.compile(r"(填报人|填表人|联系人|联系电话|电话|报送日期|填报日期|填表日期|日期|审核人|负责人)[:：]?")
 _STAMP_RE = re.compile(r"[(（]?\s*(?:加盖)?(?:公章|盖章|签章)\s*[)）]?")
@@ -131,8 +131,8 @@ def _value(row: list[object], col: int | None) -> object:
     return row[col]
 
 
-def _unit_line(cells: list[list[object]], upto: int) -> tuple[str | None, str | None]:
-    """Text after "单位：" above the header (the stamp note removed), and its cell."""
+def _unit_line(cells: list[list[object]], upto: int) -> str | None:
+    """Text after "单位：" above the header (the stamp note removed)."""
     for r in range(min(upto, len(cells))):
         row = cells[r]
         for c, value in enumerate(row):
@@ -151,8 +151,8 @@ def _unit_line(cells: list[list[object]], upto: int) -> tuple[str | None, str | 
                         if candidate and not _UNIT_LINE_STOP.match(squeeze(later_text)):
                             rest = candidate
                         break
-            return (rest or ""), a1(r, c)
-    return None, None
+            return rest or ""
+    return None
 
 
 def _match_task(name: str, programme) -> int | None:
@@ -183,17 +183,17 @@ def _match_indicator(name: str, programme) -> str | None:
     return by_name[close[0]] if close else None
 
 
-def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int], programme,
-               findings: list[Finding]) -> list[ProgressRow]:
+def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int], programme
+               ) -> tuple[list[ProgressRow], list[Finding]]:
+    """The form's rows below the header, and a warning for each 序号 that contradicts its task name."""
     rows: list[ProgressRow] = []
+    findings: list[Finding] = []
     anchors = _merged_anchor(sheet)
-    seen_header_again = False
     for r in range(header_row + 1, len(cells)):
         row = cells[r]
         if all(cell_text(v) == "" for v in row):
             continue
         if _is_header_row(row, columns, header_field):
-            seen_header_again = True
             continue
         if indicator_header_field(_value(row, columns.get("task_name"))) == "name" or \
                 sum(1 for v in row if indicator_header_field(v)) >= 3:
@@ -212,32 +212,26 @@ def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int]
             # when the row's own cell is part of a merge that starts elsewhere.
             refs[f] = a1(r, c) if anchors.get((r, c), (r, c)) == (r, c) else a1(*anchors[(r, c)])
         if seq_written is not None and seq is not None and seq_written != seq and texts.get("task_name"):
-            findings.append(Finding(
-                code="table.seq_mismatch", severity="warning", sheet=sheet.name, cell=refs.get("seq"), field="seq",
-                message=f"序号 {seq_written} 与实事名称「{texts['task_name']}」"
-                        f"（通知中为第 {seq} 项）不一致，已按实事名称对应。"))
+            findings.append(finding("table.seq_mismatch", sheet=sheet.name, cell=refs.get("seq"),
+                                    written=seq_written, task_name=texts["task_name"], seq=seq))
         rows.append(ProgressRow(
             seq=seq, task_name=texts.get("task_name", ""), units=texts.get("units", ""),
             progress=texts.get("progress", ""), deadline=texts.get("deadline", ""),
             sheet=sheet.name, row=r + 1, cells=refs))
-    _ = seen_header_again
-    return rows
+    return rows, findings
 
 
-def _read_indicators(sheet: SheetGrid, cells, programme, start: int = 0) -> tuple[list[IndicatorValue], list[Finding]]:
+def _read_indicators(sheet: SheetGrid, cells, programme, start: int = 0) -> list[IndicatorValue]:
     found = _find_header(cells[start:], indicator_header_field, {"name", "value"})
     if found is None:
-        return [], []
+        return []
     header_row, columns = found
     header_row += start
     values: list[IndicatorValue] = []
-    findings: list[Finding] = []
     for r in range(header_row + 1, len(cells)):
         row = cells[r]
         name = cell_text(_value(row, columns["name"]))
         if not name:
-            if all(cell_text(v) == "" for v in row):
-                continue
             continue
         if indicator_header_field(name) == "name":
             continue  # repeated header
@@ -250,10 +244,10 @@ def _read_indicators(sheet: SheetGrid, cells, programme, start: int = 0) -> tupl
         key = _match_indicator(name, programme)
         # A value that is not a number is kept (value=None); the indicators suite reports it.
         values.append(IndicatorValue(key=key, name=name, raw=raw, value=number, sheet=sheet.name, cell=cell))
-    return values, findings
+    return values
 
 
-def _score(sheet: SheetGrid, programme) -> tuple[int, int, dict[str, int], list[list[object]]] | None:
+def _score(sheet: SheetGrid) -> tuple[int, int, dict[str, int], list[list[object]]] | None:
     cells = fill_merged(sheet)
     found = _find_header(cells, header_field, {"progress"})
     if found is None:
@@ -268,62 +262,72 @@ def locate_report(grid: WorkbookGrid, programme) -> ParsedReport:
     """Find the form (and the indicator table) in a workbook; never raises on odd layouts."""
     candidates = []
     for index, sheet in enumerate(grid.sheets):
-        scored = _score(sheet, programme)
+        scored = _score(sheet)
         if scored is None:
             continue
         header_row, n_fields, columns, cells = scored
-        probe: list[Finding] = []
-        rows = _read_rows(sheet, cells, header_row, columns, programme, probe)
+        rows, _warnings = _read_rows(sheet, cells, header_row, columns, programme)
         filled = sum(1 for r in rows if r.progress)
         # Prefer visible sheets, then complete headers, then filled rows, then the first.
         candidates.append(((not sheet.hidden, n_fields, filled, len(rows), -index), index, scored))
-    findings: list[Finding] = []
     report = ParsedReport()
     if not candidates:
-        names = "、".join(f"「{s.name}」" for s in grid.sheets)
-        findings.append(Finding(code="table.no_header", severity="error",
-                                message=f"在工作表{names}中都未找到报表表头行。{TEMPLATE_HINT}，不要删除或改写表头。"))
-        report.findings = findings
-        _attach_indicators(grid, programme, report, skip=None)
-        return report
-    candidates.sort(reverse=True)
-    _, index, (header_row, _n, columns, cells) = candidates[0]
-    sheet = grid.sheets[index]
-    report.sheet = sheet.name
-    report.header_row = header_row + 1
-    if len(candidates) > 1 or sheet.hidden or len(grid.sheets) > 1:
+        sheets = "、".join(f"「{s.name}」" for s in grid.sheets)
+        report.findings = [finding("table.no_header", sheets=sheets)]
+    else:
+        candidates.sort(reverse=True)
+        _, index, scored = candidates[0]
         others = [grid.sheets[i].name for _, i, _s in candidates[1:]]
-        note = f"工作簿有 {len(grid.sheets)} 个工作表，采用「{sheet.name}」"
-        if sheet.hidden:
-            note += "（该表为隐藏工作表，但只有它含有报表表头）"
-        elif others:
-            note += f"（表头最完整、填写内容最多；另有「{'」「'.join(others)}」也像报表，未采用）"
-        else:
-            note += "（唯一含有报表表头的工作表）"
-        report.sheet_note = note + "。"
-    report.unit_line, _cell = _unit_line(cells, header_row)
-    missing = [f for f in FORM_FIELDS if f not in columns]
-    for f in missing:
-        severity = "error" if f == "progress" else "warning"
-        findings.append(Finding(
-            code="table.missing_column", severity=severity, sheet=sheet.name, cell=a1(header_row, 0), field=f,
-            message=f"第 {header_row + 1} 行表头中缺少「{FORM_HEADERS_ZH[f]}」列。{TEMPLATE_HINT}。"))
-    report.rows = _read_rows(sheet, cells, header_row, columns, programme, findings)
-    if not report.rows and "progress" in columns:
-        findings.append(Finding(
-            code="table.no_rows", severity="error", sheet=sheet.name, cell=a1(header_row + 1, 0),
-            message=f"表头（第 {header_row + 1} 行）下没有任何实事行。请按通知附件逐项填写本单位负责的实事后重新报送。"))
-    report.findings = findings
-    _attach_indicators(grid, programme, report, skip=None)
+        _read_form(grid, grid.sheets[index], scored, others, programme, report)
+    _attach_indicators(grid, programme, report)
     return report
 
 
-def _attach_indicators(grid: WorkbookGrid, programme, report: ParsedReport, skip) -> None:
+def _read_form(grid: WorkbookGrid, sheet: SheetGrid, scored, others: list[str], programme,
+               report: ParsedReport) -> None:
+    header_row, _n, columns, cells = scored
+    report.sheet = sheet.name
+    report.header_row = header_row + 1
+    report.sheet_note = _sheet_note(grid, sheet, others)
+    report.unit_line = _unit_line(cells, header_row)
+    findings = _missing_columns(sheet, header_row, columns)
+    report.rows, warnings = _read_rows(sheet, cells, header_row, columns, programme)
+    findings += warnings
+    if not report.rows and "progress" in columns:
+        findings.append(finding("table.no_rows", sheet=sheet.name, cell=a1(header_row + 1, 0), row=header_row + 1))
+    report.findings = findings
+
+
+def _sheet_note(grid: WorkbookGrid, sheet: SheetGrid, others: list[str]) -> str | None:
+    """Why this sheet was taken, when the workbook has several or the form is hidden."""
+    if not (others or sheet.hidden or len(grid.sheets) > 1):
+        return None
+    note = f"工作簿有 {len(grid.sheets)} 个工作表，采用「{sheet.name}」"
+    if sheet.hidden:
+        note += "（该表为隐藏工作表，但只有它含有报表表头）"
+    elif others:
+        note += f"（表头最完整、填写内容最多；另有「{'」「'.join(others)}」也像报表，未采用）"
+    else:
+        note += "（唯一含有报表表头的工作表）"
+    return note + "。"
+
+
+def _missing_columns(sheet: SheetGrid, header_row: int, columns: dict[str, int]) -> list[Finding]:
+    """The progress column is required; any other missing column is a warning."""
+    out = []
+    for f in FORM_FIELDS:
+        if f in columns:
+            continue
+        out.append(finding("table.missing_column" if f == "progress" else "table.missing_optional_column",
+                           sheet=sheet.name, cell=a1(header_row, 0), field=f,
+                           row=header_row + 1, column=FORM_HEADERS_ZH[f]))
+    return out
+
+
+def _attach_indicators(grid: WorkbookGrid, programme, report: ParsedReport) -> None:
     for sheet in grid.sheets:
         cells = fill_merged(sheet)
         start = 0
         if sheet.name == report.sheet and report.rows:
             start = max(r.row for r in report.rows)  # a section below the form
-        values, findings = _read_indicators(sheet, cells, programme, start)
-        report.indicators.extend(values)
-        report.findings.extend(findings)
+        report.indicators.extend(_read_indicators(sheet, cells, programme, start))

@@ -4,7 +4,8 @@ The format is detected from the file's bytes, never its name (WPS saves old .xls
 content as .et or even .xlsx). Before any parser sees a zip-based workbook, its
 declared member sizes and compression ratios are checked: python-calamine has no
 decompression limit of its own. XML members that declare a DTD are refused
-(entity expansion bombs); defusedxml would refuse the same.
+(entity expansion bombs); defusedxml would refuse the same. A refusal is an
+``UnreadableFile`` whose code and reason come from ``wcreport.core.findings_catalogue``.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wcreport.core.findings_catalogue import finding_type, finding_with_text, message
+from wcreport.core.model import Finding
 from wcreport.core.settings import settings
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -24,17 +27,25 @@ MAX_MEMBER_RATIO = 200          # uncompressed / compressed, per member above 1 
 MAX_MEMBERS = 10_000
 MAX_ROWS = 5_000                # per sheet; a form has a few dozen
 MAX_COLS = 100
-
-RESUBMIT = "请另存为 .xlsx 后重新报送"
+MIB = 1024 * 1024
 
 
 class UnreadableFile(Exception):
-    """A file that cannot be read as a workbook. ``code`` is stable, ``reason`` Chinese."""
+    """A file that cannot be read as a workbook: a catalogued ``code`` and its Chinese ``reason``."""
 
     def __init__(self, code: str, reason: str):
+        finding_type(code)
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason
+
+    @classmethod
+    def of(cls, code: str, /, *, cause: str | None = None, **values) -> UnreadableFile:
+        """The exception for a catalogued code, with the catalogue's message as reason."""
+        return cls(code, message(code, cause=cause, **values))
+
+    def as_finding(self) -> Finding:
+        return finding_with_text(self.code, self.reason)
 
 
 @dataclass
@@ -49,9 +60,6 @@ class SheetGrid:
 class WorkbookGrid:
     format: str
     sheets: list[SheetGrid]
-
-
-ENCRYPTED_REASON = "文件设置了打开密码（已加密），无法读取。请取消密码保护后另存为 .xlsx 重新报送"
 
 
 def _head(path: Path, size: int = 8) -> bytes:
@@ -99,13 +107,14 @@ def detect_format(path) -> str | None:
     return None
 
 
-def _describe_bytes(path: Path) -> str:
+def _unknown_format_cause(path: Path) -> str | None:
+    """What a file that is no spreadsheet looks like: "pdf", "html" or unknown (None)."""
     head = _head(path, 512).lstrip().lower()
     if head.startswith(b"%pdf"):
-        return "该文件是 PDF 文件，不是电子表格"
+        return "pdf"
     if head.startswith((b"<html", b"<!doctype html", b"<?xml", b"<table")) or b"<html" in head:
-        return "该文件是网页（HTML/XML）格式，只是扩展名为表格"
-    return "无法识别该文件的格式（文件内容不是 Excel、WPS 或 ODS 表格）"
+        return "html"
+    return None
 
 
 def check_zip(path: Path) -> None:
@@ -113,25 +122,19 @@ def check_zip(path: Path) -> None:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise UnreadableFile("zip.corrupt", f"文件已损坏，无法打开（压缩包结构不完整）。{RESUBMIT}") from None
+        raise UnreadableFile.of("zip.corrupt") from None
     with zf:
         infos = zf.infolist()
         if len(infos) > MAX_MEMBERS:
-            raise UnreadableFile("zip.bomb", f"文件内部包含 {len(infos)} 个部件，超过安全上限，已拒收。{RESUBMIT}")
+            raise UnreadableFile.of("zip.bomb", cause="members", count=len(infos))
         total = sum(i.file_size for i in infos)
         if total > (limit := settings().max_uncompressed_bytes):
-            raise UnreadableFile(
-                "zip.bomb",
-                f"文件解压后约 {total // (1024 * 1024)} MB，超过安全上限 "
-                f"{limit // (1024 * 1024)} MB（疑似压缩炸弹），已拒收。{RESUBMIT}")
+            raise UnreadableFile.of("zip.bomb", size_mb=total // MIB, limit_mb=limit // MIB)
         for info in infos:
-            if info.file_size > 1024 * 1024 and info.file_size > MAX_MEMBER_RATIO * max(info.compress_size, 1):
-                raise UnreadableFile(
-                    "zip.bomb",
-                    f"文件内部部件 {info.filename} 的压缩比异常（疑似压缩炸弹），已拒收。{RESUBMIT}")
+            if info.file_size > MIB and info.file_size > MAX_MEMBER_RATIO * max(info.compress_size, 1):
+                raise UnreadableFile.of("zip.bomb", cause="ratio", member=info.filename)
             if info.flag_bits & 0x1:
-                raise UnreadableFile("encrypted", "文件设置了密码或已加密，无法读取。请取消密码保护后另存为 .xlsx 重新报送"
-                                                  f"{RESUBMIT}")
+                raise UnreadableFile.of("encrypted")
         for info in infos:
             if not info.filename.endswith((".xml", ".rels")) or info.file_size == 0:
                 continue
@@ -139,9 +142,9 @@ def check_zip(path: Path) -> None:
                 with zf.open(info) as member:
                     start = member.read(4096)
             except Exception:
-                raise UnreadableFile("zip.corrupt", f"文件已损坏（部件 {info.filename} 无法解压）。{RESUBMIT}") from None
+                raise UnreadableFile.of("zip.corrupt", cause="member", member=info.filename) from None
             if b"<!DOCTYPE" in start or b"<!ENTITY" in start:
-                raise UnreadableFile("xml.dtd", f"文件内部 XML 含有 DTD/实体声明（疑似 XML 炸弹），已拒收。{RESUBMIT}")
+                raise UnreadableFile.of("xml.dtd")
 
 
 def _ole_encrypted(path: Path) -> bool:
@@ -157,22 +160,19 @@ def read_workbook(path) -> WorkbookGrid:
     try:
         size = path.stat().st_size
     except OSError:
-        raise UnreadableFile("file.missing", "文件无法访问（可能已被移走或正在被占用），请重新报送。") from None
+        raise UnreadableFile.of("file.missing") from None
     if size == 0:
-        raise UnreadableFile("file.empty", "文件为空（0 字节），可能保存未完成。请重新保存后再报送。")
+        raise UnreadableFile.of("file.empty")
     if size > (limit := settings().max_file_bytes):
-        raise UnreadableFile(
-            "file.too_large",
-            f"文件大小 {size / 1024 / 1024:.1f} MB，超过上限 {limit // (1024 * 1024)} MB。"
-            "报表只需填写文字和数字，请删除图片等附件内容，另存为 .xlsx 后重新报送。")
+        raise UnreadableFile.of("file.too_large", size_mb=size / MIB, limit_mb=limit // MIB)
     fmt = detect_format(path)
     if fmt == "zip":
-        raise UnreadableFile("zip.corrupt", f"文件已损坏，无法打开（压缩包结构不完整）。{RESUBMIT}")
+        raise UnreadableFile.of("zip.corrupt")
     if fmt is None:
-        raise UnreadableFile("format.unknown", f"{_describe_bytes(path)}。{RESUBMIT}")
+        raise UnreadableFile.of("format.unknown", cause=_unknown_format_cause(path))
     if fmt == "xls":
         if _ole_encrypted(path):
-            raise UnreadableFile("encrypted", "文件设置了打开密码（已加密），无法读取。请取消密码保护后另存为 .xlsx 重新报送")
+            raise UnreadableFile.of("encrypted")
     else:
         check_zip(path)
     return _read_calamine(path, fmt)
@@ -184,11 +184,11 @@ def _read_calamine(path: Path, fmt: str) -> WorkbookGrid:
     try:
         workbook = pc.CalamineWorkbook.from_path(str(path))
     except pc.PasswordError:
-        raise UnreadableFile("encrypted", ENCRYPTED_REASON) from None
+        raise UnreadableFile.of("encrypted") from None
     except Exception as exc:
         if "password" in str(exc).lower() or "encrypt" in str(exc).lower():
-            raise UnreadableFile("encrypted", ENCRYPTED_REASON) from None
-        raise UnreadableFile("file.corrupt", f"文件已损坏或格式不受支持，无法读取。{RESUBMIT}") from None
+            raise UnreadableFile.of("encrypted") from None
+        raise UnreadableFile.of("file.corrupt") from None
     sheets: list[SheetGrid] = []
     ods_merges = _ods_merges(path) if fmt == "ods" else {}
     try:
@@ -199,11 +199,11 @@ def _read_calamine(path: Path, fmt: str) -> WorkbookGrid:
                 sheet = workbook.get_sheet_by_name(meta.name)
                 rows = sheet.to_python(skip_empty_area=False, nrows=MAX_ROWS)
             except pc.PasswordError:
-                raise UnreadableFile("encrypted", "文件设置了密码，无法读取。请取消密码保护后另存为 .xlsx 重新报送") from None
+                raise UnreadableFile.of("encrypted") from None
             except UnreadableFile:
                 raise
             except Exception:
-                raise UnreadableFile("file.corrupt", f"工作表「{meta.name}」已损坏，无法读取。{RESUBMIT}") from None
+                raise UnreadableFile.of("file.corrupt", cause="sheet", sheet=meta.name) from None
             cells = [[None if v == "" else v for v in row[:MAX_COLS]] for row in rows]
             try:
                 ranges = sheet.merged_cell_ranges or []
@@ -221,7 +221,7 @@ def _read_calamine(path: Path, fmt: str) -> WorkbookGrid:
         except Exception:
             pass
     if not sheets:
-        raise UnreadableFile("workbook.empty", "文件中没有工作表。请使用通知附件的报表格式填写后重新报送。")
+        raise UnreadableFile.of("workbook.empty")
     return WorkbookGrid(fmt, sheets)
 
 

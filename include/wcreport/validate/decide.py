@@ -10,7 +10,7 @@ from pathlib import Path
 from wcreport.core.io import write_atomic
 from wcreport.core.model import FileRecord, Finding, UnitResult
 from wcreport.core.settings import QuarterPaths
-from wcreport.intake.inbox import read_cached, scan_and_identify
+from wcreport.intake.inbox import read_cached, reject_internal_error, scan_and_identify
 from wcreport.validate.feedback import write_feedback
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,7 @@ def ingest_unit(paths: QuarterPaths, programme, unit_key: str) -> UnitResult:
                 _evaluate(paths, programme, unit_key, winner, result)
             except Exception:
                 log.exception("unexpected error evaluating %s", winner.path)
-                winner.status = "rejected"
-                winner.reasons = ["处理该文件时发生内部错误，请另存为 .xlsx 后重新报送，或联系组织人事部群团科。"]
+                reject_internal_error(winner, programme)
         if winner.status == "rejected":
             result.status = "rejected"
             winner.feedback = write_feedback(paths, winner, unit_key, unit.name, programme.report.title,

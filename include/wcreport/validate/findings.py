@@ -9,7 +9,8 @@ and GX's own ``severity``: "critical" -> error (rejects the file), "warning" -> 
 (accepted, reported), "info" -> ignored. Row-level expectations report failing rows
 through ``unexpected_index_list`` (index column ``row_id``); a cell gets one message, the
 first failing expectation in suite order. Set-level expectations (distinct values
-contain set) give one finding per missing value, without a cell.
+contain set) give one finding per missing value, without a cell. Codes raised in Python
+(reading, locating, identifying a file) are in ``wcreport.core.findings_catalogue``.
 """
 from __future__ import annotations
 

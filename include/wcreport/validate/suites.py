@@ -1,4 +1,4 @@
-"""Great Expectations validation of a parsed report (issue 4).
+"""Great Expectations validation of a parsed report.
 
 The only module that imports great_expectations, inside functions, never at import
 time (DAG parsing must not pay for it). The rules are the JSON suites of the GX
@@ -10,8 +10,10 @@ project in ``expectations/`` (``wcreport.core.settings.expectations_root()``, en
    status, ratio to target, previous quarter's value ...) and the cell references;
 2. computes the programme-derived suite parameters (``$PARAMETER`` values: the
    unit's tasks, expected names, previous quarter's texts ...);
-3. runs the project's checkpoints (Data Docs built into ``data_docs_dir``) or, without
-   a Data Docs folder, the validation definitions alone;
+3. runs the project's validation definitions (one per suite) and, given a Data Docs
+   folder, builds this run's result pages there (the site index only when missing;
+   ``build_data_docs_index`` rebuilds it once per quarter). The checkpoints are not
+   run: only their result format is used;
 4. maps failing rows back to cells as Chinese findings (``wcreport.validate.findings``).
 
 The GX context is created once per process and (project, Data Docs folder) and reused.

@@ -1,0 +1,141 @@
+"""Every finding code raised in Python, with its severity, title and Chinese message.
+
+Modelled on frictionless-py's error types: each entry is a stable code, a short
+English title (what the rule checks), and a ``str.format`` message template with
+named placeholders. A code raised for several distinct causes keeps one code and
+one template per cause (``causes``); ``parts`` are phrases a message is composed of.
+Codes raised by the Great Expectations suites live in their JSON files, not here.
+
+Findings and unreadable-file reasons are built with ``finding``/``message``; an
+uncatalogued code raises ``UnknownFindingCode`` instead of reaching a unit.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from wcreport.core.model import FORM_FIELDS, FORM_HEADERS_ZH, Finding, Severity
+
+_RESUBMIT = "请另存为 .xlsx 后重新报送。"
+_TEMPLATE_HINT = "请使用通知附件的报表格式（表头：" + "、".join(FORM_HEADERS_ZH[f] for f in FORM_FIELDS) + "）"
+_FILL_IN_UNIT = "请在表格第2行「单位：」后填写本单位全称（与通知中的责任单位名称一致）后重新报送。"
+
+
+class UnknownFindingCode(KeyError):
+    """A finding code (or one of its causes or parts) that the catalogue does not list."""
+
+
+@dataclass(frozen=True)
+class FindingType:
+    code: str
+    severity: Severity
+    title: str
+    message: str
+    field: str | None = None
+    causes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    parts: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def template(self, cause: str | None = None) -> str:
+        if cause is None:
+            return self.message
+        if cause not in self.causes:
+            raise UnknownFindingCode(f"{self.code}: no cause {cause!r}")
+        return self.causes[cause]
+
+    def templates(self) -> list[str]:
+        return [self.message, *self.causes.values()]
+
+
+_TYPES = (
+    # Reading the file (wcreport.intake.reader)
+    FindingType("file.missing", "error", "the file can still be opened",
+                "文件无法访问（可能已被移走或正在被占用），请重新报送。"),
+    FindingType("file.empty", "error", "the file is not empty",
+                "文件为空（0 字节），可能保存未完成。请重新保存后再报送。"),
+    FindingType("file.too_large", "error", "the file is within the size limit",
+                "文件大小 {size_mb:.1f} MB，超过上限 {limit_mb} MB。"
+                "报表只需填写文字和数字，请删除图片等附件内容，另存为 .xlsx 后重新报送。"),
+    FindingType("format.unknown", "error", "the bytes are a spreadsheet (xlsx, xlsm, xlsb, xls, ods)",
+                "无法识别该文件的格式（文件内容不是 Excel、WPS 或 ODS 表格）。" + _RESUBMIT,
+                causes={"pdf": "该文件是 PDF 文件，不是电子表格。" + _RESUBMIT,
+                        "html": "该文件是网页（HTML/XML）格式，只是扩展名为表格。" + _RESUBMIT}),
+    FindingType("zip.corrupt", "error", "the zip container is intact",
+                "文件已损坏，无法打开（压缩包结构不完整）。" + _RESUBMIT,
+                causes={"member": "文件已损坏（部件 {member} 无法解压）。" + _RESUBMIT}),
+    FindingType("zip.bomb", "error", "declared sizes, member count and compression ratios within limits",
+                "文件解压后约 {size_mb} MB，超过安全上限 {limit_mb} MB（疑似压缩炸弹），已拒收。" + _RESUBMIT,
+                causes={"members": "文件内部包含 {count} 个部件，超过安全上限，已拒收。" + _RESUBMIT,
+                        "ratio": "文件内部部件 {member} 的压缩比异常（疑似压缩炸弹），已拒收。" + _RESUBMIT}),
+    FindingType("encrypted", "error", "the file has no password",
+                "文件设置了打开密码或已加密，无法读取。请取消密码保护后另存为 .xlsx 重新报送。"),
+    FindingType("xml.dtd", "error", "no XML member declares a DTD or entities",
+                "文件内部 XML 含有 DTD/实体声明（疑似 XML 炸弹），已拒收。" + _RESUBMIT),
+    FindingType("file.corrupt", "error", "the spreadsheet parser reads every sheet",
+                "文件已损坏或格式不受支持，无法读取。" + _RESUBMIT,
+                causes={"sheet": "工作表「{sheet}」已损坏，无法读取。" + _RESUBMIT,
+                        "unexpected": "文件内容异常，无法读取。" + _RESUBMIT}),
+    FindingType("workbook.empty", "error", "the workbook has a worksheet",
+                "文件中没有工作表。请使用通知附件的报表格式填写后重新报送。"),
+    # Locating the form (wcreport.intake.locate)
+    FindingType("table.no_header", "error", "some sheet has the form's header row",
+                "在工作表{sheets}中都未找到报表表头行。" + _TEMPLATE_HINT + "，不要删除或改写表头。"),
+    FindingType("table.missing_column", "error", "the header has the progress column",
+                "第 {row} 行表头中缺少「{column}」列。" + _TEMPLATE_HINT + "。", field="progress"),
+    FindingType("table.missing_optional_column", "warning", "the header has every other column of the form",
+                "第 {row} 行表头中缺少「{column}」列。" + _TEMPLATE_HINT + "。"),
+    FindingType("table.no_rows", "error", "the header is followed by task rows",
+                "表头（第 {row} 行）下没有任何实事行。请按通知附件逐项填写本单位负责的实事后重新报送。"),
+    FindingType("table.seq_mismatch", "warning", "序号 agrees with the task name (the name wins)",
+                "序号 {written} 与实事名称「{task_name}」（通知中为第 {seq} 项）不一致，已按实事名称对应。",
+                field="seq"),
+    # Identifying the unit (wcreport.intake.identity)
+    FindingType("unit.unknown", "error", "the 单位 line, 责任单位 column or file name names one unit",
+                "无法确定报送单位：{tried}，与通知中的责任单位都对应不上。" + _FILL_IN_UNIT,
+                causes={"candidates": "无法确定报送单位：{tried}，可能是{candidates}中的一个。" + _FILL_IN_UNIT},
+                parts={"unit_line": "「单位：」行写的是「{text}」", "no_unit_line": "「单位：」行未填写",
+                       "units_column": "「责任单位」列不能确定唯一单位", "file_name": "文件名「{name}」"}),
+    # Processing (wcreport.intake.inbox, wcreport.validate.decide, wcreport.validate.feedback)
+    FindingType("file.internal_error", "error", "the pipeline processes the file without an internal error",
+                "处理该文件时发生内部错误，请另存为 .xlsx 后重新报送，或联系{organiser}。"),
+    FindingType("file.rejected", "error", "a rejection reason recorded without a finding of its own",
+                "{reason}"),
+)
+
+CATALOGUE: Mapping[str, FindingType] = MappingProxyType({t.code: t for t in _TYPES})
+
+
+def finding_type(code: str, /) -> FindingType:
+    try:
+        return CATALOGUE[code]
+    except KeyError:
+        raise UnknownFindingCode(code) from None
+
+
+def message(code: str, /, *, cause: str | None = None, **values) -> str:
+    """The code's Chinese message (for ``cause``), its placeholders filled from ``values``."""
+    return finding_type(code).template(cause).format(**values)
+
+
+def part(code: str, name: str, /, **values) -> str:
+    """One phrase a message of ``code`` is composed of."""
+    parts = finding_type(code).parts
+    if name not in parts:
+        raise UnknownFindingCode(f"{code}: no part {name!r}")
+    return parts[name].format(**values)
+
+
+def finding(code: str, /, *, cause: str | None = None, sheet: str | None = None, cell: str | None = None,
+            field: str | None = None, **values) -> Finding:
+    """A Finding of a catalogued code; ``sheet``, ``cell`` and ``field`` are also placeholders."""
+    spec = finding_type(code)
+    field = field or spec.field
+    text = spec.template(cause).format(sheet=sheet, cell=cell, field=field, **values)
+    return Finding(code=code, severity=spec.severity, message=text, sheet=sheet, cell=cell, field=field)
+
+
+def finding_with_text(code: str, /, text: str) -> Finding:
+    """A Finding of a catalogued code whose message was rendered earlier (an exception's reason)."""
+    spec = finding_type(code)
+    return Finding(code=code, severity=spec.severity, message=text, field=spec.field)
