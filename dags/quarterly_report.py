@@ -60,10 +60,13 @@ def quarterly_report():
 
     @task(map_index_template="{{ unit_name }}")
     def ingest_unit(unit: str, run: dict) -> dict:
-        from wcreport.orchestration.tasks import ingest, programme_of
+        from wcreport.orchestration.tasks import ingest, map_label, programme_of
 
-        get_current_context()["unit_name"] = programme_of(run).unit(unit).name
-        return ingest(run, unit)
+        context = get_current_context()
+        context["unit_name"] = programme_of(run).unit(unit).name
+        summary = ingest(run, unit)
+        context["unit_name"] = map_label(summary)   # rendered after the task: "建设局 · 已退回"
+        return summary
 
     @task(trigger_rule="all_done", outlets=[CONSOLIDATED_REPORT])
     def merge(run: dict, unit_summaries) -> dict:

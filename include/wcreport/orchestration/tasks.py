@@ -64,7 +64,32 @@ def ingest(run: dict, unit_key: str) -> dict:
                "files": len(result.files), "warnings": len(result.warnings),
                "feedback": result.feedback, "data_docs": result.data_docs}
     log.info("Unit %s (%s): %s", unit_key, result.unit_name, summary)
+    for line in findings_lines(result):
+        log.info("%s", line)
     return summary
+
+
+def map_label(summary: dict) -> str:
+    """The ingest_unit instance's name in the Airflow grid: unit and outcome, e.g. "建设局 · 已退回"."""
+    from wcreport.core.labels import UNIT_STATUS_ZH, label
+
+    return f"{summary['unit_name']} · {label(UNIT_STATUS_ZH, summary['status'])}"
+
+
+def findings_lines(result: UnitResult) -> list[str]:
+    """The unit's outcome and findings in Chinese, file by file (the end of the task log)."""
+    from wcreport.core.labels import FILE_STATUS_ZH, UNIT_STATUS_ZH, label
+
+    lines = [f"{result.unit_name}：{label(UNIT_STATUS_ZH, result.status)}"]
+    for record in result.files:
+        lines.append(f"  文件「{record.path}」：{label(FILE_STATUS_ZH, record.status)}")
+        lines += [f"    {reason}" for reason in record.reasons]
+        lines += [f"    [{'错误' if f.severity == 'error' else '警告'}] {f.as_text()}" for f in record.findings
+                  if not {f.message, f.as_text()} & set(record.reasons)]
+    lines += [f"  [警告] {f.as_text()}" for f in result.warnings]
+    if not result.files:
+        lines.append("  本季度未收到该单位的报表")
+    return lines
 
 
 def merge(run: dict) -> dict:
