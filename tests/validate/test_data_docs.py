@@ -1,6 +1,7 @@
-"""Data Docs of a run open in headless Chromium (Debian package `chromium`) and show the
-run's results. GX's index page lists results through CDN-hosted JavaScript, so the test
-checks the index is a GX site listing the run, and opens the run's static result pages."""
+"""GX's own Data Docs of a run open in headless Chromium (Debian package `chromium`) and show
+the run's results. GX's index page (kept as gx-index.html) lists results through CDN-hosted
+JavaScript, so the test checks it is a GX site listing the run, and opens the run's static
+result pages. The offline pages the manifest links are tested in test_offline_docs.py."""
 from __future__ import annotations
 
 import html
@@ -42,20 +43,21 @@ def test_data_docs_show_the_runs_results(programme, tmp_path):
     report = with_row(good_report(programme), 0, progress="无")
     outcome = validate_report(report, UNIT, programme, Quarter(2023, 2), data_docs_dir=docs)
     assert outcome.data_docs == str(docs / "index.html")
-    assert len(outcome.pages) == 2 and all(Path(p).is_file() for p in outcome.pages)
+    assert len(outcome.pages) == 3 and all(Path(p).is_file() for p in outcome.pages)
+    assert Path(outcome.pages[0]).parent.name == "units"        # the offline page comes first
 
-    index_dom = dump_dom(docs / "index.html", tmp_path / "profile")
+    index_dom = dump_dom(docs / "gx-index.html", tmp_path / "profile")
     assert "Data Docs" in visible_text(index_dom)
     assert "2023Q2-construction" in index_dom     # listed in the index's result table data
 
-    rows_page = next(Path(p) for p in outcome.pages if "progress_rows" in p)
+    rows_page = next(Path(p) for p in outcome.pages[1:] if "progress_rows" in p)
     text = visible_text(dump_dom(rows_page, tmp_path / "profile"))
     assert "Run Name 2023Q2-construction" in text
     assert "Expectation Suite: progress_rows" in text
     assert "Status: Failed" in text
     assert re.search(r"Unsuccessful Expectations 1\b", text)
     assert "progress_norm" in text and "无" in text          # the failing column and value
-    ind_page = next(Path(p) for p in outcome.pages if "indicators" in p)
+    ind_page = next(Path(p) for p in outcome.pages[1:] if "indicators" in p)
     assert "Status: Succeeded" in visible_text(dump_dom(ind_page, tmp_path / "profile"))
 
 

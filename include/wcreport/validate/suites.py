@@ -98,6 +98,7 @@ def _project(root: Path, docs_dir: Path | None) -> _Project:
             _projects.move_to_end(key)
             return _projects[key]
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        _quiet_gx_logging()
         import great_expectations as gx  # ~3 s cold, once per process
         _share_template_cache()
 
@@ -117,6 +118,12 @@ def _project(root: Path, docs_dir: Path | None) -> _Project:
         log.info("GX project %s loaded in %.2f s (results %s)", root, time.perf_counter() - started,
                  results_dir)
         return project
+
+
+def _quiet_gx_logging() -> None:
+    """GX logs at INFO while importing ("Skipping registering function ...") and building
+    Data Docs: noise at the top of every task log. Its warnings and errors still show."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 def _share_template_cache() -> None:
@@ -275,6 +282,8 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
     findings += findings_from_result(
         results["indicators"], _indicator_context(parsed.indicators, programme, prev_values, prev_label),
         _indicator_cell(parsed.indicators), _table_context(programme, params, _indicator_sheet(parsed)))
+    if docs_dir:
+        pages = [str(_offline_page(docs_dir, quarter, unit_key, programme, results, findings, pages)), *pages]
     index = str(docs_dir / "index.html") if docs_dir and (docs_dir / "index.html").exists() else None
     log.info("validated %s %s: %d error(s), %d warning(s) in %.2f s; Data Docs: %s", quarter, unit_key,
              sum(f.severity == "error" for f in findings), sum(f.severity == "warning" for f in findings),
@@ -312,13 +321,40 @@ def _run(project: _Project, frames, params, with_docs: bool, run_name: str
         suites = [ExpectationSuiteIdentifier(name=project.definitions[t].suite.name) for t in TABLES]
         project.context.build_data_docs(resource_identifiers=[*keys, *suites],
                                         build_index=not _index_exists(project))
+        _keep_gx_index(Path(project.site_dir))
         for key in keys:
             pages += _page_paths(project.context, key)
     return out, pages
 
 
 def _index_exists(project: _Project) -> bool:
-    return (Path(project.site_dir) / "index.html").exists()
+    from wcreport.validate.offline_docs import GX_INDEX
+
+    return (Path(project.site_dir) / GX_INDEX).exists()
+
+
+def _keep_gx_index(site_dir: Path) -> None:
+    """GX always writes its index as index.html: keep it as gx-index.html (it needs CDNs);
+    index.html is the offline index (``offline_docs.write_index``)."""
+    from wcreport.validate.offline_docs import GX_INDEX, INDEX
+
+    written = site_dir / INDEX
+    if written.exists() and b"greatexpectations" in written.read_bytes()[:200_000].lower():
+        written.replace(site_dir / GX_INDEX)
+
+
+def _offline_page(docs_dir: Path, quarter: Quarter, unit_key: str, programme: Programme,
+                  results: dict[str, Any], findings: list[Finding], gx_pages: list[str]) -> Path:
+    """This run's offline page (and the quarter's offline index when there is none yet)."""
+    from wcreport.validate import offline_docs
+
+    page = offline_docs.write_unit_page(
+        docs_dir, quarter=quarter, unit_key=unit_key, unit_name=programme.unit(unit_key).name,
+        results={name: result.to_json_dict() for name, result in results.items()},
+        findings=findings, gx_pages=gx_pages, validated_at=dt.datetime.now(dt.UTC))
+    if not (docs_dir / offline_docs.INDEX).exists():
+        offline_docs.write_index(docs_dir, quarter)
+    return page
 
 
 def build_data_docs_index(data_docs_dir: Path) -> str | None:
@@ -329,8 +365,10 @@ def build_data_docs_index(data_docs_dir: Path) -> str | None:
     project.context.build_data_docs(
         resource_identifiers=[ExpectationSuiteIdentifier(name=project.definitions[TABLES[0]].suite.name)],
         build_index=True)
-    index = Path(data_docs_dir) / "index.html"
-    return str(index) if index.exists() else None
+    _keep_gx_index(Path(data_docs_dir))
+    from wcreport.validate.offline_docs import write_index
+
+    return str(write_index(Path(data_docs_dir)))
 
 
 def _page_paths(context, key) -> list[str]:
