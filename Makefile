@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint test-unit test-integration bench lock clean
+.PHONY: venv demo ui test lint test-unit test-integration bench lock clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 demo: venv
 	bash tools/demo.sh
+
+# The Airflow UI over the demo's folders (runs the demo first if there is none); Ctrl-C stops it.
+ui: venv
+	bash tools/ui.sh
 
 test: venv
 	bash tools/run_tests.sh
