@@ -58,6 +58,10 @@ class FakeAirflow:
 
     calls: list[dict] = field(default_factory=list)
     forbid: bool = False
+    paused: set[str] = field(default_factory=set)                 # dag ids that are paused
+    run_states: dict[str, str] = field(default_factory=dict)      # run id -> state (default success)
+    ti_states: dict[str, str | None] = field(default_factory=dict)  # task id -> state (default None)
+    xcoms: dict[str, object] = field(default_factory=dict)        # task id -> return value
     runs: list[dict] = field(default_factory=lambda: [
         {"dag_run_id": "manual__2023Q2", "conf": {"quarter": "2023Q2"}, "state": "success"},
         {"dag_run_id": "manual__2023Q1_b", "conf": {"quarter": "2023Q1"}, "state": "success"},
@@ -75,6 +79,43 @@ class FakeAirflow:
             self.calls.append(call)
             return call
 
+        @api.get("/api/v2/dags/{dag_id}")
+        async def dag(request: Request, dag_id: str):
+            await record(request)
+            return {"dag_id": dag_id, "is_paused": dag_id in self.paused}
+
+        @api.patch("/api/v2/dags/{dag_id}")
+        async def patch_dag(request: Request, dag_id: str):
+            call = await record(request)
+            if self.forbid:
+                return JSONResponse({"detail": "Forbidden"}, status_code=403)
+            if call["json"].get("is_paused") is False:
+                self.paused.discard(dag_id)
+            return {"dag_id": dag_id, "is_paused": dag_id in self.paused}
+
+        @api.get("/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        async def run(request: Request, dag_id: str, run_id: str):
+            await record(request)
+            return {"dag_id": dag_id, "dag_run_id": run_id, "state": self.run_states.get(run_id, "success")}
+
+        @api.patch("/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        async def patch_run(request: Request, dag_id: str, run_id: str):
+            call = await record(request)
+            return {"dag_id": dag_id, "dag_run_id": run_id, "note": call["json"].get("note")}
+
+        @api.get("/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")
+        async def xcom(request: Request, dag_id: str, run_id: str, task_id: str, key: str):
+            await record(request)
+            if task_id not in self.xcoms:
+                return JSONResponse({"detail": "XCom entry not found"}, status_code=404)
+            return {"key": key, "task_id": task_id, "value": self.xcoms[task_id]}
+
+        @api.get("/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+        async def unmapped_ti(request: Request, dag_id: str, run_id: str, task_id: str):
+            await record(request)
+            return {"task_id": task_id, "dag_run_id": run_id, "map_index": -1,
+                    "state": self.ti_states.get(task_id)}
+
         @api.get("/api/v2/dags/{dag_id}/dagRuns")
         async def runs(request: Request, dag_id: str):
             await record(request)
@@ -85,7 +126,8 @@ class FakeAirflow:
             call = await record(request)
             if self.forbid:
                 return JSONResponse({"detail": "Forbidden"}, status_code=403)
-            return {"dag_run_id": "manual__remind", "dag_id": dag_id, "state": "queued", "conf": call["json"]["conf"]}
+            return {"dag_run_id": call["json"].get("dag_run_id") or "manual__remind", "dag_id": dag_id,
+                    "state": "queued", "conf": call["json"]["conf"]}
 
         @api.post("/api/v2/dags/{dag_id}/clearTaskInstances")
         async def clear(request: Request, dag_id: str):
@@ -97,8 +139,8 @@ class FakeAirflow:
         @api.get("/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}")
         async def ti(request: Request, dag_id: str, run_id: str, task_id: str, map_index: int):
             await record(request)
-            return {"task_id": task_id, "dag_run_id": run_id, "map_index": map_index, "state": None,
-                    "try_number": 1}
+            return {"task_id": task_id, "dag_run_id": run_id, "map_index": map_index,
+                    "state": self.ti_states.get(task_id), "try_number": 1}
 
         return api
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -270,12 +271,101 @@ def test_rerun_clears_the_units_mapped_instance_in_the_latest_run(signed_in, fak
 
 
 def test_remind_triggers_the_reminder_dag_for_one_unit(signed_in, fake_airflow):
-    response = signed_in.post("/api/remind", json={"quarter": "2023Q1", "unit": "zhongbu"})
+    response = signed_in.post("/api/remind", json={"quarter": "2023Q1", "unit": "health"})
     assert response.status_code == 200, response.text
-    (call,) = fake_airflow.calls
-    assert call["method"] == "POST" and call["path"] == "/api/v2/dags/quarterly_reminders/dagRuns"
-    assert call["json"]["conf"] == {"quarter": "2023Q1", "units": ["zhongbu"]}
+    call = next(c for c in fake_airflow.calls if c["method"] == "POST")
+    assert call["path"] == "/api/v2/dags/quarterly_reminders/dagRuns"
+    assert call["json"]["conf"] == {"quarter": "2023Q1", "units": ["health"]}
     assert call["json"]["logical_date"] is None
+    assert call["json"]["dag_run_id"].startswith("manual__2023Q1__remind_health__")   # quarter in the run id
+    assert response.json()["dag_run_id"] == call["json"]["dag_run_id"]
+    assert "等待结果" in response.json()["message"]           # not "sent": that is known only later
+
+
+def test_remind_is_refused_for_a_submitted_unit(signed_in, fake_airflow):
+    response = signed_in.post("/api/remind", json={"quarter": "2023Q1", "unit": "zhongbu"})
+    assert response.status_code == 409 and "无需提醒" in response.json()["detail"]
+    assert fake_airflow.calls == []
+
+
+def test_remind_on_a_paused_dag_says_so_and_unpauses_on_request(signed_in, fake_airflow):
+    fake_airflow.paused = {"quarterly_reminders"}
+    response = signed_in.post("/api/remind", json={"quarter": "2023Q1", "unit": "health"})
+    assert response.status_code == 409
+    assert response.json()["paused"] is True and "已暂停" in response.json()["detail"]
+    assert not any(c["method"] != "GET" for c in fake_airflow.calls)         # nothing triggered
+    response = signed_in.post("/api/remind", json={"quarter": "2023Q1", "unit": "health", "unpause": True})
+    assert response.status_code == 200 and response.json()["unpaused"] is True
+    writes = [(c["method"], c["path"]) for c in fake_airflow.calls if c["method"] != "GET"]
+    assert writes == [("PATCH", "/api/v2/dags/quarterly_reminders"),
+                      ("POST", "/api/v2/dags/quarterly_reminders/dagRuns")]
+
+
+@pytest.mark.parametrize(("summary", "outcome", "text"), [
+    ({"sent": [], "no_address": ["health"]}, "no_address", "未配置邮箱，未发送"),
+    ({"sent": ["health"], "no_address": []}, "sent", "已发送提醒邮件"),
+    ({"already_sent_today": ["health"]}, "already_sent_today", "今天已提醒过，未重复发送"),
+    ({"failed": ["health"]}, "failed", "发送失败"),
+    ({"sent": ["zhongbu"]}, "not_processed", "没有处理该单位"),
+    (None, "skipped", "已跳过"),
+])
+def test_remind_result_reads_the_reminder_runs_return_value(signed_in, fake_airflow, summary, outcome, text):
+    if summary is not None:
+        fake_airflow.xcoms["send_reminders"] = summary
+    body = {"quarter": "2023Q1", "unit": "health", "dag_run_id": "manual__2023Q1__remind_health__x"}
+    result = signed_in.post("/api/remind/result", json=body).json()
+    assert result["done"] is True and result["outcome"] == outcome and text in result["message"]
+    note = next(c for c in fake_airflow.calls if c["method"] == "PATCH")
+    assert note["path"].endswith("/dagRuns/manual__2023Q1__remind_health__x")
+    assert text in note["json"]["note"] and "卫生健康事业中心" in note["json"]["note"]   # the run says it too
+
+
+def test_remind_result_waits_while_the_run_is_queued_or_running(signed_in, fake_airflow):
+    fake_airflow.run_states["r1"] = "running"
+    result = signed_in.post("/api/remind/result", json={"quarter": "2023Q1", "unit": "health", "dag_run_id": "r1"})
+    assert result.json() == {"done": False, "state": "running", "message": "提醒运行运行中，等待结果…"}
+    fake_airflow.run_states["r1"] = "failed"
+    result = signed_in.post("/api/remind/result", json={"quarter": "2023Q1", "unit": "health", "dag_run_id": "r1"})
+    assert result.json()["done"] is True and result.json()["outcome"] == "run_failed"
+
+
+def test_rerun_on_a_paused_dag_says_so_and_clears_nothing(signed_in, fake_airflow):
+    fake_airflow.paused = {"quarterly_report"}
+    response = signed_in.post("/api/rerun", json={"quarter": "2023Q1", "unit": "health"})
+    assert response.status_code == 409 and response.json()["paused"] is True
+    assert not any(c["path"].endswith("/clearTaskInstances") for c in fake_airflow.calls)
+    response = signed_in.post("/api/rerun", json={"quarter": "2023Q1", "unit": "health", "unpause": True})
+    assert response.status_code == 200 and response.json()["unpaused"] is True
+    assert any(c["path"].endswith("/clearTaskInstances") for c in fake_airflow.calls)
+
+
+@pytest.mark.parametrize(("ingest", "status", "merge", "done", "text"), [
+    (None, None, None, False, "已清除，入库任务等待调度"),
+    ("running", None, None, False, "入库任务运行中"),
+    ("success", "rejected", None, False, "重跑完成：已退回；正在汇总"),
+    ("success", "rejected", "success", True, "重跑完成：已退回；汇总已更新"),
+    ("failed", None, None, True, "重跑失败"),
+])
+def test_rerun_progress_follows_the_task_instance_and_the_merge(signed_in, fake_airflow,
+                                                                ingest, status, merge, done, text):
+    fake_airflow.ti_states.update({"ingest_unit": ingest, "merge": merge})
+    if status:
+        fake_airflow.xcoms["ingest_unit"] = {"unit": "health", "status": status}
+    result = signed_in.get("/api/ti?quarter=2023Q1&unit=health").json()
+    assert result["done"] is done and text in result["message"], result
+    assert result["failed"] is (ingest == "failed")
+
+
+def test_page_offers_reminders_only_to_units_that_need_one_and_uses_no_dialogs(signed_in, output_root):
+    manifest = load(output_root)
+    html = signed_in.get("/?quarter=2023Q1").text
+    for unit in manifest.units:
+        row = re.search(rf'<tr data-unit="{unit.unit}".*?</tr>', html, re.S).group(0)
+        assert ("act-remind" in row) is (unit.status != "submitted"), unit.unit
+    # the UI's iframe has neither allow-modals nor allow-popups
+    for banned in ("confirm(", "alert(", "prompt(", "window.open", 'target="_blank"'):
+        assert banned not in html
+    assert "（北京时间）" in html
 
 
 def test_airflow_permission_errors_are_passed_on(signed_in, fake_airflow):

@@ -7,6 +7,7 @@ a user who may not trigger or clear runs gets Airflow's 403, passed on as it is.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -17,6 +18,8 @@ from wcreport.core.quarter import Quarter
 REPORT_DAG = "quarterly_report"
 REMINDER_DAG = "quarterly_reminders"
 INGEST_TASK = "ingest_unit"
+MERGE_TASK = "merge"
+REMINDER_TASK = "send_reminders"     # returns the reminder run's RunSummary
 
 
 class AirflowApiError(Exception):
@@ -64,15 +67,47 @@ class AirflowApi:
                 return run
         return None
 
-    async def task_instance(self, run_id: str, map_index: int) -> dict:
-        return await self._call(
-            "GET", f"/api/v2/dags/{REPORT_DAG}/dagRuns/{quote(run_id, safe='')}"
-                   f"/taskInstances/{INGEST_TASK}/{map_index}")
+    async def task_instance(self, run_id: str, map_index: int, task_id: str = INGEST_TASK) -> dict:
+        path = f"/api/v2/dags/{REPORT_DAG}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
+        return await self._call("GET", path if map_index < 0 else f"{path}/{map_index}")
+
+    async def run(self, dag_id: str, run_id: str) -> dict:
+        return await self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")
+
+    async def return_value(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1):
+        """A task's return value (its ``return_value`` XCom), or None when it has none."""
+        try:
+            entry = await self._call(
+                "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
+                       "/xcomEntries/return_value", params={"map_index": map_index})
+        except AirflowApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        value = entry.get("value")
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        return value
+
+    async def is_paused(self, dag_id: str) -> bool:
+        return bool((await self._call("GET", f"/api/v2/dags/{dag_id}")).get("is_paused"))
+
+    async def unpause(self, dag_id: str) -> None:
+        await self._call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+
+    async def set_note(self, dag_id: str, run_id: str, note: str) -> None:
+        await self._call("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}",
+                         params={"update_mask": "note"}, json={"note": note[:1000]})
 
     # --- actions ---------------------------------------------------------------
-    async def remind(self, quarter: str, unit: str) -> dict:
-        body = {"logical_date": None, "conf": {"quarter": quarter, "units": [unit]},
-                "note": f"季度报送看板：提醒 {unit}"}
+    async def remind(self, quarter: str, unit: str, unit_name: str) -> dict:
+        """Trigger quarterly_reminders for one unit; the run id names the quarter and the unit."""
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        body = {"dag_run_id": f"manual__{quarter}__remind_{unit}__{stamp}", "logical_date": None,
+                "conf": {"quarter": quarter, "units": [unit]}, "note": f"季度报送看板：提醒 {unit_name}"}
         return await self._call("POST", f"/api/v2/dags/{REMINDER_DAG}/dagRuns", json=body)
 
     async def rerun(self, quarter: str, map_index: int) -> dict:

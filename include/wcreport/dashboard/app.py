@@ -7,9 +7,17 @@ Routes (relative to the mount prefix, ``/wcreport`` by default):
 - ``GET /api/grid?quarter=``      the unit × task grid as JSON
 - ``GET /files/<path>``           a file under the output root (report, feedback, Data Docs)
 - ``GET /ti?quarter=&unit=``      redirect to the unit's ingest_unit task instance in the UI
-- ``GET /api/ti?quarter=&unit=``  that task instance's state, as JSON
-- ``POST /api/remind``            ``{"quarter", "unit"}``: trigger quarterly_reminders
-- ``POST /api/rerun``             ``{"quarter", "unit"}``: clear the unit's ingest_unit (+ downstream)
+- ``GET /api/ti?quarter=&unit=``  that task instance's state, the unit's new result and the
+                                  merge's state, worded for the page (a rerun's progress)
+- ``POST /api/remind``            ``{"quarter", "unit", "unpause"}``: trigger quarterly_reminders
+- ``POST /api/remind/result``     ``{"quarter", "unit", "dag_run_id"}``: that reminder run's state
+                                  and, once it ended, what happened to the unit (also put in the
+                                  run's note)
+- ``POST /api/rerun``             ``{"quarter", "unit", "unpause"}``: clear the unit's ingest_unit
+                                  (+ downstream)
+
+A paused DAG is reported (HTTP 409, ``"paused": true``) instead of triggering or clearing
+into a run that would never start; the page offers ``unpause`` (one click) in answer.
 
 Every route needs a signed-in Airflow user: the JWT in the ``_token`` cookie that the
 Airflow UI sets at sign-in (sent by the browser to this same-origin app, also inside
@@ -35,8 +43,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wcreport.core.settings import output_root as default_output_root
 from wcreport.core.settings import settings
+from wcreport.dashboard import outcomes
 from wcreport.dashboard import view as dv
-from wcreport.dashboard.airflow_api import INGEST_TASK, REPORT_DAG, AirflowApi, AirflowApiError
+from wcreport.dashboard.airflow_api import (
+    INGEST_TASK,
+    MERGE_TASK,
+    REMINDER_DAG,
+    REMINDER_TASK,
+    REPORT_DAG,
+    AirflowApi,
+    AirflowApiError,
+)
 from wcreport.dashboard.safepath import UnsafePath, resolve_download
 
 COOKIE_NAME = "_token"   # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
@@ -75,6 +92,21 @@ class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     quarter: str = Field(max_length=16)
     unit: str = Field(max_length=100)
+    unpause: bool = False          # unpause the DAG first (the page's answer to "paused")
+
+
+class ResultBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quarter: str = Field(max_length=16)
+    unit: str = Field(max_length=100)
+    dag_run_id: str = Field(max_length=250)
+
+
+class DagPaused(Exception):
+    def __init__(self, dag_id: str, message: str) -> None:
+        super().__init__(message)
+        self.dag_id = dag_id
+        self.message = message
 
 
 async def _airflow_resolve_user(token: str):
@@ -153,6 +185,10 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
         return JSONResponse({"detail": "未登录：请先登录 Airflow。", "login_url": login}, status_code=401,
                             headers={"Cache-Control": "no-store"})
 
+    @app.exception_handler(DagPaused)
+    async def _paused(request: Request, exc: DagPaused):
+        return JSONResponse({"paused": True, "dag_id": exc.dag_id, "detail": exc.message}, status_code=409)
+
     @app.exception_handler(AirflowApiError)
     async def _api_error(request: Request, exc: AirflowApiError):
         return JSONResponse({"detail": exc.message, "airflow_detail": exc.detail}, status_code=exc.status)
@@ -175,6 +211,15 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
 
     def client_for(request: Request, who: SignedIn) -> AirflowApi:
         return AirflowApi(api_base(request), who.token, transport=airflow_transport)
+
+    async def ensure_running(api: AirflowApi, dag_id: str, unpause: bool, what: str) -> bool:
+        """Unpause ``dag_id`` if asked; raise DagPaused if it is paused otherwise. True: unpaused now."""
+        if not await api.is_paused(dag_id):
+            return False
+        if not unpause:
+            raise DagPaused(dag_id, outcomes.paused_message(dag_id, what))
+        await api.unpause(dag_id)
+        return True
 
     # --- page --------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
@@ -205,7 +250,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
             statuses=dv.CELL_STATUSES, cell_label=dv.CELL_LABEL_ZH, cell_symbol=dv.CELL_SYMBOL,
             unit_status_zh=dv.UNIT_STATUS_ZH, ui_root=airflow_root(request),
             app_root=request.scope.get("root_path", "").rstrip("/"),
-            report_dag=REPORT_DAG, ingest_task=INGEST_TASK, quote=quote,
+            report_dag=REPORT_DAG, ingest_task=INGEST_TASK, quote=quote, beijing_time=dv.beijing_time,
             elapsed_ms=(time.perf_counter() - started) * 1000)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
@@ -268,8 +313,16 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
         if run is None:
             raise HTTPException(404, f"没有找到 {q} 的运行记录。")
         ti = await api.task_instance(run["dag_run_id"], row.map_index)
-        return {"dag_run_id": run["dag_run_id"], "map_index": row.map_index,
-                "state": ti.get("state"), "try_number": ti.get("try_number")}
+        state, unit_status, merge_state = ti.get("state"), None, None
+        if state == "success":
+            summary = await api.return_value(REPORT_DAG, run["dag_run_id"], INGEST_TASK, row.map_index)
+            unit_status = summary.get("status") if isinstance(summary, dict) else None
+            merge_state = (await api.task_instance(run["dag_run_id"], -1, MERGE_TASK)).get("state")
+        done, message = outcomes.rerun_progress(state, unit_status, merge_state)
+        return {"dag_run_id": run["dag_run_id"], "map_index": row.map_index, "state": state,
+                "try_number": ti.get("try_number"), "label": ti.get("rendered_map_index"),
+                "unit_status": unit_status, "merge_state": merge_state, "done": done, "message": message,
+                "failed": state in outcomes.FAILED or merge_state in outcomes.FAILED}
 
     def require_json(request: Request) -> None:
         # A JSON body cannot be sent cross-site without a CORS preflight, which this app never
@@ -281,9 +334,30 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
     async def remind(body: ActionBody, request: Request, who: SignedIn = Depends(signed_in)):
         q = quarter_or_400(body.quarter)
         _, row = find_unit(q, body.unit)
-        run = await client_for(request, who).remind(q, row.unit.unit)
-        return {"ok": True, "message": f"已触发提醒：{row.unit.unit_name}（运行 {run.get('dag_run_id')}）",
-                "dag_run_id": run.get("dag_run_id"), "state": run.get("state")}
+        if row.unit.status == "submitted":
+            raise HTTPException(409, f"{row.unit.unit_name}已报送并通过校验，无需提醒。")
+        api = client_for(request, who)
+        unpaused = await ensure_running(api, REMINDER_DAG, body.unpause, "现在提醒不会发出")
+        run = await api.remind(q, row.unit.unit, row.unit.unit_name)
+        return {"ok": True, "dag_run_id": run.get("dag_run_id"), "state": run.get("state"), "unpaused": unpaused,
+                "message": ("已启用提醒流程，" if unpaused else "") + outcomes.reminder_progress(run.get("state"))}
+
+    @app.post("/api/remind/result", dependencies=[Depends(signed_in), Depends(require_json)])
+    async def remind_result(body: ResultBody, request: Request, who: SignedIn = Depends(signed_in)):
+        q = quarter_or_400(body.quarter)
+        _, row = find_unit(q, body.unit)
+        api = client_for(request, who)
+        run = await api.run(REMINDER_DAG, body.dag_run_id)
+        state = run.get("state")
+        if state in outcomes.WAITING:
+            return {"done": False, "state": state, "message": outcomes.reminder_progress(state)}
+        if state != "success":
+            return {"done": True, "state": state, "outcome": "run_failed",
+                    "message": f"提醒运行{outcomes.state_zh(state)}，未能确认是否发出，请查看运行日志"}
+        summary = await api.return_value(REMINDER_DAG, body.dag_run_id, REMINDER_TASK)
+        outcome, text = outcomes.reminder_outcome(summary, row.unit.unit)
+        await api.set_note(REMINDER_DAG, body.dag_run_id, f"季度报送看板：提醒 {row.unit.unit_name}：{text}")
+        return {"done": True, "state": state, "outcome": outcome, "message": text}
 
     @app.post("/api/rerun", dependencies=[Depends(signed_in), Depends(require_json)])
     async def rerun(body: ActionBody, request: Request, who: SignedIn = Depends(signed_in)):
@@ -291,10 +365,11 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
         _, row = find_unit(q, body.unit)
         if row.map_index is None:
             raise HTTPException(404, "该单位不在年度计划中，没有对应的任务实例。")
-        result = await client_for(request, who).rerun(q, row.map_index)
-        result["ok"] = True
-        result["message"] = (f"已清除 {row.unit.unit_name} 的入库任务（第 {row.map_index} 个实例）及其下游，"
-                             f"当前状态：{_state_zh(result.get('state'))}")
+        api = client_for(request, who)
+        unpaused = await ensure_running(api, REPORT_DAG, body.unpause, "清除后不会重跑")
+        result = await api.rerun(q, row.map_index)
+        result.update(ok=True, unpaused=unpaused, message=("已启用流程，" if unpaused else "") +
+                      f"已清除 {row.unit.unit_name} 的入库任务及其下游，{outcomes.state_zh(result.get('state'))}…")
         return result
 
     return app
@@ -307,11 +382,3 @@ def _is_quarter(text: str) -> bool:
     except ValueError:
         return False
 
-
-_STATE_ZH = {None: "待调度", "none": "待调度", "scheduled": "已计划", "queued": "排队中", "running": "运行中",
-             "success": "成功", "failed": "失败", "up_for_retry": "等待重试", "restarting": "重启中",
-             "upstream_failed": "上游失败", "skipped": "已跳过", "removed": "已移除", "deferred": "已延迟"}
-
-
-def _state_zh(state: str | None) -> str:
-    return _STATE_ZH.get(state, str(state))

@@ -7,6 +7,7 @@ pandas, no Great Expectations, no workbooks.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from wcreport.core.labels import INDICATOR_STATUS_ZH, TASK_STATUS_ZH, UNIT_STATUS_ZH, label
 from wcreport.core.model import Manifest, ManifestUnit
@@ -36,6 +38,7 @@ CELL_SYMBOL = {"accepted": "✓", "warning": "!", "rejected": "✗", "missing": 
 
 _QUARTER_DIR = re.compile(r"^\d{4}Q[1-4]$")
 PAGE_SIZE = 200
+BEIJING = ZoneInfo("Asia/Shanghai")   # the Airflow UI's default_timezone here (tools/airflow_env.sh)
 
 
 def normalise_status(raw: str | None) -> str:
@@ -55,6 +58,19 @@ def list_quarters(output_root: Path) -> list[str]:
         found = [e.name for e in entries
                  if _QUARTER_DIR.match(e.name) and os.path.isfile(os.path.join(e.path, "manifest.json"))]
     return sorted(found, reverse=True)
+
+
+def beijing_time(moment: str | None) -> str:
+    """An ISO time from the manifest as '2023-03-31 18:00（北京时间）' ('' if absent; as is if unreadable)."""
+    if not moment:
+        return ""
+    try:
+        parsed = dt.datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    except ValueError:
+        return str(moment)
+    if parsed.tzinfo is None:      # the pipeline writes local (Beijing) times without an offset
+        parsed = parsed.replace(tzinfo=BEIJING)
+    return parsed.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
 
 
 def canonical_quarter(text: str) -> str:

@@ -56,7 +56,8 @@ def build_manifest(programme: Programme, quarter: str, *, output_root: Path | No
             received_at=received.isoformat(timespec="seconds") if inbox_file else None,
             warnings=["D7：进度情况过于简略，请补充具体数字。"] if "warning" in tasks.values() else [],
             reasons=["未找到“序号”表头行，请使用通知附件的报表格式。"] if status == "rejected" else [],
-            feedback=feedback, tasks=tasks))
+            feedback=feedback, tasks=tasks,
+            data_docs=f"{q}/data_docs/units/{q}-{unit.key}.html" if status != "missing" else None))
         if inbox_file:
             files.append(FileRecord(
                 path=inbox_file, size=12_345, mtime=received.timestamp(), sha256=f"{i:064x}",
@@ -81,6 +82,12 @@ def _write_quarter_files(folder: Path, output_root: Path, manifest: Manifest, pr
         if unit.feedback:
             text = f"{unit.unit_name}：{manifest.quarter} 报送反馈\n" + "\n".join(unit.reasons + unit.warnings)
             (output_root / unit.feedback).write_text(text + "\n", encoding="utf-8")
+    for unit in manifest.units:
+        if unit.data_docs:
+            (output_root / unit.data_docs).parent.mkdir(parents=True, exist_ok=True)
+            (output_root / unit.data_docs).write_text(
+                f"<!doctype html><meta charset=utf-8><title>数据校验结果</title><h1>数据校验结果 · {unit.unit_name}</h1>",
+                encoding="utf-8")
     if manifest.report:
         (output_root / manifest.report).write_bytes(b"PK\x03\x04 synthetic workbook for tests")
     if manifest.data_docs:
