@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: PostgreSQL and Redis (integration runs), Chromium (browser
 # tests), LibreOffice + poppler + CJK fonts (report rendering), Dovecot (a private IMAP server
-# for the mailbox tests, started by wcreport.testing.dovecot). Skips what is already there.
+# for the mailbox tests, started by wcreport.testing.dovecot), Tesseract with Simplified Chinese
+# (OCR of stamped copies, wcreport.intake.stamped). Skips what is already there.
 set -euo pipefail
-PACKAGES=(postgresql redis-server chromium chromium-driver libreoffice-calc-nogui poppler-utils fonts-noto-cjk dovecot-imapd)
+PACKAGES=(postgresql redis-server chromium chromium-driver libreoffice-calc-nogui poppler-utils fonts-noto-cjk dovecot-imapd tesseract-ocr tesseract-ocr-chi-sim)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -152,3 +152,33 @@ class Manifest(_Model):
     units: list[ManifestUnit] = []
     report: str | None = None      # consolidated workbook, relative to the output root
     data_docs: str | None = None   # Data Docs index, relative to the output root
+
+
+ScanFormat = Literal["pdf", "jpeg", "png", "ofd"]
+TextSource = Literal["text_layer", "ocr"]
+
+
+class StampedCopy(_Model):
+    """The scan of the printed, stamped form (盖章件) a unit sent beside its workbook.
+
+    ``seal`` is True when a red official seal is visible, False when the (colour)
+    pages show none, None when the pages cannot be judged (greyscale scan, unreadable
+    file). ``agreement`` (0-1) says how much of the unit's accepted progress text the
+    copy's text contains; None until compared. Reasons and findings are Chinese.
+    """
+
+    path: str                      # as the caller named it (inbox-relative in the pipeline)
+    format: ScanFormat | None = None
+    readable: bool = False         # pages could be looked at
+    pages: int | None = None       # pages in the file
+    pages_read: int = 0            # pages rasterised and looked at
+    dpi: int | None = None         # resolution the pages were looked at
+    text_source: TextSource | None = None
+    unit_line: str | None = None   # text after 「单位：」 on the copy, for identity matching
+    text: str = ""                 # the copy's body text (text layer or OCR), whitespace squeezed
+    seal: bool | None = None
+    seal_pages: list[int] = []     # 1-based pages a seal was seen on
+    agreement: float | None = None
+    ocr_seconds: float | None = None
+    reasons: list[str] = []        # Chinese, one sentence each
+    findings: list[Finding] = []

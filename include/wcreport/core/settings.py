@@ -23,7 +23,7 @@ class Setting:
     env: str
     default: str
     description: str
-    kind: str = "text"            # text, path (relative to the project folder) or int
+    kind: str = "text"            # text, path (relative to the project folder), int or number
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -39,6 +39,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REPORT_SCHEDULE_WORKDAY_OFFSET", "0", "working days before (-) or after (+) the quarter's last working day", "int"),
     Setting("REPORT_SCHEDULE_TIMEZONE", "Asia/Shanghai", "time zone of the schedule"),
     Setting("REPORT_AIRFLOW_API_URL", "", "Airflow REST API base the dashboard calls (default: its own API server)"),
+    Setting("REPORT_OCR_TIMEOUT_SECONDS", "180",
+            "time limit for reading one stamped copy (rasterising and OCR of all its pages), in seconds", "number"),
+    Setting("REPORT_OCR_DPI", "200", "resolution stamped-copy pages are rasterised and OCR'd at (72-400)", "int"),
+    Setting("REPORT_SCAN_MAX_PAGES", "20",
+            "most pages a stamped copy may have; longer files are refused before any page is rendered", "int"),
+    Setting("REPORT_STAMPED_AGREEMENT_MIN", "0.75",
+            "agreement (0-1) of a stamped copy's text with the workbook below which the unit is warned", "number"),
 )
 _BY_ENV = {s.env: s for s in SETTINGS}
 
@@ -51,6 +58,14 @@ def _raw(name: str, environ: Mapping[str, str]) -> str:
 def _path(name: str, environ: Mapping[str, str]) -> Path:
     path = Path(_raw(name, environ)).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _float(name: str, environ: Mapping[str, str]) -> float:
+    raw = _raw(name, environ)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} is not a number") from None
 
 
 def _int(name: str, environ: Mapping[str, str]) -> int:
@@ -74,6 +89,10 @@ class Settings:
     schedule_workday_offset: int
     schedule_timezone: str
     airflow_api_url: str
+    ocr_timeout_seconds: float
+    ocr_dpi: int
+    scan_max_pages: int
+    stamped_agreement_min: float
 
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,7 +110,16 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         schedule_workday_offset=_int("REPORT_SCHEDULE_WORKDAY_OFFSET", env),
         schedule_timezone=_raw("REPORT_SCHEDULE_TIMEZONE", env),
         airflow_api_url=_raw("REPORT_AIRFLOW_API_URL", env),
+        ocr_timeout_seconds=_float("REPORT_OCR_TIMEOUT_SECONDS", env),
+        ocr_dpi=_int("REPORT_OCR_DPI", env),
+        scan_max_pages=_int("REPORT_SCAN_MAX_PAGES", env),
+        stamped_agreement_min=_float("REPORT_STAMPED_AGREEMENT_MIN", env),
     )
+
+
+def child_process_environment(**extra: str) -> dict[str, str]:
+    """The environment for a child process (an external tool): ours, plus ``extra``."""
+    return {**os.environ, **extra}
 
 
 def settings_table_markdown() -> str:
