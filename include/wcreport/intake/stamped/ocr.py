@@ -1,0 +1,140 @@
+"""Text of a scanned page by Tesseract (Debian ``tesseract-ocr`` + ``tesseract-ocr-chi-sim``).
+
+Tesseract runs as a child process (the ``tesseract`` command, page image on stdin,
+text on stdout) with the time left of the file's budget: on timeout the process is
+killed and the file gets a reason, the worker is never stuck. It runs with one
+OpenMP thread: on two shared cores its default threading makes a page 3-5x slower.
+
+Red seal ink is removed before recognition by reading the red channel (black toner
+stays dark, red ink turns light), so text under a seal is still read.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+
+from PIL import Image
+
+from wcreport.core.settings import child_process_environment
+from wcreport.intake.stamped.reasons import ScanRefused
+
+log = logging.getLogger(__name__)
+
+LANGUAGE = "chi_sim"
+# 3: automatic page segmentation. Each table cell becomes its own block, so a cell's
+# lines stay together (6, "one block", reads across the cells of a row and interleaves
+# them) at ~15% more time.
+PAGE_SEGMENTATION = "3"
+_HAN = r"\u4e00-\u9fff"
+_GAP_RE = re.compile(rf"(?<=[{_HAN}\uff08-\uff1f\u3000-\u303f])[ \t]+(?=[{_HAN}\uff08-\uff1f\u3000-\u303f])")
+_UNIT_LINE_RE = re.compile(r"(?<!责任)单\s*位\s*[:：;；]\s*(?P<rest>[^\n]*)")
+_UNIT_LINE_END_RE = re.compile(r"\s{3,}|[|]")
+_LEADING_COLON_RE = re.compile(r"^[\s:：;；.,，。]+")
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    left: int
+    top: int
+    width: int
+    height: int
+    line: tuple[int, int, int]     # block, paragraph, line
+
+    @property
+    def middle(self) -> float:
+        return self.top + self.height / 2
+
+
+@dataclass
+class PageText:
+    text: str                      # lines in reading order, spaces between Chinese removed
+    unit_line: str | None          # words to the right of 「单位：」 on the same visual line
+
+
+def ocr_page(image: Image.Image, dpi: int, deadline: float) -> PageText:
+    """Recognised text of one page; ScanRefused on timeout or when Tesseract is missing/fails."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise ScanRefused("ocr.timeout")
+    grey = image.getchannel("R") if image.mode == "RGB" else image.convert("L")
+    buffer = io.BytesIO()
+    grey.save(buffer, "PPM")       # uncompressed PGM: no encoding cost
+    command = ["tesseract", "stdin", "stdout", "-l", LANGUAGE, "--psm", PAGE_SEGMENTATION, "--dpi", str(dpi), "tsv"]
+    try:
+        done = subprocess.run(command, input=buffer.getvalue(), capture_output=True, timeout=remaining,
+                              check=False, env=child_process_environment(OMP_THREAD_LIMIT="1"))
+    except subprocess.TimeoutExpired:
+        raise ScanRefused("ocr.timeout") from None
+    except FileNotFoundError:
+        raise ScanRefused("tool.missing", tool="tesseract-ocr") from None
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace")[-500:]
+        log.warning("tesseract failed (%s): %s", done.returncode, stderr)
+        if "Failed loading language" in stderr:
+            raise ScanRefused("tool.missing", tool="tesseract-ocr-chi-sim")
+        raise ScanRefused("ocr.failed")
+    words = parse_tsv(done.stdout.decode("utf-8", "replace"))
+    return PageText(words_text(words), unit_line_from_words(words))
+
+
+def parse_tsv(tsv: str) -> list[Word]:
+    """Tesseract's TSV output: the recognised words (level 5) with their boxes."""
+    words = []
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
+            continue
+        try:
+            block, par, line, left, top, width, height = (int(cells[i]) for i in (2, 3, 4, 6, 7, 8, 9))
+        except ValueError:
+            continue
+        words.append(Word(cells[11].strip(), left, top, width, height, (block, par, line)))
+    return words
+
+
+def words_text(words: list[Word]) -> str:
+    lines: dict[tuple[int, int, int], list[str]] = {}
+    for word in words:
+        lines.setdefault(word.line, []).append(word.text)
+    return tidy("\n".join(" ".join(parts) for parts in lines.values()))
+
+
+def unit_line_from_words(words: list[Word]) -> str | None:
+    """The words right of 「单位」 on its visual line (blocks may split the line), left to right."""
+    for index, word in enumerate(words):
+        if "单位" not in word.text or "责任" in word.text:
+            continue
+        if index and words[index - 1].line == word.line and words[index - 1].text.endswith("责任"):
+            continue
+        after = word.text.split("单位", 1)[1]
+        band = max(word.height, 10) * 0.75
+        right = [w for w in words if w is not word and w.left > word.left and abs(w.middle - word.middle) <= band]
+        right.sort(key=lambda w: w.left)
+        text = _LEADING_COLON_RE.sub("", "".join([after, *(w.text for w in right)]))
+        if text:
+            return text[:60]
+    return None
+
+
+def tidy(text: str) -> str:
+    """Drop the spaces Tesseract puts between Chinese characters; keep line breaks."""
+    lines = []
+    for line in text.replace("\r", "").split("\n"):
+        line = _GAP_RE.sub("", line).strip()
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def unit_line(text: str) -> str | None:
+    """What follows 「单位：」 on the form (not the 责任单位 column), as written; None if absent."""
+    for match in _UNIT_LINE_RE.finditer(text):
+        rest = _UNIT_LINE_END_RE.split(match.group("rest").strip(), maxsplit=1)[0].strip()
+        if rest:
+            return rest[:60]
+    return None
