@@ -104,9 +104,10 @@ def build_corpus(programme, folder: Path) -> Corpus:
     c.form("宣传新闻中心报表.xls", "publicity", fmt="xlsx")                         # xlsx bytes under .xls
     c.form("sub/人社中心/人社 报表.xlsx", "hr_social", line="人力资源和社会保障中心")
     old = c.form("建设局-初稿.xlsx", "construction", status="superseded")            # resubmission
-    c.form("建设局-修改稿.xlsx", "construction")
+    revised = [[*row[:3], row[3] + "（修改稿补充）", row[4]] for row in rows_for(p, "construction")]
+    c.form("建设局-修改稿.xlsx", "construction", rows=revised)                    # a real revision
     # --- rejected: structure, security, identity ---
-    c.form("中埠镇.xlsx", "zhongbu", status="superseded")
+    c.form("中埠镇.xlsx", "zhongbu")                                                 # stays: correction fails
     c.form("中埠镇-修改.xlsx", "zhongbu", status="rejected", reason="缺少「本季度具体措施及任务进度情况」列",
            book=Book([Sheet("报表", [["单位：中埠镇"], ["序号", "实事名称", "责任单位", "完成时限"],
                                      [1, "实施优质教育资源扩增赋能行动", "中埠镇", "12月"]])]))
@@ -115,9 +116,9 @@ def build_corpus(programme, folder: Path) -> Corpus:
     c.made("装备园报表.xlsx", write_zip_bomb, "rejected", "equipment_park", "压缩炸弹")
     c.made("report-x.xlsx", write_xml_bomb, "rejected", None, "XML 炸弹")
     c.made("加密.xls", lambda path: write_encrypted_xls(path, Book([form_sheet("", [])])), "rejected", None, "密码")
-    c.form("其他单位报表.xlsx", "edu_sports", status="rejected", reason="与通知中的责任单位都对应不上",
+    c.form("其他单位报表.xlsx", "edu_sports", status="rejected", reason="不是本次实事的责任单位",
            line="某某未列明单位", rows=[[1, "实施优质教育资源扩增赋能行动", "某某未列明单位", "已完成。", "12月"]])
-    c.expected["其他单位报表.xlsx"] = ("rejected", None, "与通知中的责任单位都对应不上")
+    c.expected["其他单位报表.xlsx"] = ("rejected", None, "不是本次实事的责任单位")
     c.form("宝山.xlsx", "sibaoshan", status="rejected", line="宝山", label="宝山")
     c.expected["宝山.xlsx"] = ("rejected", None, "可能是")
     # --- noise ---
@@ -169,7 +170,9 @@ def test_corpus_through_one_quarterly_report_run(tmp_path, programme, migrated_a
 
     units = {u["unit"]: u for u in manifest["units"]}
     assert units["org_personnel"]["status"] == "missing"
-    assert units["zhongbu"]["status"] == "rejected"
+    assert units["zhongbu"]["status"] == "submitted" and units["zhongbu"]["accepted_file"] == "中埠镇.xlsx"
+    assert units["zhongbu"]["rejected_corrections"] == ["中埠镇-修改.xlsx"]
+    assert units["zhongbu"]["notes"] and units["zhongbu"]["notes"][0].startswith("更正件未通过，沿用")
     assert units["sibaoshan"]["status"] == "rejected"
     for unit_key, rows in corpus.written_rows.items():
         assert units[unit_key]["status"] == "submitted", unit_key

@@ -59,9 +59,56 @@ def test_ambiguous_names_the_candidates(programme):
 
 def test_unknown_unit_is_refused(programme):
     ident = identify_unit(report("某某未列明单位", ["某某未列明单位"]), "其他单位报表.xlsx", programme)
+    assert ident.unit is None and len(ident.candidates) == 3
+    assert "「某某未列明单位」，不是本次实事的责任单位" in ident.reason
+    assert "最接近的责任单位" in ident.reason
+
+
+def test_nothing_names_a_unit(programme):
+    ident = identify_unit(report("", ["某某未列明单位"]), "其他单位报表.xlsx", programme)
     assert ident.unit is None and ident.candidates == []
     assert "与通知中的责任单位都对应不上" in ident.reason
     assert "请在表格第2行「单位：」后填写本单位全称" in ident.reason
+
+
+def test_an_outside_organisation_is_not_attributed_through_weak_evidence(programme):
+    ident = identify_unit(report("淄博某某管理咨询有限公司", ["中埠镇"]), "中埠镇报表.xlsx", programme)
+    assert ident.unit is None
+    assert "「淄博某某管理咨询有限公司」，不是本次实事的责任单位" in ident.reason
+
+
+def test_two_units_on_one_line_are_refused(programme):
+    ident = identify_unit(report("四宝山街道、中埠镇", ["四宝山街道"]), "四宝山街道报表.xlsx", programme)
+    assert ident.unit is None and set(ident.candidates) == {"sibaoshan", "zhongbu"}
+    assert "同时写了四宝山街道、中埠镇多个单位" in ident.reason
+
+
+@pytest.mark.parametrize("rel_path", ["中埠镇/报表.xlsx", "各单位/中埠镇人民政府/一季度/报表.xlsx"])
+def test_the_units_own_folder_is_explicit_evidence(programme, rel_path):
+    ident = identify_unit(report("", ["各街道、镇、中心"]), rel_path, programme)
+    assert (ident.unit, ident.source) == ("zhongbu", "folder")
+
+
+def test_folder_and_unit_line_agreeing_are_both_recorded(programme):
+    ident = identify_unit(report("中埠镇"), "中埠镇/报表.xlsx", programme)
+    assert (ident.unit, ident.source) == ("zhongbu", "folder+unit_line")
+
+
+def test_folder_and_unit_line_disagreeing_are_refused(programme):
+    ident = identify_unit(report("四宝山街道"), "中埠镇/四宝山街道报表.xlsx", programme)
+    assert ident.unit is None
+    assert "文件夹「中埠镇」" in ident.reason and "「四宝山街道」" in ident.reason
+
+
+def test_a_known_sender_is_explicit_evidence(programme):
+    assert identify_unit(report(""), "x.xlsx", programme, sender=("a@b.cn", "health")).source == "sender"
+    clash = identify_unit(report("中埠镇"), "x.xlsx", programme, sender=("a@b.cn", "health"))
+    assert clash.unit is None and "a@b.cn" in clash.reason
+
+
+def test_a_folder_named_after_no_unit_is_no_evidence(programme):
+    ident = identify_unit(report("卫健中心"), "第一批/扫描件/报表.xlsx", programme)
+    assert (ident.unit, ident.source) == ("health", "unit_line")
 
 
 def _next_year(programme, subject):

@@ -6,8 +6,11 @@ import threading
 import time
 import zipfile
 
+import pytest
+
 from intake.conftest import EDU_ROWS
 from intake.corpus import Book, form_sheet, touch_mtime, write, write_corrupt_zip
+from wcreport.core.faults import InboxMissing
 from wcreport.intake import inbox as inbox_module
 from wcreport.intake.inbox import scan_and_identify
 from wcreport.validate.decide import scan_inbox
@@ -32,7 +35,13 @@ def by_path(records):
     return {r.path: r for r in records}
 
 
-def test_missing_inbox_is_empty(paths, programme):
+def test_a_missing_quarter_folder_fails_but_an_empty_one_means_no_files_yet(paths, programme):
+    with pytest.raises(InboxMissing, match="inbox root .* does not exist"):
+        scan_and_identify(paths, programme)
+    paths.inbox_root.mkdir(parents=True)
+    with pytest.raises(InboxMissing, match=r"quarter folder .*2023Q1 does not exist.*mkdir"):
+        scan_and_identify(paths, programme)
+    paths.inbox.mkdir()
     assert scan_and_identify(paths, programme) == []
 
 
@@ -117,9 +126,9 @@ def test_unreadable_and_unidentified_files_are_rejected_with_reasons(paths, prog
     assert "文件已损坏" in broken.reasons[0] and broken.findings[0].code == "zip.corrupt"
     stranger = records["其他单位报表.xlsx"]
     assert (stranger.status, stranger.unit) == ("rejected", None)
-    assert "无法确定报送单位" in stranger.reasons[0] and "某某未列明单位" in stranger.reasons[0]
+    assert "不是本次实事的责任单位" in stranger.reasons[0] and "「某某未列明单位」" in stranger.reasons[0]
     page = (paths.output_root / stranger.feedback).read_text(encoding="utf-8")
-    assert "其他单位报表.xlsx" in page and "无法确定报送单位" in page
+    assert "其他单位报表.xlsx" in page and "不是本次实事的责任单位" in page
 
 
 def test_waits_for_a_file_still_being_written(paths, programme):

@@ -20,6 +20,7 @@ def form(paths, rel, rows=EDU_ROWS, unit_line="教育和体育事业中心", mti
 
 
 def test_missing_unit(paths, programme):
+    paths.inbox.mkdir(parents=True)             # the folder exists: "no files yet"
     result = ingest_unit(paths, programme, "health")
     assert (result.status, result.files) == ("missing", [])
     assert UnitResult.model_validate_json((paths.units / "health.json").read_text()).status == "missing"
@@ -44,7 +45,7 @@ def test_newest_file_wins_and_content_is_kept(paths, programme):
     assert saved["accepted_sha256"] == files["教体中心-终稿.xlsx"].sha256
 
 
-def test_rejected_newest_file_rejects_the_unit_with_feedback(paths, programme):
+def test_a_failed_correction_keeps_the_accepted_version(paths, programme):
     form(paths, "教体中心.xlsx", mtime=NOW - 7200)
     broken = form(paths, "教体中心-修改.xlsx", mtime=NOW - 3600,
                   rows=[[1, "实施优质教育资源扩增赋能行动", "教体中心", "", "12月"]])
@@ -53,18 +54,42 @@ def test_rejected_newest_file_rejects_the_unit_with_feedback(paths, programme):
                                [1, "实施优质教育资源扩增赋能行动", "教体中心", "12月"]])]), broken)
     touch_mtime(broken, NOW - 3600)
     result = ingest_unit(paths, programme, "edu_sports")
-    assert result.status == "rejected"
-    assert result.rows == []
+    assert result.status == "submitted" and result.accepted_path == "教体中心.xlsx"
+    assert [r.seq for r in result.rows] == [r[0] for r in EDU_ROWS]
+    assert result.rejected_corrections == ["教体中心-修改.xlsx"]
     files = {f.path: f for f in result.files}
-    winner = files["教体中心-修改.xlsx"]
-    assert winner.status == "rejected"
-    assert any("A3：第 3 行表头中缺少「本季度具体措施及任务进度情况」列" in r for r in winner.reasons)
-    assert files["教体中心.xlsx"].status == "superseded"
-    assert result.feedback == winner.feedback and result.feedback.startswith("2023Q1/feedback/edu_sports/")
+    correction = files["教体中心-修改.xlsx"]
+    assert correction.status == "rejected"
+    assert any("A3：第 3 行表头中缺少「本季度具体措施及任务进度情况」列" in r for r in correction.reasons)
+    assert files["教体中心.xlsx"].status == "accepted"
+    assert result.feedback == correction.feedback and result.feedback.startswith("2023Q1/feedback/edu_sports/")
     page = (paths.output_root / result.feedback).read_text(encoding="utf-8")
     for text in ("报表退回说明", "教体中心-修改.xlsx", "教育和体育事业中心", "A3", "缺少「本季度具体措施及任务进度情况」列",
                  "请使用通知附件的报表格式"):
         assert text in page
+
+
+def test_only_rejected_files_reject_the_unit(paths, programme):
+    first = form(paths, "教体中心.xlsx", mtime=NOW - 7200, rows=[[1, "实施优质教育资源扩增赋能行动", "教体中心", "", "12月"]])
+    second = form(paths, "教体中心-2.xlsx", mtime=NOW - 3600, rows=[[1, "实施优质教育资源扩增赋能行动", "教体中心", "", "11月"]])
+    result = ingest_unit(paths, programme, "edu_sports")
+    files = {f.path: f for f in result.files}
+    assert result.status == "rejected" and result.rows == []
+    assert files[second.name].status == "rejected" and files[second.name].feedback == result.feedback
+    assert files[first.name].status == "superseded" and files[first.name].superseded_by == second.name
+    assert second.name in files[first.name].reasons[0]
+
+
+def test_identical_copies_are_one_submission(paths, programme):
+    original = form(paths, "教体中心.xlsx", mtime=NOW - 7200)
+    copy = paths.inbox / "教体中心 - 副本.xlsx"
+    copy.write_bytes(original.read_bytes())
+    touch_mtime(copy, NOW - 3600)
+    result = ingest_unit(paths, programme, "edu_sports")
+    files = {f.path: f for f in result.files}
+    assert result.status == "submitted" and result.accepted_path == "教体中心.xlsx"
+    assert files[copy.name].status == "superseded" and files[copy.name].superseded_by == "教体中心.xlsx"
+    assert "内容完全相同" in files[copy.name].reasons[0]
 
 
 def test_an_internal_error_while_validating_rejects_and_names_the_organiser(paths, programme, monkeypatch):

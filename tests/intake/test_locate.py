@@ -149,3 +149,24 @@ def test_header_without_rows_is_an_error(tmp_path, programme):
     report = parse(tmp_path, Book([form_sheet("教体中心", [])]), programme)
     assert [f.code for f in report.findings] == ["table.no_rows"]
     assert "没有任何实事行" in report.findings[0].message
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods"])
+def test_a_task_over_vertically_merged_rows_is_one_task(tmp_path, programme, fmt):
+    fragments = ["一是完成摸底。", "二是建成示范点1个。\n（已验收）", "三是发放补贴12户。"]
+    body = [["单位：建设局"], HEADERS,
+            [2, "实施普惠托育服务提质扩容行动", "建设局", fragments[0], "2023年12月"],
+            [None, None, None, fragments[1], None],
+            [None, None, None, fragments[2], None],
+            [3, "实施儿童友好城市建设行动", "建设局", "推进中。", "2023年12月"]]
+    merges = [(2, c, 4, c) for c in (0, 1, 2, 4)]
+    report = parse(tmp_path, Book([Sheet("报表", body, merges=merges)]), programme, fmt)
+    assert [(r.seq, r.progress) for r in report.rows] == [(2, "\n".join(fragments)), (3, "推进中。")]
+    assert report.rows[0].cells["progress"] == "D3"
+
+
+def test_a_progress_cell_merged_with_its_task_is_read_once(tmp_path, programme):
+    body = [["单位：建设局"], HEADERS, [2, "实施普惠托育服务提质扩容行动", "建设局", "一段文字。", "2023年12月"], []]
+    merges = [(2, c, 3, c) for c in range(5)]
+    report = parse(tmp_path, Book([Sheet("报表", body, merges=merges)]), programme, "xlsx")
+    assert [(r.seq, r.progress) for r in report.rows] == [(2, "一段文字。")]

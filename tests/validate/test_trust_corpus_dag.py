@@ -86,7 +86,7 @@ def build(programme, folder: Path) -> Quarter:
     q.form("卫健中心报表.xlsx", "health", ON_TIME, ("accepted", "health", None))
     broken = rows_for(programme, "health")
     broken[0][3] = ""
-    q.form("卫健中心报表（更正）.xlsx", "health", ON_TIME + 7200, ("rejected", "health", "不能为空"),
+    q.form("卫健中心报表（更正）.xlsx", "health", ON_TIME + 7200, ("rejected", "health", "为空"),
            rows=broken)
     # valid correction after the deadline: a correction, not a late report
     q.form("教体中心报表.xlsx", "edu_sports", ON_TIME, ("superseded", "edu_sports", "教体中心报表（修改）.xlsx"))

@@ -96,6 +96,20 @@ _TYPES = (
                 causes={"candidates": "无法确定报送单位：{tried}，可能是{candidates}中的一个。" + _FILL_IN_UNIT},
                 parts={"unit_line": "「单位：」行写的是「{text}」", "no_unit_line": "「单位：」行未填写",
                        "units_column": "「责任单位」列不能确定唯一单位", "file_name": "文件名「{name}」"}),
+    FindingType("unit.conflict", "error", "explicit evidence (unit folder, 单位 line, sender) names exactly one unit",
+                "「单位：」行写的是「{text}」，不是本次实事的责任单位，报表不能计入任何单位。"
+                "最接近的责任单位：{closest}。如本表确为其中某单位的报表，请在「单位：」后填写该单位全称后重新报送。",
+                causes={
+                    "several": "「单位：」行写的是「{text}」，同时写了{names}多个单位。每份报表只能报送一个单位的进展，"
+                               "请每个单位各填一份，在「单位：」后填写本单位全称后分别报送。",
+                    "vague": "「单位：」行写的是「{text}」，无法确定是哪一个责任单位，可能是{names}中的一个。" + _FILL_IN_UNIT,
+                    "folder_several": "文件放在文件夹「{folder}」中，该文件夹名同时对应{names}多个单位。"
+                                      "请将报表放入本单位自己的文件夹后重新报送。",
+                    "disagree": "{first}，但{second}，两者不是同一个单位，无法确定这份报表属于哪个单位。"
+                                "请核对后将报表放入本单位的文件夹、在「单位：」后填写本单位全称后重新报送。",
+                },
+                parts={"folder": "文件放在文件夹「{folder}」（{unit}）中", "unit_line": "「单位：」行写的是「{text}」",
+                       "sender": "发件邮箱 {sender} 登记为{unit}"}),
     # Processing (wcreport.intake.inbox, wcreport.validate.decide, wcreport.validate.feedback)
     FindingType("file.internal_error", "error", "the pipeline processes the file without an internal error",
                 "处理该文件时发生内部错误，请另存为 .xlsx 后重新报送，或联系{organiser}。"),

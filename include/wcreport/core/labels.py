@@ -6,6 +6,7 @@ Keys are the values stored in JSON (``core.model``), so they must stay stable.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 # A unit's result for the quarter (``model.UnitStatus``).
@@ -31,12 +32,33 @@ TASK_STATUS_ZH = {
 }
 
 # One numeric indicator against the pace the quarter asks for.
-INDICATOR_STATUS_ZH = {"done": "已完成", "on_track": "进度正常", "at_risk": "进度滞后", "no_data": "未报数"}
+INDICATOR_STATUS_ZH = {"done": "已完成", "on_track": "进度正常", "in_progress": "进行中", "at_risk": "进度滞后",
+                       "no_data": "未报数"}
 
 # Why a unit gets a reminder (``reminders.ReminderKind``).
 REMINDER_KIND_ZH = {"missing": "催报提醒", "rejected": "退回修改提醒"}
 
 LATE_ZH = "逾期"
+
+
+_CELL_LEVEL = re.compile(r"^(工作表「[^」]*」)?[A-Z]{1,3}[0-9]+：")
+
+
+def returned_summary(reasons: list[str]) -> str:
+    """One short sentence for the leaders on why a unit's report was returned.
+
+    Cell-level findings stay with the unit (feedback page) and the dashboard; a single
+    file-level reason (encrypted, damaged …) is given as its first sentence.
+    """
+    if len(reasons) == 1 and not _CELL_LEVEL.match(reasons[0]):
+        first = reasons[0].split("。")[0]
+        return f"{first}，已退回该单位处理"
+    return f"报表有{len(reasons)}处问题未通过校验，已退回该单位修改" if reasons else "报表未通过校验，已退回该单位修改"
+
+
+def correction_note(accepted_on: str) -> str:
+    """A unit whose newer file failed while its earlier accepted version stays (``accepted_on``: 3月28日)."""
+    return f"更正件未通过，沿用{accepted_on}版本"
 
 
 def label(labels: Mapping[str, str], status: str | None) -> str:

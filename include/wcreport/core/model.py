@@ -98,7 +98,8 @@ class FileRecord(_Model):
     kind: Literal["spreadsheet", "lock", "hidden", "temporary", "other", "empty"] = "spreadsheet"
     format: str | None = None      # detected from bytes: xlsx, xlsm, xls, ods, ...
     unit: str | None = None        # unit key, once identified
-    unit_source: str | None = None # how the unit was identified: unit_line, units_column, file_name
+    unit_source: str | None = None # evidence used: folder, sender, unit_line (joined by "+"), units_column,
+                                   # file_name (docs/identity.md)
     status: FileStatus = "pending"
     reasons: list[str] = []        # Chinese, one sentence each
     findings: list[Finding] = []
@@ -120,6 +121,10 @@ class UnitResult(_Model):
     warnings: list[Finding] = []
     feedback: str | None = None
     data_docs: str | None = None   # validation result page, relative to the output root
+    accepted_path: str | None = None       # inbox path of the file whose words are in the report
+    accepted_mtime: float | None = None    # when that file was received
+    first_accepted_mtime: float | None = None  # the first version that passed (lateness is judged on it)
+    rejected_corrections: list[str] = []   # inbox paths of newer files that failed; the accepted one stays
 
 
 class ManifestUnit(_Model):
@@ -138,6 +143,8 @@ class ManifestUnit(_Model):
     feedback: str | None = None    # relative to the output root
     data_docs: str | None = None   # validation result page of the unit, relative to the output root
     tasks: dict[int, str] = {}     # seq -> accepted / warning / rejected / missing
+    notes: list[str] = []          # Chinese, e.g. a failed correction while the accepted version stays
+    rejected_corrections: list[str] = []   # inbox paths of newer files that failed validation
 
 
 class Manifest(_Model):

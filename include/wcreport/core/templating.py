@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from wcreport.core.labels import returned_summary
+
 TEMPLATE_FOLDER = "templates"
 
 
@@ -42,7 +44,7 @@ def environment(package: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(number=number, date_zh=date_zh, month_day_zh=month_day_zh)
+    env.filters.update(number=number, date_zh=date_zh, month_day_zh=month_day_zh, returned_summary=returned_summary)
     return env
 
 

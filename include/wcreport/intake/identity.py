@@ -1,9 +1,16 @@
-"""Which unit sent a file: the 单位 line, else the 责任单位 column, else the file name.
+"""Which unit sent a file: explicit evidence first, weak evidence only where there is none.
+
+Explicit evidence is the unit's own sub-folder (any folder on the file's path under the
+quarter's inbox), the sender's address (mailbox intake) and the 「单位：」 line. When explicit
+evidence names something that is not exactly one programme unit (an outside organisation,
+several units, two sources that disagree) the file is refused with a Chinese reason that
+quotes what it says; weak evidence (the 责任单位 column, the file name) is used only where no
+explicit evidence exists. The rules, as a table, are in docs/identity.md.
 
 Names are matched against the programme's unit names and aliases: exactly, then by
 containment (the longest alias found in the text), then fuzzily (difflib ratio above
-FUZZY_THRESHOLD with a clear margin). Ambiguous or unknown text gives no unit and
-a Chinese reason naming the candidates.
+FUZZY_THRESHOLD with a clear margin). Folder names are matched strictly (exact or
+containment only): a folder named after no unit is no evidence.
 
 A file name is matched without its noise: generic words (year, quarter, 报表, 最终版 ...)
 and any run of two or more characters taken from the programme's notice or report
@@ -33,7 +40,8 @@ _SPLIT_RE = re.compile(r"[\n、,，;；/／|]+|\s{2,}")
 @dataclass
 class Identity:
     unit: str | None
-    source: str | None            # unit_line, units_column, file_name
+    source: str | None            # folder, sender, unit_line (joined by "+" when several agree),
+                                  # units_column, file_name
     candidates: list[str] = field(default_factory=list)   # unit keys
     reason: str | None = None     # Chinese, set whenever unit is None
 
@@ -196,17 +204,131 @@ def _unknown(tried: list[str], candidates: list[str], programme) -> str:
     return message("unit.unknown", tried="；".join(tried))
 
 
-def identify_unit(parsed: ParsedReport | None, file_name: str, programme) -> Identity:
-    """Identify the sending unit; None with a Chinese reason naming candidates when unsure."""
+def _names(keys, programme) -> str:
+    return "、".join(programme.units_by_key[k].name for k in keys if k in programme.units_by_key)
+
+
+def closest_units(text: str, programme, n: int = 3) -> list[str]:
+    """The ``n`` units whose name or alias reads most like ``text`` (for a refusal's hint)."""
+    cleaned = _clean(text)
+    scores: dict[str, float] = {}
+    for alias, key in _aliases(programme).items():
+        scores[key] = max(scores.get(key, 0.0), difflib.SequenceMatcher(None, cleaned, alias).ratio())
+    return [k for k, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+def match_strict(text: str, programme) -> _Match:
+    """Exact name/alias or containment only (for folder names): no guessing."""
+    cleaned = _clean(text)
+    table = _aliases(programme)
+    if not cleaned:
+        return _Match(None, [])
+    if cleaned in table:
+        return _Match(table[cleaned], [table[cleaned]])
+    inside = [a for a in table if len(a) >= 2 and a in cleaned]
+    inside = [a for a in inside if not any(a != b and a in b for b in inside)]
+    keys = _unique(table[a] for a in sorted(inside, key=lambda a: (-len(a), a)))
+    return _Match(keys[0] if len(keys) == 1 else None, keys)
+
+
+@dataclass
+class _Evidence:
+    source: str                   # folder, sender, unit_line
+    unit: str | None
+    says: str                     # Chinese phrase quoting the evidence
+    refusal: str | None = None    # set when this evidence alone refuses the file
+    candidates: list[str] = field(default_factory=list)
+
+
+def _folder_evidence(rel_path: str, programme) -> _Evidence | None:
+    found: list[tuple[str, str]] = []
+    for folder in PurePath(rel_path).parts[:-1]:
+        match = match_strict(folder, programme)
+        if len(match.candidates) > 1:
+            return _Evidence("folder", None, folder, message(
+                "unit.conflict", cause="folder_several", folder=folder, names=_names(match.candidates, programme)),
+                match.candidates)
+        if match.unit:
+            found.append((folder, match.unit))
+    if not found:
+        return None
+    if len({unit for _, unit in found}) > 1:
+        (f1, u1), (f2, u2) = found[0], next(x for x in found if x[1] != found[0][1])
+        return _Evidence("folder", None, f1, message(
+            "unit.conflict", cause="disagree",
+            first=part("unit.conflict", "folder", folder=f1, unit=programme.units_by_key[u1].name),
+            second=part("unit.conflict", "folder", folder=f2, unit=programme.units_by_key[u2].name)))
+    folder, unit = found[-1]
+    return _Evidence("folder", unit, part("unit.conflict", "folder", folder=folder,
+                                          unit=programme.units_by_key[unit].name))
+
+
+def _unit_line_evidence(line: str, programme) -> _Evidence:
+    says = part("unit.conflict", "unit_line", text=line)
+    match = match_unit(line, programme)
+    if match.unit:
+        return _Evidence("unit_line", match.unit, says)
+    strict = match_strict(line, programme)
+    if len(strict.candidates) > 1:
+        return _Evidence("unit_line", None, says, message(
+            "unit.conflict", cause="several", text=line, names=_names(strict.candidates, programme)),
+            strict.candidates)
+    if match.candidates and len(_clean(line)) < 4:
+        return _Evidence("unit_line", None, says, message(
+            "unit.conflict", cause="vague", text=line, names=_names(match.candidates, programme)),
+            match.candidates)
+    closest = match.candidates or closest_units(line, programme)
+    return _Evidence("unit_line", None, says, message(
+        "unit.conflict", text=line, closest=_names(closest, programme)), closest)
+
+
+def _sender_evidence(sender: str, sender_unit: str, programme) -> _Evidence:
+    return _Evidence("sender", sender_unit, part("unit.conflict", "sender", sender=sender,
+                                                 unit=programme.units_by_key[sender_unit].name))
+
+
+def explicit_evidence(parsed: ParsedReport | None, rel_path: str, programme, *,
+                      sender: tuple[str, str] | None = None) -> list[_Evidence]:
+    """Folder, sender and 「单位：」 line evidence of one file, in that order."""
+    found = []
+    folder = _folder_evidence(rel_path, programme)
+    if folder is not None:
+        found.append(folder)
+    if sender is not None and sender[1] in programme.units_by_key:
+        found.append(_sender_evidence(sender[0], sender[1], programme))
+    if parsed is not None and parsed.unit_line:
+        found.append(_unit_line_evidence(parsed.unit_line, programme))
+    return found
+
+
+def _decide_explicit(found: list[_Evidence], programme) -> Identity | None:
+    """The unit all explicit evidence agrees on; a refusal on any conflict; None without evidence."""
+    if not found:
+        return None
+    refused = next((e for e in found if e.refusal), None)
+    if refused is not None:
+        return Identity(None, None, refused.candidates, refused.refusal)
+    first = found[0]
+    other = next((e for e in found if e.unit != first.unit), None)
+    if other is not None:
+        return Identity(None, None, [first.unit, other.unit],
+                        message("unit.conflict", cause="disagree", first=first.says, second=other.says))
+    return Identity(first.unit, "+".join(e.source for e in found), [first.unit])
+
+
+def identify_unit(parsed: ParsedReport | None, file_name: str, programme, *,
+                  sender: tuple[str, str] | None = None) -> Identity:
+    """Identify the sending unit of the file at ``file_name`` (inbox-relative path).
+
+    ``sender`` is (address, unit key) for a file that came from a known unit's address.
+    None with a Chinese reason when the evidence conflicts or names no single unit.
+    """
+    decided = _decide_explicit(explicit_evidence(parsed, file_name, programme, sender=sender), programme)
+    if decided is not None:
+        return decided
     tried: list[str] = []
     candidates: list[str] = []
-    if parsed is not None and parsed.unit_line:
-        match = match_unit(parsed.unit_line, programme)
-        if match.unit:
-            return Identity(match.unit, "unit_line", [match.unit])
-        candidates += match.candidates
-        tried.append(part("unit.unknown", "unit_line", text=parsed.unit_line))
-    elif parsed is not None and parsed.sheet:
+    if parsed is not None and parsed.sheet:
         tried.append(part("unit.unknown", "no_unit_line"))
     if parsed is not None and parsed.rows:
         match = _units_column(parsed, programme)

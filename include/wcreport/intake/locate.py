@@ -189,6 +189,7 @@ def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int]
     rows: list[ProgressRow] = []
     findings: list[Finding] = []
     anchors = _merged_anchor(sheet)
+    row_at: dict[int, ProgressRow] = {}           # 0-based sheet row -> the task row read there
     for r in range(header_row + 1, len(cells)):
         row = cells[r]
         if all(cell_text(v) == "" for v in row):
@@ -204,6 +205,10 @@ def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int]
             continue
         if not any(texts.get(f) for f in ("seq", "task_name", "progress")):
             continue
+        task = _continued_task(r, columns, anchors, row_at)
+        if task is not None:
+            _append_fragment(task, r, columns, anchors, texts.get("progress", ""))
+            continue
         seq_written = parse_seq(_value(row, columns.get("seq")))
         seq = _match_task(texts.get("task_name", ""), programme) or seq_written
         refs = {}
@@ -218,7 +223,25 @@ def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int]
             seq=seq, task_name=texts.get("task_name", ""), units=texts.get("units", ""),
             progress=texts.get("progress", ""), deadline=texts.get("deadline", ""),
             sheet=sheet.name, row=r + 1, cells=refs))
+        row_at[r] = rows[-1]
     return rows, findings
+
+
+def _continued_task(r: int, columns: dict[str, int], anchors, row_at: dict[int, ProgressRow]) -> ProgressRow | None:
+    """The task this row continues: its 序号 (or 实事名称) cell is merged down from a task row above."""
+    key_col = columns.get("seq", columns.get("task_name"))
+    if key_col is None:
+        return None
+    anchor_row = anchors.get((r, key_col), (r, key_col))[0]
+    return row_at.get(anchor_row) if anchor_row != r else None
+
+
+def _append_fragment(task: ProgressRow, r: int, columns: dict[str, int], anchors, text: str) -> None:
+    """Add the row's own progress text (a fragment like 二是…) to the task, keeping line breaks."""
+    col = columns.get("progress")
+    if col is None or not text or anchors.get((r, col), (r, col))[0] != r:
+        return  # no progress cell, or the progress cell is merged too: already read
+    task.progress = f"{task.progress}\n{text}" if task.progress else text
 
 
 def _read_indicators(sheet: SheetGrid, cells, programme, start: int = 0) -> list[IndicatorValue]:

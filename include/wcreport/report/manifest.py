@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from wcreport.core.io import write_text_atomic
+from wcreport.core.labels import correction_note
 from wcreport.core.model import FileRecord, Manifest, ManifestUnit, UnitResult
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
@@ -43,10 +44,12 @@ def _manifest_unit(result: UnitResult, programme: Programme, deadline: dt.dateti
     own = [f for f in files if f.unit == result.unit]
     accepted = next((f for f in own if f.status == "accepted"), None)
     received = dt.datetime.fromtimestamp(accepted.mtime, TZ) if accepted else None
+    first = result.first_accepted_mtime or (accepted.mtime if accepted else None)
     rejected_reasons = [reason for f in own if f.status == "rejected" for reason in f.reasons]
+    notes = [correction_note(f"{received.month}月{received.day}日")] if accepted and result.rejected_corrections else []
     return ManifestUnit(
         unit=result.unit, unit_name=result.unit_name, status=result.status,
-        late=bool(received and received > deadline),
+        late=bool(first and dt.datetime.fromtimestamp(first, TZ) > deadline),
         files=[f.path for f in own],
         accepted_file=accepted.path if accepted else None,
         accepted_sha256=accepted.sha256 if accepted else None,
@@ -55,7 +58,9 @@ def _manifest_unit(result: UnitResult, programme: Programme, deadline: dt.dateti
         reasons=rejected_reasons if result.status == "rejected" else [],
         feedback=result.feedback,
         data_docs=result.data_docs,
-        tasks=_task_statuses(result, programme))
+        tasks=_task_statuses(result, programme),
+        notes=notes,
+        rejected_corrections=list(result.rejected_corrections))
 
 
 def _task_statuses(result: UnitResult, programme: Programme) -> dict[int, str]:

@@ -1,14 +1,27 @@
-"""One unit's ingest: pick its newest file, read, locate, validate, decide, give feedback.
+"""One unit's quarter: which of its files counts, and what it said.
+
+The report uses the unit's newest file that passed validation (docs/identity.md):
+
+* Files are ordered by the time they were received (mtime), newest first; each distinct
+  content is validated once (byte-identical copies are one submission, the earliest is read).
+* A newer file that fails is rejected, with its feedback; the accepted version stays and
+  the unit's result lists it under ``rejected_corrections``.
+* Older files are superseded, each with a reason naming the file that replaced it.
+* Lateness is judged on the first version that passed (``first_accepted_mtime``).
 
 Never raises for bad unit input: a bad file is a rejected file, with a reason.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
+from wcreport.core.faults import OperationsFault, output_unwritable
 from wcreport.core.io import write_atomic
-from wcreport.core.model import FileRecord, Finding, UnitResult
+from wcreport.core.model import FileRecord, Finding, IndicatorValue, ProgressRow, UnitResult
+from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths
 from wcreport.intake.inbox import read_cached, reject_internal_error, scan_and_identify
 from wcreport.validate.feedback import write_feedback
@@ -25,32 +38,50 @@ def previous_result(paths: QuarterPaths, unit_key: str) -> UnitResult | None:
         return None
 
 
-def _evaluate(paths, programme, unit_key: str, record: FileRecord, result: UnitResult) -> None:
-    """Read, locate and validate the winning file; set statuses on record and result."""
+@dataclass
+class _Passed:
+    """What a file that passed validation contributes to the unit's result."""
+
+    rows: list[ProgressRow]
+    indicators: list[IndicatorValue]
+    warnings: list[Finding]
+    data_docs: str | None = None
+
+
+def _evaluate(paths, programme, unit_key: str, record: FileRecord) -> _Passed | None:
+    """Read, locate and validate one version; set its status. What it contributes if it passed."""
     from wcreport.validate.suites import validate_report
 
     archived = paths.output_root / record.archived_as
     _fmt, parsed, error = read_cached(paths, programme, record.sha256, archived)
     if error is not None or parsed is None:
         record.status = "rejected"
-        return
+        return None
     outcome = validate_report(parsed, unit_key, programme, paths.quarter,
                               previous=previous_result(paths, unit_key), data_docs_dir=paths.data_docs)
     findings: list[Finding] = [*parsed.findings, *outcome.findings]
     errors = [f for f in findings if f.severity == "error"]
     record.findings = findings
-    result.data_docs = _relative_page(paths, outcome.pages[0] if outcome.pages else outcome.data_docs)
-    if result.data_docs:
-        log.info("Data Docs for %s: %s", unit_key, paths.output_root / result.data_docs)
+    data_docs = _relative_page(paths, outcome.pages[0] if outcome.pages else outcome.data_docs)
     if errors:
         record.status = "rejected"
         record.reasons = [f.as_text() for f in errors]
-        return
+        return None
     record.status = "accepted"
-    result.accepted_sha256 = record.sha256
-    result.rows = parsed.rows
-    result.indicators = parsed.indicators
-    result.warnings = [f for f in findings if f.severity == "warning"]
+    return _Passed(parsed.rows, parsed.indicators, [f for f in findings if f.severity == "warning"], data_docs)
+
+
+def _evaluate_safely(paths, programme, unit_key: str, record: FileRecord) -> _Passed | None:
+    try:
+        return _evaluate(paths, programme, unit_key, record)
+    except OperationsFault:
+        raise
+    except OSError as exc:      # writing Data Docs or results: the environment's fault, not the unit's
+        raise output_unwritable(Path(exc.filename or paths.output), exc) from exc
+    except Exception:
+        log.exception("unexpected error evaluating %s", record.path)
+        reject_internal_error(record, programme)
+        return None
 
 
 def _relative_page(paths: QuarterPaths, page: str | None) -> str | None:
@@ -63,9 +94,9 @@ def _relative_page(paths: QuarterPaths, page: str | None) -> str | None:
         return page
 
 
-def scan_inbox(paths: QuarterPaths, programme) -> list[FileRecord]:
+def scan_inbox(paths: QuarterPaths, programme, *, max_wait_seconds: float = 30.0) -> list[FileRecord]:
     """The inbox scan, with a feedback page for every file rejected before it had a unit."""
-    records = scan_and_identify(paths, programme)
+    records = scan_and_identify(paths, programme, max_wait_seconds=max_wait_seconds)
     for record in records:
         if record.status == "rejected" and record.unit is None and record.sha256:
             record.feedback = write_feedback(paths, record, None, None, programme.report.title,
@@ -73,35 +104,99 @@ def scan_inbox(paths: QuarterPaths, programme) -> list[FileRecord]:
     return records
 
 
-def ingest_unit(paths: QuarterPaths, programme, unit_key: str) -> UnitResult:
+def _received(record: FileRecord) -> tuple[float, str]:
+    return (record.mtime, record.path)
+
+
+def _day_zh(mtime: float) -> str:
+    day = dt.datetime.fromtimestamp(mtime, TZ)
+    return f"{day.month}月{day.day}日"
+
+
+def superseded_reason(by: FileRecord) -> str:
+    return f"已被本单位{_day_zh(by.mtime)}收到的「{by.path}」替代，以该文件为准。"
+
+
+def duplicate_reason(of: FileRecord) -> str:
+    return f"与「{of.path}」内容完全相同（重复文件），以「{of.path}」为准。"
+
+
+def _supersede(record: FileRecord, by: FileRecord, reason: str) -> None:
+    record.status, record.superseded_by, record.reasons = "superseded", by.path, [reason]
+
+
+def _distinct_versions(mine: list[FileRecord]) -> list[FileRecord]:
+    """One record per content, newest first; later byte-identical copies are superseded as duplicates."""
+    first_of: dict[str, FileRecord] = {}
+    for record in sorted(mine, key=_received):
+        original = first_of.setdefault(record.sha256 or record.path, record)
+        if original is not record:
+            _supersede(record, original, duplicate_reason(original))
+    return sorted(first_of.values(), key=_received, reverse=True)
+
+
+def _deadline_end(programme, paths: QuarterPaths) -> float:
+    day = programme.deadline(paths.quarter.number)
+    return dt.datetime.combine(day, dt.time(23, 59, 59), TZ).timestamp()
+
+
+def _decide_versions(paths, programme, unit_key: str, versions: list[FileRecord]
+                     ) -> tuple[FileRecord | None, _Passed | None, float | None]:
+    """(winner, what it contributes, first accepted time). Validates newest first; older
+    versions only while lateness could still depend on them."""
+    winner, passed, first_accepted = None, None, None
+    for record in versions:
+        if winner is not None and (first_accepted or 0) <= _deadline_end(programme, paths):
+            break
+        contribution = _evaluate_safely(paths, programme, unit_key, record) if record.status == "pending" else None
+        if contribution is None:
+            continue
+        first_accepted = record.mtime
+        if winner is None:
+            winner, passed = record, contribution
+    return winner, passed, first_accepted
+
+
+def ingest_unit(paths: QuarterPaths, programme, unit_key: str, *, max_wait_seconds: float = 30.0) -> UnitResult:
     """Decide one unit's quarter and write units/<key>.json (see module docstring)."""
     unit = programme.units_by_key[unit_key]
     result = UnitResult(quarter=str(paths.quarter), unit=unit_key, unit_name=unit.name, status="missing")
     # An unreadable inbox is an operations problem, not a unit's: let the task fail and alert.
-    records = scan_inbox(paths, programme)
+    records = scan_inbox(paths, programme, max_wait_seconds=max_wait_seconds)
     mine = [r for r in records if r.unit == unit_key and r.kind == "spreadsheet"
             and r.status in ("pending", "rejected")]
-    mine.sort(key=lambda r: (r.mtime, r.path), reverse=True)
-    if mine:
-        winner = mine[0]
-        for older in mine[1:]:
-            older.status = "superseded"
-            older.superseded_by = winner.path
-        if winner.status == "pending":
-            try:
-                _evaluate(paths, programme, unit_key, winner, result)
-            except Exception:
-                log.exception("unexpected error evaluating %s", winner.path)
-                reject_internal_error(winner, programme)
-        if winner.status == "rejected":
-            result.status = "rejected"
-            winner.feedback = write_feedback(paths, winner, unit_key, unit.name, programme.report.title,
+    versions = _distinct_versions(mine)
+    winner, passed, first_accepted = _decide_versions(paths, programme, unit_key, versions)
+    if winner is not None:
+        _accept(result, winner, passed, first_accepted)
+        newer_failed = [r for r in versions if r.status == "rejected" and _received(r) > _received(winner)]
+        result.rejected_corrections = [r.path for r in newer_failed]
+    elif versions:
+        result.status = "rejected"
+    reference = winner or (versions[0] if versions else None)
+    for record in versions:
+        if record is reference or record.path in result.rejected_corrections:
+            continue
+        _supersede(record, reference, superseded_reason(reference))
+    for record in versions:
+        if record.status == "rejected":
+            record.feedback = write_feedback(paths, record, unit_key, unit.name, programme.report.title,
                                              programme.report.organiser)
-            result.feedback = winner.feedback
-        else:
-            result.status = "submitted"
-    result.files = list(reversed(mine))
-    result.files.sort(key=lambda r: r.path)
+    newest_rejected = next((r for r in versions if r.status == "rejected"), None)
+    result.feedback = newest_rejected.feedback if newest_rejected else None
+    result.files = sorted(mine, key=lambda r: r.path)
     write_atomic(paths.units / f"{unit_key}.json", result.model_dump_json(indent=2).encode("utf-8"),
                  skip_if_same=True)
     return result
+
+
+def _accept(result: UnitResult, winner: FileRecord, passed: _Passed, first_accepted: float) -> None:
+    result.status = "submitted"
+    result.accepted_sha256 = winner.sha256
+    result.accepted_path = winner.path
+    result.accepted_mtime = winner.mtime
+    result.first_accepted_mtime = first_accepted
+    result.rows, result.indicators, result.warnings = passed.rows, passed.indicators, passed.warnings
+    result.data_docs = passed.data_docs
+    if result.data_docs:
+        log.info("Data Docs for %s: %s", result.unit, result.data_docs)
