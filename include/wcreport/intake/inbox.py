@@ -1,24 +1,36 @@
 """The quarter's inbox: list, classify, wait for stable files, archive, read and identify.
 
 Every file under ``paths.inbox`` (recursively) yields exactly one FileRecord, in
-path order. Every file is first copied once into ``paths.archive/<sha256>.<ext>``
-(content-addressed: reruns copy nothing). Spreadsheets are read and their unit
-identified; the result is cached by content hash under ``<output>/cache`` so the
-many callers (gather, each unit's ingest, merge) pay for reading only once.
+path order; symbolic links (to files, to folders, dangling) and other non-regular
+entries are listed as ignored, with a reason, and never followed. Every file is first
+copied once into ``paths.archive/<sha256>.<ext>`` (content-addressed: reruns copy
+nothing). Spreadsheets are read and their unit identified; the result is cached by
+content hash under ``<output>/cache`` so the many callers (gather, each unit's ingest,
+merge) pay for reading only once.
+
+Ours or the unit's (``wcreport.core.faults``): a missing or unreadable inbox, an
+unwritable archive or cache and a damaged archive copy raise; they never turn into a
+unit's rejection or absence. A file whose modification time lies in the future (the
+unit's PC clock) is not "still being written": its time is clamped to when we first
+archived it, and the record says so.
 """
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import json
 import logging
 import os
 import re
+import stat as stat_module
 import tempfile
 import time
 from pathlib import Path
 
+from wcreport.core.faults import OperationsFault, inbox_missing, inbox_unreadable, output_unwritable
 from wcreport.core.findings_catalogue import finding, finding_with_text
-from wcreport.core.io import write_atomic
+from wcreport.core.io import DamagedStateError, file_mode, write_atomic
 from wcreport.core.model import FileRecord, ParsedReport
 from wcreport.intake.identity import identify_unit
 from wcreport.intake.locate import locate_report
@@ -31,6 +43,11 @@ SPREADSHEET_EXTS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".xlt", ".xltx", ".xltm",
 TEMP_EXTS = {".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", ".bak", ".wbk"}
 SYSTEM_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 _EXT_RE = re.compile(r"^[a-z0-9]{1,8}$")
+STILL_WRITING = "文件仍在写入（大小或修改时间仍在变化），本次未处理，下次运行时再处理。"
+LINK_TO_FILE = "符号链接（快捷方式）不是报表文件，已忽略。请将报表文件本身放入收件文件夹。"
+LINK_TO_FOLDER = "指向文件夹的符号链接（快捷方式），其中的文件未读取，已忽略。请将报表文件本身放入收件文件夹。"
+LINK_DANGLING = "符号链接（快捷方式）指向的文件不存在，已忽略。请将报表文件本身放入收件文件夹。"
+NOT_A_FILE = "不是普通文件（设备、管道或套接字），已忽略。"
 
 
 def classify(rel: str, size: int) -> tuple[str, str | None]:
@@ -59,22 +76,37 @@ def _describe_other(rel: str) -> str:
 
 
 def _stat(path: Path) -> tuple[int, float] | None:
+    """(size, mtime); None when the file is gone. Any other failure is ours to fix."""
     try:
         st = path.stat()
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise inbox_unreadable(path, exc) from exc
     return st.st_size, st.st_mtime
+
+
+def _settled(mtime: float, now: float, stable_seconds: float) -> bool:
+    """Unchanged for ``stable_seconds``, or dated in the future (a clock elsewhere: not being written)."""
+    age = now - mtime
+    return age >= stable_seconds or age < -stable_seconds
 
 
 def wait_until_stable(root: Path, rels: list[str], stable_seconds: float, max_wait_seconds: float
                       ) -> tuple[dict[str, tuple[int, float]], set[str]]:
-    """Stat each file until size+mtime stop changing; return the stats and the still-unstable."""
+    """Stat each file until size+mtime stop changing; return the stats and the still-unstable.
+
+    A file whose mtime lies in the future counts as stable at once: copies with preserved
+    times get their (future) time only once complete, and waiting for such a file to age
+    would wait for ever. The wait never exceeds ``max_wait_seconds``.
+    """
     seen: dict[str, tuple[int, float]] = {}
     for rel in rels:
         st = _stat(root / rel)
         if st is not None:
             seen[rel] = st
-    unstable = {rel for rel, (_s, mtime) in seen.items() if time.time() - mtime < stable_seconds}
+    now = time.time()
+    unstable = {rel for rel, (_s, mtime) in seen.items() if not _settled(mtime, now, stable_seconds)}
     deadline = time.monotonic() + max_wait_seconds
     while unstable and time.monotonic() < deadline:
         time.sleep(min(0.25, max(stable_seconds / 4, 0.05)))
@@ -84,7 +116,7 @@ def wait_until_stable(root: Path, rels: list[str], stable_seconds: float, max_wa
                 unstable.discard(rel)
                 seen.pop(rel, None)
                 continue
-            if st == seen[rel] and time.time() - st[1] >= stable_seconds:
+            if st == seen[rel] and _settled(st[1], time.time(), stable_seconds):
                 unstable.discard(rel)
             seen[rel] = st
     return seen, unstable
@@ -97,31 +129,79 @@ def _archive_ext(rel: str, fmt: str | None) -> str:
     return suffix if _EXT_RE.match(suffix) else "bin"
 
 
+class Vanished(Exception):
+    """The inbox file disappeared while we read it: it is no longer in the folder."""
+
+
 def archive_file(src: Path, archive_dir: Path, rel: str, stat: tuple[int, float],
                  fmt: str | None) -> tuple[str, Path] | None:
-    """Copy ``src`` into the archive under its sha256 (once); None if it changed meanwhile."""
-    archive_dir.mkdir(parents=True, exist_ok=True)
+    """Copy ``src`` into the archive under its sha256 (once); None if it changed meanwhile.
+
+    The copy is read-only, with the read bits the umask allows. Raises ``Vanished`` when
+    ``src`` disappeared, ``InboxUnreadable`` when it cannot be read and
+    ``OutputUnwritable`` when the archive cannot be written.
+    """
     for _attempt in range(3):
-        digest = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(dir=archive_dir, prefix=".incoming-")
-        try:
-            with open(src, "rb") as fh, os.fdopen(fd, "wb") as out:
-                for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
+        with _incoming(archive_dir) as (out, tmp):
+            digest = _copy(src, out, archive_dir)
             if _stat(src) != stat:
                 stat = _stat(src) or stat
                 continue  # changed while we copied: copy again
             sha = digest.hexdigest()
             target = archive_dir / f"{sha}.{_archive_ext(rel, fmt)}"
             if not target.exists():
-                os.replace(tmp, target)
-                os.chmod(target, 0o444)
+                try:
+                    os.chmod(tmp, file_mode(0o444))
+                    os.replace(tmp, target)
+                except OSError as exc:
+                    raise output_unwritable(target, exc) from exc
             return sha, target
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     return None
+
+
+@contextlib.contextmanager
+def _incoming(archive_dir: Path):
+    """(open file, its path): a temporary file in the archive folder, removed unless renamed into place."""
+    try:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=archive_dir, prefix=".incoming-")
+    except OSError as exc:
+        raise output_unwritable(archive_dir, exc) from exc
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out, tmp
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _copy(src: Path, out, archive_dir: Path):
+    """Copy ``src`` into the open ``out`` and return its sha256; each side's failure named."""
+    digest = hashlib.sha256()
+    try:
+        fh = open(src, "rb")
+    except FileNotFoundError:
+        raise Vanished(str(src)) from None
+    except OSError as exc:
+        raise inbox_unreadable(src, exc) from exc
+    with fh:
+        while True:
+            try:
+                chunk = fh.read(1024 * 1024)
+            except OSError as exc:
+                raise inbox_unreadable(src, exc) from exc
+            if not chunk:
+                break
+            digest.update(chunk)
+            try:
+                out.write(chunk)
+            except OSError as exc:
+                raise output_unwritable(archive_dir, exc) from exc
+    try:
+        out.flush()
+    except OSError as exc:
+        raise output_unwritable(archive_dir, exc) from exc
+    return digest
 
 
 _fingerprint_cache: tuple[object, str] | None = None
@@ -148,41 +228,95 @@ def read_cached(paths, programme, sha: str, archived: Path) -> tuple[str | None,
         return data.get("format"), parsed, error
     except (OSError, ValueError, KeyError):
         pass
+    _check_archive_copy(archived)
     fmt = detect_format(archived)
     parsed: ParsedReport | None = None
     error: UnreadableFile | None = None
     try:
         grid = read_workbook(archived)
-        parsed = locate_report(grid, programme)
     except UnreadableFile as exc:
         error = exc
-    except Exception:
+    except OperationsFault:
+        raise
+    except Exception:           # the parser choked on the unit's bytes: the file's problem
         log.exception("unexpected error reading %s", archived)
         error = UnreadableFile.of("file.corrupt", cause="unexpected")
+    else:
+        parsed = locate_report(grid, programme)     # a failure here is ours: it propagates
     payload = {"format": fmt, "parsed": parsed.model_dump(mode="json") if parsed else None,
                "error": {"code": error.code, "reason": error.reason} if error else None}
     write_atomic(cache, json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8"), skip_if_same=True)
     return fmt, parsed, error
 
 
-def _list(inbox: Path) -> list[str]:
+def _check_archive_copy(archived: Path) -> None:
+    """Our archive copy must be readable: if not, that is our fault, not a corrupt unit file."""
+    try:
+        with open(archived, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise DamagedStateError(f"archive copy {archived} cannot be read ({exc.__class__.__name__}: {exc})",
+                                "restore the archive folder from a backup, or move the copy aside and "
+                                "clear the task: the file is copied again from the inbox") from exc
+
+
+def _list(paths) -> tuple[list[str], list[FileRecord]]:
+    """(regular files to read, records of entries never followed), each relative to the inbox.
+
+    A missing inbox or a folder that cannot be listed raises: "no files" must never be
+    the result of a folder we could not see.
+    """
+    inbox = paths.inbox
     if not inbox.is_dir():
-        return []
-    rels = []
-    for dirpath, dirnames, filenames in os.walk(inbox, followlinks=False):
+        raise inbox_missing(inbox, paths.inbox_root)
+
+    def refuse(exc: OSError):
+        raise inbox_unreadable(Path(exc.filename or inbox), exc) from exc
+
+    rels: list[str] = []
+    skipped: list[FileRecord] = []
+    for dirpath, dirnames, filenames in os.walk(inbox, onerror=refuse, followlinks=False):
         dirnames.sort()
-        for name in filenames:
-            rels.append((Path(dirpath) / name).relative_to(inbox).as_posix())
-    return sorted(rels)
+        for name in [*dirnames, *filenames]:
+            full = Path(dirpath) / name
+            rel = full.relative_to(inbox).as_posix()
+            kept = _not_followed(full, rel, is_dir=name in dirnames)
+            if kept is not None:
+                skipped.append(kept)
+            elif name in filenames:
+                rels.append(rel)
+    return sorted(rels), sorted(skipped, key=lambda r: r.path)
+
+
+def _not_followed(full: Path, rel: str, *, is_dir: bool) -> FileRecord | None:
+    """An ignored record for a symbolic link or a special file; None for a regular file or folder."""
+    try:
+        st = os.lstat(full)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise inbox_unreadable(full, exc) from exc
+    if stat_module.S_ISLNK(st.st_mode):
+        reason = LINK_TO_FOLDER if full.is_dir() else LINK_TO_FILE if full.exists() else LINK_DANGLING
+    elif is_dir or stat_module.S_ISREG(st.st_mode):
+        return None
+    else:
+        reason = NOT_A_FILE
+    return FileRecord(path=rel, size=st.st_size, mtime=st.st_mtime, kind="other", status="ignored",
+                      reasons=[reason])
 
 
 def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0,
                       max_wait_seconds: float = 30.0) -> list[FileRecord]:
-    """One FileRecord per inbox file, in path order; see the module docstring."""
-    inbox = paths.inbox
-    rels = _list(inbox)
-    stats, unstable = wait_until_stable(inbox, rels, stable_seconds, max_wait_seconds)
-    records: list[FileRecord] = []
+    """One FileRecord per inbox entry, in path order; see the module docstring.
+
+    Operations faults raise. A failure of our own code on one file rejects that file with
+    ``file.internal_error`` (the others are still processed); the orchestration fails the
+    task afterwards (``internal_errors``), so it is never a silent rejection.
+    """
+    rels, skipped = _list(paths)
+    stats, unstable = wait_until_stable(paths.inbox, rels, stable_seconds, max_wait_seconds)
+    records: list[FileRecord] = list(skipped)
     for rel in rels:
         if rel not in stats:
             continue  # vanished while we looked: it is not in the folder any more
@@ -190,11 +324,25 @@ def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0,
         record = FileRecord(path=rel, size=size, mtime=mtime)
         try:
             _process(paths, programme, record, rel in unstable)
+        except Vanished:
+            continue
+        except OperationsFault:
+            raise
         except Exception:
             log.exception("unexpected error on inbox file %s", rel)
             reject_internal_error(record, programme)
         records.append(record)
-    return records
+    return sorted(records, key=lambda r: r.path)
+
+
+def still_being_written(record: FileRecord) -> bool:
+    """A would-be report that was still changing when the scan's wait ran out."""
+    return record.status == "ignored" and record.reasons == [STILL_WRITING]
+
+
+def internal_errors(records: list[FileRecord]) -> list[FileRecord]:
+    """Files our own code failed on (rejected with ``file.internal_error``)."""
+    return [r for r in records if any(f.code == "file.internal_error" for f in r.findings)]
 
 
 def reject_internal_error(record: FileRecord, programme) -> None:
@@ -205,27 +353,61 @@ def reject_internal_error(record: FileRecord, programme) -> None:
     record.findings = [error]
 
 
+FUTURE_SLACK_SECONDS = 60.0     # clocks of the share and the workers may differ this much
+
+
+def _clamp_future_mtime(record: FileRecord, archived: Path) -> None:
+    """A modification time in the future becomes the time we first archived the file (at most now).
+
+    The archive copy is made once per content, so every later scan and rerun clamps to the
+    same moment: lateness and ordering stay stable.
+    """
+    now = time.time()
+    if record.mtime <= now + FUTURE_SLACK_SECONDS:
+        return
+    try:
+        first_seen = archived.stat().st_mtime
+    except OSError:
+        first_seen = now
+    written = record.mtime
+    record.mtime = min(first_seen, now)
+    record.reasons = [*record.reasons, future_time_note(written, record.mtime)]
+    log.warning("inbox file %s is dated in the future (%s); using %s", record.path,
+                _local(written), _local(record.mtime))
+
+
+def future_time_note(written: float, used: float) -> str:
+    return (f"文件的修改时间（{_local(written)}）晚于当前时间，可能是报送电脑的时钟不准；"
+            f"已按本系统首次收到该文件的时间（{_local(used)}）计。")
+
+
+def _local(moment: float) -> str:
+    from wcreport.core.quarter import TZ
+
+    return dt.datetime.fromtimestamp(moment, TZ).strftime("%Y-%m-%d %H:%M")
+
+
 def _process(paths, programme, record: FileRecord, unstable: bool) -> None:
     src = paths.inbox / record.path
     kind, reason = classify(record.path, record.size)
     record.kind = kind
     if unstable:
         record.status = "ignored"
-        record.reasons = ["文件仍在写入（大小或修改时间仍在变化），本次未处理，下次运行时再处理。"]
+        record.reasons = [STILL_WRITING]
         return
-    if src.is_symlink():
-        record.kind, record.status = "other", "ignored"
-        record.reasons = ["符号链接不是报表文件，已忽略。"]
+    if src.is_symlink():        # replaced by a link after the listing
+        record.kind, record.status, record.reasons = "other", "ignored", [LINK_TO_FILE]
         return
     fmt = detect_format(src) if kind == "spreadsheet" else None
     archived = archive_file(src, paths.archive, record.path, (record.size, record.mtime), fmt)
     if archived is None:
         record.status = "ignored"
-        record.reasons = ["文件在复制过程中仍在变化，本次未处理，下次运行时再处理。"]
+        record.reasons = [STILL_WRITING]
         return
     sha, target = archived
     record.sha256 = sha
     record.archived_as = target.relative_to(paths.output_root).as_posix()
+    _clamp_future_mtime(record, target)
     if kind != "spreadsheet":
         record.status, record.reasons = "ignored", [reason or ""]
         return
