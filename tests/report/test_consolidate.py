@@ -65,17 +65,21 @@ def test_indicator_aggregation_and_pace(prog):
     ind = {i.key: i for i in c.indicators}
     assert ind["school_places"].value == 500 and ind["school_places"].aggregate == "sum"
     assert ind["school_places"].percent == pytest.approx(22.7)
-    assert ind["school_places"].status == "at_risk"           # Q1 asks for 25 %
+    assert ind["school_places"].status == "in_progress"       # places open at year end (pace: year_end)
     assert ind["screening_rate"].value == 80 and ind["screening_rate"].reported_by == ["卫生健康事业中心"]
     assert ind["childcare_places_per_1000"].status == "done"
     assert ind["new_schools"].status == "no_data" and ind["new_schools"].on_track is None
     assert len(c.indicators) == sum(len(t.indicators) for t in prog.tasks)
+    assert all(i.basis for i in c.indicators)
 
-    # the same numbers in Q1 of a slower pace are fine; in Q3 they are behind
-    results, manifest = make_case(prog, "2023Q3", indicators={"health": {"screening_rate": 50}})
-    c3 = consolidate(prog, "2023Q3", results, manifest)
-    rate = next(i for i in c3.indicators if i.key == "screening_rate")
-    assert rate.expected_percent == 75 and rate.status == "at_risk"
+    # a linear target: behind in Q1 below 25 %; a rate: judged after Q4 only
+    results, manifest = make_case(prog, "2023Q1", indicators={"sibaoshan": {"free_screenings": 2000}})
+    screenings = next(i for i in consolidate(prog, "2023Q1", results, manifest).indicators
+                      if i.key == "free_screenings")
+    assert screenings.expected_percent == 25 and screenings.status == "at_risk"
+    results, manifest = make_case(prog, "2023Q4", indicators={"health": {"screening_rate": 80}})
+    rate = next(i for i in consolidate(prog, "2023Q4", results, manifest).indicators if i.key == "screening_rate")
+    assert rate.expected_percent == 100 and rate.status == "at_risk"
 
 
 def test_two_values_for_one_indicator_warn_and_take_the_larger(prog):

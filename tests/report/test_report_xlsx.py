@@ -116,10 +116,11 @@ def test_status_sheet_lists_every_unit(prog, book):
     rows = {r[1]: r for r in ws.iter_rows(min_row=4, max_row=3 + len(prog.units), values_only=True)}
     assert set(rows) == {u.name for u in prog.units}
     assert rows["市住房公积金管理中心高新区分中心"][2] == "未报送"
-    assert rows["民政和文旅事业中心"][2] == "已退回" and "未找到" in rows["民政和文旅事业中心"][6]
-    assert rows["中埠镇"][3] == "逾期" and rows["中埠镇"][5] == "2023-03-30 10:15"
-    assert rows["中埠镇"][4] == "中埠镇-2023Q1-v1.xlsx"
-    assert "完成时限格式不规范" in rows["中埠镇"][6]
+    assert rows["民政和文旅事业中心"][2] == "已退回" and "未找到" in rows["民政和文旅事业中心"][5]
+    assert rows["中埠镇"][3] == "逾期" and rows["中埠镇"][4] == "2023-03-30 10:15"
+    assert rows["中埠镇"][6] == "中埠镇-2023Q1-v1.xlsx"           # machine column, right of the print area
+    assert "完成时限格式不规范" in rows["中埠镇"][5]
+    assert ws.print_area == f"'报送情况'!$A$1:$F${ws.max_row}"
     assert "已报送12个" in ws["A2"].value
 
 
@@ -130,13 +131,19 @@ def test_indicator_sheet_and_chart(book):
     assert [r[2] for r in rows] == [i.name for i in c.indicators]
     places = next(r for r in rows if r[2] == "拓展学位")
     assert places[4] == 2200 and places[5] == 600 and places[6] == pytest.approx(0.273)
-    assert places[7] == pytest.approx(0.25) and places[8] == "进度正常"
+    assert places[7] == "年底判断" and places[8] == "进行中" and places[9].startswith("年底达标")
     assert next(r for r in rows if r[2] == "新建中小学")[8] == "未报数"
     assert ws.cell(4, 7).number_format == "0.0%"
     [chart] = ws._charts
     assert chart.tagname == "barChart" and chart.type == "bar"
     ref = chart.series[0].val.numRef.f
     assert ref == f"'指标进度'!$G$4:$G${3 + len(c.indicators)}"
+    # the chart starts a page of its own, right below the table, inside the print area
+    last = 3 + len(c.indicators)
+    assert chart.anchor._from.row == last                          # 0-based: the row after the table
+    assert [b.id for b in ws.row_breaks.brk] == [last]
+    chart_rows = int(ws.print_area.rsplit("$", 1)[1]) - last
+    assert chart_rows * ws.row_dimensions[last + 1].height >= chart.height / 2.54 * 72
 
 
 def test_details_long_table(book):
@@ -157,10 +164,11 @@ def test_print_ready(book):
         ws = wb[name]
         assert ws.page_setup.orientation == "landscape", name
         assert ws.page_setup.paperSize == 9, name                    # A4
-        assert ws.sheet_properties.pageSetUpPr.fitToPage is True, name
-        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, name
+        assert not ws.sheet_properties.pageSetUpPr.fitToPage, name  # an explicit scale: known page height
+        assert 50 <= int(ws.page_setup.scale) <= 100, name
         header_row = 1 if name == "明细" else 3
-        assert ws.print_title_rows == f"${header_row}:${header_row}", name
+        if name != "明细":
+            assert ws.print_title_rows == f"${header_row}:${header_row}", name
         assert ws.freeze_panes == f"A{header_row + 1}", name
         header = ws.cell(header_row, 1)
         assert header.font.name == "宋体" and header.font.b, name
@@ -168,6 +176,7 @@ def test_print_ready(book):
     text_cell = wb["汇总表"]["D4"]
     assert text_cell.alignment.wrap_text is True and text_cell.font.name == "宋体"
     assert wb["汇总表"].row_dimensions[4].height >= 30
+    assert wb["明细"].print_area == "'明细'!$L$1"                  # in the file, never printed
 
 
 def test_text_beyond_the_cell_limit_is_split_visibly_and_kept_whole(prog, tmp_path):
@@ -185,21 +194,30 @@ def test_text_beyond_the_cell_limit_is_split_visibly_and_kept_whole(prog, tmp_pa
     assert [p[9] for p in parts] == [f"{k}/{len(parts)}" for k in range(1, len(parts) + 1)]
     assert len(parts) == 2
     assert "".join(p[4] for p in parts) == long_text.strip()
-    # 汇总表: the task continues over several rows with markers, nothing lost
+    # 汇总表: the task continues over several rows and pages with markers, nothing lost;
+    # each page's part repeats 序号 and 实事名称 (marked （续）)
     ws = wb["汇总表"]
     block = [r for r in ws.iter_rows(min_row=4, values_only=True)]
     start = next(i for i, r in enumerate(block) if r[0] == 4)
     end = next(i for i, r in enumerate(block) if r[0] == 5)
-    cells = [r[3] for r in block[start:end]]
+    cells = [r[3] for r in block[start:end] if r[3]]
     assert len(cells) > 2
     assert all(c.endswith(CONT_NEXT) for c in cells[:-1] if "第2599句" not in c)
     joined = "".join(c.removesuffix(CONT_NEXT).removeprefix(CONT_PREV) for c in cells)
     # a row boundary stands for the line break it replaced
     assert long_text.strip().replace("\n", "") in joined.replace("\n", "")
+    task = prog.tasks_by_seq[4].name
+    parts = [(4 + start + i, r[1]) for i, r in enumerate(block[start:end]) if r[0] == 4]
+    assert parts[0][1] == task and len(parts) > 3
+    assert all(name == f"{task}（续）" for _, name in parts[1:])
+    breaks = {b.id for b in ws.row_breaks.brk}
+    assert all(row - 1 in breaks for row, _ in parts[1:])          # every part starts a page
     merged = {str(r) for r in ws.merged_cells.ranges}
-    first_row = 4 + start
-    assert f"A{first_row}:A{first_row + len(cells) - 1}" in merged
-    for r in range(first_row, first_row + len(cells)):
+    bounds = [row for row, _ in parts] + [4 + end]
+    for first, nxt in zip(bounds, bounds[1:]):
+        if nxt - first > 1:
+            assert f"A{first}:A{nxt - 1}" in merged
+    for r in range(4 + start, 4 + end):
         assert ws.row_dimensions[r].height <= 409
 
 

@@ -108,6 +108,42 @@ class Indicator(_Strict):
     # sum: counts add up over units; max: a rate or a single fact, reported by its lead unit.
     aggregate: Literal["sum", "max"] = "sum"
     reporters: list[str] | None = None
+    # How progress is judged each quarter (the 判断依据 of the report):
+    #   linear      even pace over the year: 25 % of the target after Q1, 50 % after Q2, ...
+    #   milestones  ``milestones``: four cumulative values for the ends of Q1..Q4, numbers in
+    #               ``measure`` or percents of the target written "30%"; the fourth is the target
+    #   year_end    a level or rate to reach by year end: judged after Q4, "进行中" before
+    #   events      a yearly number of events: at least one by mid-year, half by the end of Q3
+    pace: Literal["linear", "milestones", "year_end", "events"] = "linear"
+    milestones: list[float | str] | None = None
+
+    @field_validator("milestones")
+    @classmethod
+    def _milestones_are_four_cumulative_values(cls, values: list[float | str] | None) -> list[float | str] | None:
+        if values is None:
+            return None
+        if len(values) != 4:
+            raise ValueError("milestones: need four cumulative values, for the ends of Q1, Q2, Q3 and Q4")
+        for value in values:
+            if isinstance(value, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*%\s*", value):
+                raise ValueError(f"milestones: {value!r} is neither a number nor a percent like '30%'")
+            if not isinstance(value, str) and value < 0:
+                raise ValueError(f"milestones: {value!r} is negative")
+        return values
+
+    @model_validator(mode="after")
+    def _check_pace(self) -> "Indicator":
+        if (self.pace == "milestones") != (self.milestones is not None):
+            raise ValueError("milestones: give them exactly when pace is 'milestones'")
+        if self.milestones is not None:
+            values = [self.target * float(v.strip().rstrip("%").strip()) / 100 if isinstance(v, str) else float(v)
+                      for v in self.milestones]
+            if any(b < a for a, b in zip(values, values[1:])):
+                raise ValueError(f"milestones: cumulative values must not decrease: {self.milestones}")
+            if abs(values[-1] - self.target) > 1e-9 * max(1.0, self.target):
+                raise ValueError(f"milestones: the Q4 value must be the target {self.target:g}, "
+                                 f"not {self.milestones[-1]}")
+        return self
 
 
 class Task(_Strict):

@@ -22,9 +22,10 @@ from wcreport.core.labels import INDICATOR_STATUS_ZH, UNIT_STATUS_ZH
 from wcreport.core.model import Manifest, ManifestUnit, UnitResult
 from wcreport.core.programme import Indicator, Programme, Task
 from wcreport.core.quarter import TZ, Quarter
+from wcreport.report.pace import expectation, verdict
 
-# Status of one indicator against the pace the quarter asks for.
-IndicatorStatus = str  # "done" | "on_track" | "at_risk" | "no_data" (labels: core.labels)
+# Status of one indicator against what the quarter asks for (rules: report.pace).
+IndicatorStatus = str  # "done" | "on_track" | "in_progress" | "at_risk" | "no_data" (labels: core.labels)
 
 
 class UnitText(BaseModel):
@@ -69,7 +70,10 @@ class IndicatorProgress(BaseModel):
     aggregate: str
     value: float | None = None          # reported cumulative value, aggregated
     percent: float | None = None        # value / target * 100
-    expected_percent: float             # pace the quarter asks for (25, 50, 75, 100)
+    pace: str = "linear"                # the programme's rule: linear, milestones, year_end, events
+    expected_value: float | None = None     # what the quarter asks for; None: not judged yet
+    expected_percent: float | None = None   # the same as % of target
+    basis: str = ""                     # 判断依据: the rule in one Chinese sentence
     status: IndicatorStatus = "no_data"
     reporters: list[str] = []           # names of the units expected to report it
     reported_by: list[str] = []         # names of the units whose value was used
@@ -77,7 +81,7 @@ class IndicatorProgress(BaseModel):
     @computed_field
     @property
     def on_track(self) -> bool | None:
-        return None if self.status == "no_data" else self.status in ("done", "on_track")
+        return None if self.status == "no_data" else self.status in ("done", "on_track", "in_progress")
 
     @property
     def status_zh(self) -> str:
@@ -170,6 +174,7 @@ class Consolidated(BaseModel):
             "indicators": {i.key: {"name": i.name, "value": i.value, "measure": i.measure,
                                    "status": i.status} for i in self.indicators},
             "texts": self._text_digests(),
+            "tasks": {str(t.seq): {"name": t.name, "digest": _digest(t.model_dump_json())} for t in self.tasks},
         }
 
     def _text_digests(self) -> dict[str, str]:
@@ -179,6 +184,10 @@ class Consolidated(BaseModel):
             h = digests.setdefault(d.unit, hashlib.sha256())
             h.update(f"{d.seq}\x1f{d.text}\x1e".encode())
         return {unit: h.hexdigest()[:16] for unit, h in digests.items()}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 # --- building ---------------------------------------------------------------
@@ -292,11 +301,6 @@ def _task_summary(programme: Programme, task: Task, texts: dict[str, tuple],
                        silent_units=silent)
 
 
-def expected_percent(quarter: Quarter) -> float:
-    """Even pace over the year: 25 % after Q1, 50 % after Q2, ..."""
-    return 25.0 * quarter.number
-
-
 def _indicator_progress(programme: Programme, quarter: Quarter, task: Task, ind: Indicator,
                         accepted: dict[str, UnitResult], warnings: list[str]) -> IndicatorProgress:
     reporters = ind.reporters or task.units
@@ -312,25 +316,19 @@ def _indicator_progress(programme: Programme, quarter: Quarter, task: Task, ind:
             warnings.append(f"{result.unit_name}：指标「{ind.name}」填报了多个不同的数值 "
                             f"{sorted(set(found))}，取最大值 {max(found):g}。")
         values.append((programme.units_by_key[key].name, max(found)))
-    exp = expected_percent(quarter)
+    expected = expectation(ind, quarter.number)
     progress = IndicatorProgress(
         key=ind.key, task_seq=task.seq, task_name=task.name, name=ind.name, measure=ind.measure,
-        target=ind.target, comparison=ind.comparison, aggregate=ind.aggregate,
-        expected_percent=exp, reporters=[programme.units_by_key[k].name for k in reporters],
+        target=ind.target, comparison=ind.comparison, aggregate=ind.aggregate, pace=ind.pace,
+        expected_value=None if expected.value is None else round(expected.value, 4),
+        expected_percent=expected.percent, basis=expected.basis,
+        reporters=[programme.units_by_key[k].name for k in reporters],
         reported_by=[name for name, _ in values],
     )
     if not values:
         return progress
     nums = [v for _, v in values]
-    value = sum(nums) if ind.aggregate == "sum" else max(nums)
+    value = round(sum(nums) if ind.aggregate == "sum" else max(nums), 4)
     percent = round(value / ind.target * 100, 1) if ind.target else 100.0
-    # "约…" targets count as met within 5 %.
-    tolerance = 0.95 if ind.comparison == "about" else 1.0
-    if percent >= 100 * tolerance:
-        status = "done"
-    elif percent >= exp * tolerance:
-        status = "on_track"
-    else:
-        status = "at_risk"
-    return progress.model_copy(update={"value": round(value, 4), "percent": percent,
-                                       "status": status})
+    return progress.model_copy(update={"value": value, "percent": percent,
+                                       "status": verdict(ind, value, expected)})

@@ -1,17 +1,22 @@
 """The consolidated quarterly workbook: what the clerk forwards and the leaders print.
 
-Sheets (all print-ready: A4 landscape, one page wide, header row repeated on every
-page, wrapped text, a CJK font, frozen header):
+Sheets (A4 landscape at a scale that fits the table's width, header row repeated on
+every page, wrapped text, a CJK font, frozen header; geometry in ``report.layout``):
 
 * 汇总表   the notice's attached form for the whole zone, one task per block of rows.
-           A task whose text does not fit one row (Excel caps a row at 409 pt and a cell
-           at 32,767 characters) continues in further rows of the same block, marked
-           （接下行）/（接上行）; 序号, 实事名称, 责任单位 and 完成时限 are merged over the block.
-* 报送情况 every expected unit: status, late, file, time received, warnings/reasons.
-* 指标进度 every numeric target with reported value, % of target, pace, status, and a
-           bar chart of % of target.
-* 明细     the long table for analysis (header in row 1, auto-filter); text longer than
-           a cell continues in the next row, numbered in the 分段 column.
+           Row heights follow the wrapped text. A task's block starts on a new page
+           when it would not fit the rest of the current one; a block taller than a
+           page continues on the next with 序号/实事名称 repeated (实事名称 marked （续）),
+           its text split between rows with （接下行）/（接上行）. 序号, 实事名称, 责任单位 and
+           完成时限 are merged over each page's part of a block.
+* 报送情况 every expected unit: status, late, time received, warnings/reasons; the
+           file names (machine column) sit right of the print area.
+* 指标进度 every numeric target with reported value, % of target, what the quarter asks
+           for, status and the rule it was judged by (判断依据); the bar chart of % of
+           target prints on a page of its own.
+* 明细     the long table for analysis (header in row 1, auto-filter, SHA-256 and source
+           of every text); in the file but not printed (its print area is one empty
+           cell). Text longer than a cell continues in the next row, numbered in 分段.
 
 The workbook is written with openpyxl's write-only mode, so memory stays flat for
 thousands of units. Every piece of unit text goes through ``safe_cells.set_text``.
@@ -22,11 +27,9 @@ import datetime as dt
 import math
 import os
 import tempfile
-import unicodedata
 import weakref
 from copy import copy
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -35,6 +38,8 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
+from openpyxl.worksheet.cell_range import CellRange
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -42,13 +47,31 @@ from wcreport.core.labels import INDICATOR_STATUS_ZH, LATE_ZH, UNIT_STATUS_ZH
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import Quarter
 from wcreport.report.consolidate import TZ, Consolidated, report_title
+from wcreport.report.layout import (
+    MARGIN_BOTTOM_IN,
+    MARGIN_SIDE_IN,
+    MARGIN_TOP_IN,
+    MAX_ROW_LINES,
+    MAX_ROW_PT,
+    UNIT_MM,
+    Pages,
+    height_for_lines,
+    line_count,
+    lines_in,
+    min_width_for,
+    page_body_pt,
+    page_scale,
+    quick_lines,
+    row_height,
+    text_mm,
+    usable_mm,
+    wrap,
+)
 from wcreport.report.safe_cells import CELL_LIMIT, clean_text, set_text, split_for_cells, utf16_len
 
 SHEETS = ("汇总表", "报送情况", "指标进度", "明细")
 FONT_NAME = "宋体"          # what Chinese offices have; LibreOffice maps it to a CJK font
 BODY_PT = 11
-LINE_PT = 15.0              # height of one wrapped line of BODY_PT text
-MAX_ROW_PT = 400.0          # Excel's limit is 409.5 pt; keep a margin
 CONT_NEXT = "（接下行）"
 CONT_PREV = "（接上行）"
 
@@ -147,95 +170,106 @@ class _Parent:
 
 
 # --- layout helpers -----------------------------------------------------------
-@lru_cache(maxsize=65536)
-def _char_width(ch: str) -> float:
-    return 2.15 if unicodedata.east_asian_width(ch) in ("W", "F") else 1.1
+def _row_height(cells: list[tuple[str, float]], minimum: float = 22.0) -> float:
+    return row_height(cells, minimum)
 
 
-def _display_width(text: str) -> float:
-    """Width in column-width units (a '0' of the body font); CJK and full-width count ~2."""
-    return sum(map(_char_width, text))
+class TextFlow:
+    """The visual lines of a column's paragraphs, handed out row by row.
 
-
-def _wrapped_lines(text: str, col_width: float) -> int:
-    usable = max(col_width - 1.5, 4)
-    return sum(max(1, math.ceil(_display_width(line) / usable)) for line in text.split("\n"))
-
-
-def _row_height(texts_and_widths: list[tuple[str, float]], minimum: float = 22.0) -> float:
-    lines = max((_wrapped_lines(t, w) for t, w in texts_and_widths if t), default=1)
-    return min(max(minimum, lines * LINE_PT + 6), 409.0)
-
-
-def _segments(text: str, col_width: float) -> list[tuple[str, str]]:
-    """Visual lines of ``text`` at ``col_width``, each with the separator that precedes it."""
-    usable = max(col_width - 1.5, 4)
-    out: list[tuple[str, str]] = []
-    for i, line in enumerate(text.split("\n")):
-        sep = "\n" if i else ""
-        if _display_width(line) <= usable:
-            out.append((line, sep))
-            continue
-        start, width = 0, 0.0
-        for j, ch in enumerate(line):
-            w = _char_width(ch)
-            if width + w > usable and j > start:
-                out.append((line[start:j], sep))
-                sep, start, width = "", j, 0.0
-            width += w
-        out.append((line[start:], sep))
-    return out
-
-
-def pack_paragraphs(paragraphs: list[str], col_width: float,
-                    max_lines: int | None = None) -> list[str]:
-    """Texts for consecutive rows of one column: each row fits a row height and a cell.
-
-    Paragraphs are separated by a line break. A paragraph that does not fit the rest of
-    a row is continued in the next row with visible markers; nothing is dropped.
+    A row ends after whole paragraphs where it can (a unit's text starts on a fresh row
+    rather than mid-sentence); a paragraph that must continue in the next row ends with
+    （接下行）, and its rest starts with （接上行）. Each row's text is re-measured, so
+    the markers are part of the height.
     """
-    if max_lines is None:
-        max_lines = int((MAX_ROW_PT - 6) // LINE_PT)
-    budget = CELL_LIMIT - utf16_len(CONT_NEXT + CONT_PREV) - 2
-    rows: list[str] = []
-    current, lines, units = "", 0, 0
-    for _p_index, para in enumerate(paragraphs):
-        segments = _segments(para, col_width)
-        para_units = utf16_len(para) + 1
-        fits_fresh_row = len(segments) <= max_lines and para_units <= budget
-        if lines and fits_fresh_row and (lines + len(segments) > max_lines
-                                         or units + para_units > budget):
-            # Start a unit's paragraph on a new row rather than splitting it mid-sentence.
-            rows.append(current)
-            current, lines, units = "", 0, 0
-        for s_index, (seg, sep) in enumerate(segments):
-            if s_index == 0:
-                sep = "\n" if current else ""
-            piece_units = utf16_len(sep + seg)
-            if lines and (lines + 1 > max_lines or units + piece_units > budget):
-                mid_paragraph = s_index > 0
-                rows.append(current + CONT_NEXT if mid_paragraph else current)
-                current = CONT_PREV if mid_paragraph else ""
-                lines, units, sep = 0, utf16_len(current), ""
-                piece_units = utf16_len(seg)
-            current += sep + seg
-            lines += 1
-            units += piece_units
-    rows.append(current)
-    return rows
+
+    def __init__(self, paragraphs: list[str], width: float) -> None:
+        self.width = width
+        # (paragraph index, line within the paragraph, text, lines of the whole paragraph)
+        self.lines: list[tuple[int, int, str, int]] = []
+        for p, paragraph in enumerate(paragraphs):
+            wrapped = wrap(paragraph, width)
+            self.lines += [(p, i, text, len(wrapped)) for i, text in enumerate(wrapped)]
+        self.pos = 0
+
+    @property
+    def done(self) -> bool:
+        return self.pos >= len(self.lines)
+
+    def take(self, max_lines: int, room: float | None = None) -> tuple[str, int] | None:
+        """Text and wrapped lines of one row of at most ``max_lines`` lines; None when nothing fits.
+
+        ``room`` (pt) is what is left of the page for this row and the next ones.
+        """
+        for budget in range(max_lines, 0, -1):
+            end = self._end(self.pos, budget, room)
+            if end == self.pos:
+                return None
+            text = self._text(self.pos, end)
+            marked = self.lines[self.pos][1] > 0 or (end < len(self.lines) and self.lines[end][1] > 0)
+            lines = line_count(text, self.width) if marked else end - self.pos
+            if lines <= max_lines:
+                self.pos = end
+                return text, lines
+        return None
+
+    def rows(self, max_lines: int = MAX_ROW_LINES) -> list[tuple[str, int]]:
+        """All the remaining text as rows of at most ``max_lines`` lines."""
+        out = []
+        while not self.done:
+            taken = self.take(max_lines)
+            if taken is None:
+                raise ValueError(f"a line does not fit a row of {max_lines} lines")
+            out.append(taken)
+        return out or [("", 1)]
+
+    def _end(self, start: int, budget: int, room: float | None) -> int:
+        end = min(len(self.lines), start + budget)
+        if end < len(self.lines) and self.lines[end][1] > 0:
+            # the row would end mid-paragraph: end it before the paragraph if that paragraph
+            # fits a fresh row (on this page) whole and something else is already in this row
+            first = end - self.lines[end][1]
+            fresh = MAX_ROW_LINES if room is None else \
+                min(MAX_ROW_LINES, lines_in(room - height_for_lines(first - start)))
+            if first > start and self.lines[first][3] <= fresh:
+                return first
+        return end
+
+    def _text(self, start: int, end: int) -> str:
+        parts: list[str] = []
+        for k in range(start, end):
+            _, i, text, _ = self.lines[k]
+            if k == start and i > 0:
+                parts.append(CONT_PREV + text)
+            elif k == start:
+                parts.append(text)
+            else:
+                parts.append(("" if i > 0 else "\n") + text)
+        if end < len(self.lines) and self.lines[end][1] > 0:
+            parts.append(CONT_NEXT)
+        return "".join(parts)
 
 
-def _print_setup(ws, title_rows: str | None, landscape: bool = True) -> None:
-    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+def pack_paragraphs(paragraphs: list[str], col_width: float, max_lines: int | None = None) -> list[str]:
+    """Texts for consecutive rows of one column, each at most ``max_lines`` wrapped lines."""
+    return [text for text, _ in TextFlow(paragraphs, col_width).rows(max_lines or MAX_ROW_LINES)]
+
+
+def _print_setup(ws, title_rows: str | None, scale: int, print_area: str | None = None) -> None:
+    ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    # an explicit scale instead of fit-to-width: the page height in sheet rows is then
+    # known, which the manual page breaks rely on (report.layout.page_scale)
+    ws.page_setup.scale = scale
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=False)
     if title_rows:
         ws.print_title_rows = title_rows
+    if print_area:
+        ws.print_area = print_area
     ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.5
-    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.page_margins.left = ws.page_margins.right = MARGIN_SIDE_IN
+    ws.page_margins.top = MARGIN_TOP_IN
+    ws.page_margins.bottom = MARGIN_BOTTOM_IN
     ws.page_margins.header = ws.page_margins.footer = 0.3
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     ws.oddFooter.center.font = FONT_NAME
@@ -247,27 +281,58 @@ def _widths(ws, widths: list[float]) -> None:
         ws.column_dimensions[get_column_letter(i)].width = width
 
 
+TITLE_PT, SUBTITLE_PT = 36.0, 22.0
+
+
 def _title_lines(ws, title: str, left: str, right: str, ncols: int) -> None:
     """Row 1: title across the table; row 2: left note and 填报日期 on the right."""
     from openpyxl.utils import get_column_letter
     last = get_column_letter(ncols)
-    ws.row_dimensions[1].height = 36
-    ws.row_dimensions[2].height = 22
+    ws.row_dimensions[1].height = TITLE_PT
     ws.merged_cells.add(f"A1:{last}1")
     ws.append([_cell(ws, title, TITLE)])
     split = max(1, ncols - 2)
     ws.merged_cells.add(f"A2:{get_column_letter(split)}2")
     ws.merged_cells.add(f"{get_column_letter(split + 1)}2:{last}2")
+    ws.row_dimensions[2].height = max(SUBTITLE_PT, row_height([(left, sum(_sheet_widths(ws)[:split]))]))
     ws.append([_cell(ws, left, SUBTITLE)] + [None] * (split - 1) + [_cell(ws, right, SUBTITLE_R)])
+
+
+def _merge(ws, ref: str) -> None:
+    """Merge ``ref``; our ranges never overlap, so skip openpyxl's check (quadratic in the count)."""
+    ws.merged_cells.ranges.add(CellRange(ref))
+
+
+def _header_row(ws, headers: list[str], widths: list[float], row: int, minimum: float) -> float:
+    """The header row, as tall as its wrapped labels need."""
+    height = max(minimum, row_height(list(zip(headers, widths))))
+    ws.row_dimensions[row].height = height
+    ws.append([_cell(ws, h, HEADER) for h in headers])
+    return height
+
+
+def _sheet_widths(ws) -> list[float]:
+    from openpyxl.utils import get_column_letter
+    widths, i = [], 1
+    while get_column_letter(i) in ws.column_dimensions:
+        widths.append(ws.column_dimensions[get_column_letter(i)].width)
+        i += 1
+    return widths
 
 
 def _date_zh(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-# --- sheets -------------------------------------------------------------------
+# --- 汇总表 ------------------------------------------------------------------------
 SUMMARY_HEADERS = ["序号", "实事名称", "责任单位", "本季度具体措施及任务进度情况", "完成时限"]
-SUMMARY_WIDTHS = [6, 20, 24, 92, 14]
+SUMMARY_WIDTHS = [5, 16, 20, 85, 14]          # 完成时限 widens to fit unit names, the text column gives way
+SUMMARY_HEADER_PT = 36.0
+MIN_TEXT_WIDTH = 64
+MAX_DEADLINE_WIDTH = 48
+CONTINUED = "（续）"
+MIN_ROW_PT = 22.0
+MAX_LISTED = 10             # longer lists of units are cut to this many names and a count
 
 
 def summary_paragraphs(task) -> list[str]:
@@ -285,42 +350,183 @@ def summary_paragraphs(task) -> list[str]:
     return paras or ["（本季度无单位报送）"]
 
 
+def deadline_lines(task, width: float) -> list[str]:
+    """完成时限 of a task: one value when all units agree, else one "单位：时限" per unit.
+
+    The unit's name is never broken: when name and deadline do not fit one line, the
+    deadline goes on the next.
+    """
+    values = [e.deadline for e in task.entries if e.deadline]
+    if not values:
+        return []
+    if len(set(values)) == 1:
+        return [values[0]]
+    room = usable_mm(width)
+    lines = []
+    for e in task.entries:
+        if not e.deadline:
+            continue
+        label = f"{e.unit_name}："
+        if text_mm(label + e.deadline) <= room:
+            lines.append(label + e.deadline)
+        else:
+            lines += [label, e.deadline]
+    return lines
+
+
+def summary_widths(c: Consolidated) -> list[float]:
+    """Column widths of the 汇总表: 完成时限 as wide as its longest unit name needs."""
+    names = [f"{e.unit_name}：" for t in c.tasks if len({e.deadline for e in t.entries if e.deadline}) > 1
+             for e in t.entries if e.deadline]
+    deadline = min(MAX_DEADLINE_WIDTH, max(SUMMARY_WIDTHS[4], min_width_for(names)))
+    a, b, units, text, base = SUMMARY_WIDTHS
+    return [a, b, units, max(MIN_TEXT_WIDTH, text - (deadline - base)), deadline]
+
+
+@dataclass
+class Chunk:
+    """The rows of one task's block on one page; 序号/实事名称/责任单位/完成时限 merged over them."""
+
+    rows: list[tuple[str, float]]      # (text of the progress column, height pt)
+    name: str
+    units: str
+    deadline: str
+    new_page: bool
+
+    @property
+    def height(self) -> float:
+        return sum(h for _, h in self.rows)
+
+
+def plan_task(task, widths: list[float], pages: Pages) -> list[Chunk]:
+    """The task's block, cut into pages: whole on one page when it fits one."""
+    _, w_name, w_units, w_text, w_deadline = widths
+    units = "\n".join(task.units_label)
+    deadlines = deadline_lines(task, w_deadline)
+    flow = TextFlow(summary_paragraphs(task), w_text)
+    rows = [(text, height_for_lines(lines)) for text, lines in flow.rows()]
+    fixed = max(height_for_lines(line_count(task.name, w_name)), height_for_lines(len(wrap(units, w_units))),
+                height_for_lines(len(deadlines) and len(wrap("\n".join(deadlines), w_deadline))), 30.0)
+    rows = _stretch(rows, fixed)
+    total = sum(h for _, h in rows)
+    fits_here = pages.fits(total)
+    if fits_here or (total <= pages.capacity and not pages.at_top):
+        if not fits_here:
+            pages.new_page()
+        pages.add(total)
+        return [Chunk(rows, task.name, units, "\n".join(deadlines), not fits_here)]
+    # taller than a page, or than what is left of page 1 below the title
+    flow.pos = 0
+    return _plan_tall_task(task, widths, pages, flow, wrap(units, w_units),
+                           wrap("\n".join(deadlines), w_deadline) if deadlines else [])
+
+
+def _stretch(rows: list[tuple[str, float]], height: float, limit: float = float("inf")) -> list[tuple[str, float]]:
+    """Make the rows at least ``height`` tall (but no taller than ``limit``): grow the last row,
+    then add empty rows."""
+    rows = list(rows) or [("", 0.0)]
+    height = min(height, limit)
+    missing = height - sum(h for _, h in rows)
+    if missing <= 0:
+        return rows
+    text, h = rows[-1]
+    grown = min(MAX_ROW_PT, h + missing)
+    rows[-1] = (text, grown)
+    missing -= grown - h
+    while missing > 0:
+        add = min(MAX_ROW_PT, max(missing, MIN_ROW_PT))
+        if sum(h for _, h in rows) + add > limit:
+            break
+        rows.append(("", add))
+        missing -= add
+    return rows
+
+
+def _plan_tall_task(task, widths: list[float], pages: Pages, flow: TextFlow,
+                    unit_lines: list[str], deadline_lines_: list[str]) -> list[Chunk]:
+    """A block taller than a page: one chunk per page, 序号/实事名称 repeated on each."""
+    _, w_name, _, w_text, _ = widths
+    chunks: list[Chunk] = []
+    while not flow.done or unit_lines or deadline_lines_:
+        name = task.name if not chunks else f"{task.name}{CONTINUED}"
+        name_pt = height_for_lines(line_count(name, w_name))
+        new_page = bool(chunks) or pages.left < max(name_pt, height_for_lines(6))
+        if new_page:
+            pages.new_page()
+        rows = _fill_page(flow, pages.left)
+        carry = height_for_lines(max(len(unit_lines), len(deadline_lines_)))
+        rows = _stretch(rows, max(name_pt, carry), limit=pages.left)
+        height = sum(h for _, h in rows)
+        take = lines_in(height)
+        chunk_units, unit_lines = unit_lines[:take], unit_lines[take:]
+        chunk_deadlines, deadline_lines_ = deadline_lines_[:take], deadline_lines_[take:]
+        chunks.append(Chunk(rows, name, "\n".join(chunk_units), "\n".join(chunk_deadlines), new_page))
+        pages.add(height)
+    return chunks
+
+
+def _fill_page(flow: TextFlow, room: float) -> list[tuple[str, float]]:
+    rows: list[tuple[str, float]] = []
+    while not flow.done:
+        left = room - sum(h for _, h in rows)
+        max_lines = min(MAX_ROW_LINES, lines_in(left))
+        taken = flow.take(max_lines, left) if max_lines >= 1 else None
+        if taken is None:
+            break
+        rows.append((taken[0], height_for_lines(taken[1])))
+    return rows
+
+
 def _write_summary(wb: Workbook, c: Consolidated) -> None:
     ws = wb.create_sheet("汇总表")
-    _widths(ws, SUMMARY_WIDTHS)
+    widths = summary_widths(c)
+    scale = page_scale(sum(widths))
+    _widths(ws, widths)
     ws.freeze_panes = "A4"
-    _print_setup(ws, "3:3")
     _title_lines(ws, c.title, f"汇总单位：{c.organiser}",
                  f"填报日期：{_date_zh(c.report_date())}", len(SUMMARY_HEADERS))
-    ws.row_dimensions[3].height = 36
-    ws.append([_cell(ws, h, HEADER) for h in SUMMARY_HEADERS])
+    header = _header_row(ws, SUMMARY_HEADERS, widths, 3, SUMMARY_HEADER_PT)
+    pages = Pages(page_body_pt(scale), repeated=header,
+                  first=ws.row_dimensions[1].height + ws.row_dimensions[2].height + header)
     row = 4
     for task in c.tasks:
-        units_label = "\n".join(task.units_label)
-        deadline = task.deadline_text
-        chunks = pack_paragraphs(summary_paragraphs(task), SUMMARY_WIDTHS[3])
-        first = row
-        for i, chunk in enumerate(chunks):
-            fixed = [(units_label, SUMMARY_WIDTHS[2]), (task.name, SUMMARY_WIDTHS[1]),
-                     (deadline, SUMMARY_WIDTHS[4])] if len(chunks) == 1 else []
-            ws.row_dimensions[row].height = _row_height([(chunk, SUMMARY_WIDTHS[3])] + fixed, 30)
-            if i == 0:
-                ws.append([_cell(ws, task.seq, CENTER), _cell(ws, task.name, TEXT_MID),
-                           _cell(ws, units_label, TEXT_MID), _cell(ws, chunk, TEXT),
-                           _cell(ws, deadline, CENTER)])
-            else:
-                ws.append([_cell(ws, None, CENTER), _cell(ws, None, TEXT_MID),
-                           _cell(ws, None, TEXT_MID), _cell(ws, chunk, TEXT),
-                           _cell(ws, None, CENTER)])
-            row += 1
-        if row - first > 1:
-            for col in "ABCE":
-                ws.merged_cells.add(f"{col}{first}:{col}{row - 1}")
-    ws.print_area = f"A1:E{row - 1}"
+        for chunk in plan_task(task, widths, pages):
+            if chunk.new_page and row > 4:
+                ws.row_breaks.append(Break(id=row - 1))
+            first = row
+            for i, (text, height) in enumerate(chunk.rows):
+                ws.row_dimensions[row].height = round(height, 1)
+                head = [_cell(ws, task.seq, CENTER), _cell(ws, chunk.name, TEXT_MID),
+                        _cell(ws, chunk.units, TEXT_MID)] if i == 0 else \
+                    [_cell(ws, None, CENTER), _cell(ws, None, TEXT_MID), _cell(ws, None, TEXT_MID)]
+                ws.append([*head, _cell(ws, text, TEXT),
+                           _cell(ws, chunk.deadline if i == 0 else None, CENTER)])
+                row += 1
+            if row - first > 1:
+                for col in "ABCE":
+                    _merge(ws, f"{col}{first}:{col}{row - 1}")
+    _print_setup(ws, "3:3", scale, f"A1:E{row - 1}")
 
 
-STATUS_HEADERS = ["序号", "单位", "报送状态", "是否逾期", "报送文件", "接收时间", "说明（警告或退回原因）"]
-STATUS_WIDTHS = [6, 34, 12, 10, 40, 18, 70]
+# --- 报送情况 ------------------------------------------------------------------------
+STATUS_HEADERS = ["序号", "单位", "报送状态", "是否逾期", "接收时间", "说明（警告或退回原因）", "报送文件"]
+STATUS_WIDTHS = [6, 30, 10, 9, 17, 68, 40]
+STATUS_PRINTED = 6          # 报送文件 (file names) is a machine column: right of the print area
+
+
+def fit_rows(text: str, width: float, more: str) -> str:
+    """``text`` cut to what one row shows (ending in ``more``): a printed cell never clips."""
+    if line_count(text, width) <= MAX_ROW_LINES:
+        return text
+    room = MAX_ROW_LINES - line_count(more, width)
+    kept: list[str] = []
+    for paragraph in text.split("\n"):
+        lines = wrap(paragraph, width)[:room]
+        kept.append("".join(lines))
+        room -= len(lines)
+        if room <= 0:
+            break
+    return "\n".join(kept) + more
 
 
 def _local_time(stamp: str | None) -> str:
@@ -339,77 +545,122 @@ def _write_status(wb: Workbook, c: Consolidated) -> None:
     ws = wb.create_sheet("报送情况")
     _widths(ws, STATUS_WIDTHS)
     ws.freeze_panes = "A4"
-    _print_setup(ws, "3:3")
     rejected = len(c.units_with_status("rejected"))
     missing = len(c.units_with_status("missing"))
     left = (f"应报送{c.expected_units}个单位，已报送{c.submitted_units}个，未报送{missing}个，"
             f"退回{rejected}个，逾期{len(c.late_units)}个；报送截止：{_date_zh(c.deadline)}")
-    _title_lines(ws, f"{c.title}——报送情况", left, f"填报日期：{_date_zh(c.report_date())}",
-                 len(STATUS_HEADERS))
-    ws.row_dimensions[3].height = 28
-    ws.append([_cell(ws, h, HEADER) for h in STATUS_HEADERS])
+    _title_lines(ws, f"{c.title}——报送情况", left, f"填报日期：{_date_zh(c.report_date())}", STATUS_PRINTED)
+    _header_row(ws, STATUS_HEADERS, STATUS_WIDTHS, 3, 28.0)
     for i, unit in enumerate(c.units, 4):
-        note = "\n".join([*(f"退回：{r}" for r in unit.reasons), *unit.warnings])
-        file_name = unit.accepted_file or ("\n".join(unit.files) if unit.files else "")
+        note = fit_rows("\n".join([*unit.notes, *(f"退回：{r}" for r in unit.reasons), *unit.warnings]),
+                        STATUS_WIDTHS[5], "……（其余内容见该单位的反馈表）")
+        file_name = fit_rows(unit.accepted_file or ("\n".join(unit.files) if unit.files else ""),
+                             STATUS_WIDTHS[6], "……")
         ws.row_dimensions[i].height = _row_height(
-            [(note, STATUS_WIDTHS[6]), (file_name, STATUS_WIDTHS[4]), (unit.unit_name, STATUS_WIDTHS[1])])
+            [(note, STATUS_WIDTHS[5]), (file_name, STATUS_WIDTHS[6]), (unit.unit_name, STATUS_WIDTHS[1])])
         status_style = CENTER if unit.status == "submitted" else WARN
         ws.append([_cell(ws, i - 3, CENTER), _cell(ws, unit.unit_name, TEXT_MID),
                    _cell(ws, UNIT_STATUS_ZH[unit.status], status_style),
                    _cell(ws, LATE_ZH if unit.late else "", WARN if unit.late else CENTER),
-                   _cell(ws, file_name, TEXT_MID), _cell(ws, _local_time(unit.received_at), CENTER),
-                   _cell(ws, note, TEXT_MID)])
+                   _cell(ws, _local_time(unit.received_at), CENTER), _cell(ws, note, TEXT_MID),
+                   _cell(ws, file_name, TEXT_MID)])
+    last = len(c.units) + 3
+    note_width = sum(STATUS_WIDTHS[:STATUS_PRINTED])
     for j, warning in enumerate(c.warnings):
         r = len(c.units) + 5 + j
-        ws.row_dimensions[r].height = _row_height([(warning, sum(STATUS_WIDTHS))])
-        ws.merged_cells.add(f"A{r}:G{r}")
+        ws.row_dimensions[r].height = _row_height([(f"注：{warning}", note_width)])
+        ws.merged_cells.add(f"A{r}:F{r}")
         if j == 0:
             ws.append([])
         ws.append([_cell(ws, f"注：{warning}", NOTE)])
+        last = r
+    _print_setup(ws, "3:3", page_scale(note_width), f"A1:F{last}")
 
 
+# --- 指标进度 ------------------------------------------------------------------------
 INDICATOR_HEADERS = ["序号", "实事名称", "指标", "计量单位", "年度目标", "累计完成",
-                     "完成比例", "本季度应达", "进度状态", "报数单位"]
-INDICATOR_WIDTHS = [6, 26, 28, 8, 10, 10, 10, 10, 10, 30]
+                     "完成比例", "本季度应达", "进度状态", "判断依据", "报数单位"]
+INDICATOR_WIDTHS = [5, 14, 18, 6, 9, 9, 8, 9, 8, 32, 30]
+INDICATOR_HEADER_PT = 28.0
+CHART_ROW_PT = 20.0
 
 
-def _write_indicators(wb: Workbook, c: Consolidated) -> None:
+def unit_list(names: list[str]) -> str:
+    """Names joined with 、; a long list is cut to its first names and the count."""
+    if len(names) <= MAX_LISTED:
+        return "、".join(names)
+    return "、".join(names[:MAX_LISTED]) + f"等{len(names)}个单位"
+
+
+def expected_text(ind) -> str:
+    """本季度应达 as a reader wants it: an amount, or why nothing is asked yet."""
+    if ind.expected_value is None:
+        return "年底判断"
+    if ind.expected_value <= 0:
+        return "不作要求"
+    return f"{ind.expected_value:g}{ind.measure}"
+
+
+def grouped_names(programme: Programme, names: list[str]) -> list[str]:
+    """Unit names as the notice's form writes them: all area units together as its label."""
+    area = programme.area_group
+    if not area:
+        return names
+    members = {programme.units_by_key[k].name for k in area.units}
+    if not members <= set(names):
+        return names
+    return [n for n in names if n not in members] + [area.label]
+
+
+def _write_indicators(wb: Workbook, c: Consolidated, programme: Programme) -> None:
     ws = wb.create_sheet("指标进度")
     _widths(ws, INDICATOR_WIDTHS)
+    scale = page_scale(sum(INDICATOR_WIDTHS))
     ws.freeze_panes = "A4"
-    _print_setup(ws, "3:3")
     at_risk = len(c.indicators_at_risk)
     _title_lines(ws, f"{c.title}——指标进度",
-                 f"共{len(c.indicators)}项量化指标，进度滞后或未报数{at_risk}项；"
-                 f"按全年均衡推进，本季度应达年度目标的{c.indicators[0].expected_percent:g}%"
+                 f"共{len(c.indicators)}项量化指标，进度滞后或未报数{at_risk}项；各指标的衡量方法见“判断依据”列"
                  if c.indicators else "本年度无量化指标",
                  f"填报日期：{_date_zh(c.report_date())}", len(INDICATOR_HEADERS))
-    ws.row_dimensions[3].height = 28
-    ws.append([_cell(ws, h, HEADER) for h in INDICATOR_HEADERS])
+    header = _header_row(ws, INDICATOR_HEADERS, INDICATOR_WIDTHS, 3, INDICATOR_HEADER_PT)
     for i, ind in enumerate(c.indicators, 4):
-        reporters = "、".join(ind.reported_by) if ind.reported_by else "（无）"
+        reporters = unit_list(grouped_names(programme, ind.reported_by)) if ind.reported_by else "（无）"
         ws.row_dimensions[i].height = _row_height(
             [(ind.task_name, INDICATOR_WIDTHS[1]), (ind.name, INDICATOR_WIDTHS[2]),
-             (reporters, INDICATOR_WIDTHS[9])])
+             (ind.basis, INDICATOR_WIDTHS[9]), (reporters, INDICATOR_WIDTHS[10]),
+             (expected_text(ind), INDICATOR_WIDTHS[7])])
         ws.append([
             _cell(ws, ind.task_seq, CENTER), _cell(ws, ind.task_name, TEXT_MID),
             _cell(ws, ind.name, TEXT_MID), _cell(ws, ind.measure, CENTER),
             _cell(ws, ind.target, NUMBER), _cell(ws, ind.value, NUMBER),
             _cell(ws, None if ind.percent is None else ind.percent / 100, PERCENT),
-            _cell(ws, ind.expected_percent / 100, PERCENT),
+            _cell(ws, expected_text(ind), CENTER),
             _cell(ws, INDICATOR_STATUS_ZH[ind.status], CENTER if ind.on_track else WARN),
+            _cell(ws, ind.basis, TEXT_MID),
             _cell(ws, reporters, TEXT_MID),
         ])
     last = len(c.indicators) + 3
-    if c.indicators:
-        ws.add_chart(_percent_chart(ws, c, last), f"A{last + 2}")
+    if not c.indicators:
+        _print_setup(ws, "3:3", scale, f"A1:K{last}")
+        return
+    # the chart prints on a page of its own: a manual break after the table, then rows of a
+    # known height for the chart to sit on, no taller than a page holds
+    room = page_body_pt(scale) - header - 2 * CHART_ROW_PT
+    chart = _percent_chart(ws, c, last, room)
+    rows = math.ceil(chart.height * 72 / 2.54 / CHART_ROW_PT) + 1
+    ws.row_breaks.append(Break(id=last))
+    for r in range(last + 1, last + 1 + rows):
+        ws.row_dimensions[r].height = CHART_ROW_PT
+        ws.append([])
+    ws.add_chart(chart, f"A{last + 1}")
+    _print_setup(ws, "3:3", scale, f"A1:K{last + rows}")
 
 
-def _percent_chart(ws, c: Consolidated, last: int) -> BarChart:
+def _percent_chart(ws, c: Consolidated, last: int, room_pt: float) -> BarChart:
     chart = BarChart()
     chart.type = "bar"
     chart.style = 10
-    chart.title = f"各指标完成年度目标比例（本季度应达{c.indicators[0].expected_percent:g}%）"
+    chart.title = "各指标完成年度目标比例"
     chart.add_data(Reference(ws, min_col=7, min_row=3, max_row=last), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=3, min_row=4, max_row=last))
     chart.legend = None
@@ -423,32 +674,35 @@ def _percent_chart(ws, c: Consolidated, last: int) -> BarChart:
     chart.dataLabels = DataLabelList(showVal=True, showCatName=False, showSerName=False,
                                      showLegendKey=False, showPercent=False)
     chart.gapWidth = 60
-    chart.width = 30
-    chart.height = max(8.0, 0.6 * len(c.indicators) + 3)
+    # as wide as the table (narrowest renderer), as tall as the bars need but within a page
+    chart.width = round(sum(INDICATOR_WIDTHS) * UNIT_MM / 10 * 0.97, 1)
+    chart.height = round(min(max(8.0, 0.6 * len(c.indicators) + 3), room_pt * 2.54 / 72), 1)
     return chart
 
 
+# --- 明细 ------------------------------------------------------------------------
 DETAIL_HEADERS = ["季度", "序号", "实事名称", "单位", "本季度具体措施及任务进度情况", "完成时限",
                   "来源文件", "SHA-256", "来源位置", "分段"]
 DETAIL_WIDTHS = [9, 6, 24, 24, 70, 12, 28, 20, 12, 7]
+DETAIL_NO_PRINT = "L1"      # the print area: one empty cell, so the analysis table never prints
 
 
 def _write_details(wb: Workbook, c: Consolidated) -> None:
     ws = wb.create_sheet("明细")
     _widths(ws, DETAIL_WIDTHS)
     ws.freeze_panes = "A2"
-    _print_setup(ws, "1:1")
+    _print_setup(ws, None, page_scale(sum(DETAIL_WIDTHS)), DETAIL_NO_PRINT)
     ws.auto_filter.ref = f"A1:J{max(2, 1 + _detail_row_count(c))}"
-    ws.row_dimensions[1].height = 28
-    ws.append([_cell(ws, h, HEADER) for h in DETAIL_HEADERS])
+    _header_row(ws, DETAIL_HEADERS, DETAIL_WIDTHS, 1, 28.0)
     row = 2
     for d in c.details:
         text = clean_text(d.text).text
         chunks = split_for_cells(text)
         where = f"{d.sheet}!{d.row}" if d.sheet and d.row else ""
         for k, chunk in enumerate(chunks, 1):
-            ws.row_dimensions[row].height = _row_height(
-                [(chunk, DETAIL_WIDTHS[4]), (d.task, DETAIL_WIDTHS[2]), (d.unit_name, DETAIL_WIDTHS[3])])
+            lines = max(quick_lines(chunk, DETAIL_WIDTHS[4]), quick_lines(d.task, DETAIL_WIDTHS[2]),
+                        quick_lines(d.unit_name, DETAIL_WIDTHS[3]))
+            ws.row_dimensions[row].height = min(MAX_ROW_PT, max(22.0, height_for_lines(lines)))
             ws.append([_cell(ws, d.quarter, CENTER), _cell(ws, d.seq, CENTER),
                        _cell(ws, d.task, TEXT_MID), _cell(ws, d.unit_name, TEXT_MID),
                        _cell(ws, chunk, TEXT), _cell(ws, d.deadline, CENTER),
@@ -479,7 +733,7 @@ def write_report(consolidated: Consolidated, programme: Programme, path: str | o
     wb.properties.creator = programme.report.organiser
     _write_summary(wb, consolidated)
     _write_status(wb, consolidated)
-    _write_indicators(wb, consolidated)
+    _write_indicators(wb, consolidated, programme)
     _write_details(wb, consolidated)
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".xlsx", dir=path.parent)
     os.close(fd)

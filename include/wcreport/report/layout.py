@@ -1,0 +1,206 @@
+"""Print geometry of the workbook: how text wraps, how tall a row must be, where pages end.
+
+The workbook has to print without clipped cells in Excel, WPS and LibreOffice. No
+program sizes rows from wrapped text when it opens an xlsx (LibreOffice keeps the
+heights written in the file), so the heights are computed here, from metrics measured
+on the widest and tallest renderer and rounded to the safe side:
+
+* a column width unit is at least 1.852 mm (Excel's 7 px at 96 dpi for Calibri 11, the
+  workbook's default font; LibreOffice with Carlito gives 1.958 mm, wider);
+* an 11 pt CJK character takes at most 4.1 mm (LibreOffice with the Noto CJK fallback,
+  measured), a Latin letter or digit 2.2 mm; a cell keeps 1.6 mm of padding;
+* a wrapped 11 pt line takes 16 pt (LibreOffice/Noto CJK: 5.52 mm = 15.65 pt; SimSun in
+  Excel/WPS about 5 mm), plus 6 pt per row for the cell's top and bottom padding.
+
+Lines break like a spreadsheet breaks them: CJK between any two characters, Latin words
+and numbers whole, and no line starts with closing punctuation (its previous character
+moves down with it) or ends with opening punctuation.
+
+Pages: every sheet prints A4 landscape at an explicit scale (``page_scale``) chosen so
+the table's width fits the page in every renderer; with a known scale the height a page
+holds is known, so the writer can put manual page breaks where a task's block begins.
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+UNIT_MM = 1.852             # narrowest column width unit (Excel, Calibri 11)
+UNIT_MM_WIDEST = 1.958      # widest (LibreOffice, Carlito): decides the page scale
+CJK_MM = 4.1
+LATIN_MM = 2.2
+SPACE_MM = 1.3
+CELL_PAD_MM = 1.6
+LINE_PT = 16.0              # one wrapped 11 pt line, with slack
+ROW_PAD_PT = 6.0            # top + bottom padding of a row
+MAX_ROW_PT = 400.0          # Excel caps a row at 409.5 pt; keep a margin
+MM_PER_PT = 25.4 / 72
+
+A4_LANDSCAPE_MM = (297.0, 210.0)
+MARGIN_SIDE_IN = 0.5
+MARGIN_TOP_IN = MARGIN_BOTTOM_IN = 0.6
+PAGE_SAFETY = 0.985         # plan pages 1.5 % shorter than they are (rounding of row heights)
+
+NO_LINE_START = set("，。、；：？！）》」』】〕〉”’…—·%‰,.;:?!)]}")
+NO_LINE_END = set("（《「『【〔〈“‘([{")
+_WORD = re.compile(r"[A-Za-z0-9_./:%+\-@#&=~]+|\s|.", re.S)
+
+
+# --- text width and wrapping ------------------------------------------------------
+@lru_cache(maxsize=65536)
+def char_mm(ch: str) -> float:
+    if ch == " ":
+        return SPACE_MM
+    if ch.isascii():
+        return LATIN_MM
+    return CJK_MM if unicodedata.east_asian_width(ch) in ("W", "F", "A") else LATIN_MM
+
+
+@lru_cache(maxsize=262144)
+def text_mm(text: str) -> float:
+    return sum(map(char_mm, text))
+
+
+def usable_mm(width_units: float) -> float:
+    """Room for text in a column (or merged columns) of ``width_units``."""
+    return max(width_units * UNIT_MM - CELL_PAD_MM, CJK_MM)
+
+
+def wrap(text: str, width_units: float) -> list[str]:
+    """The visual lines of ``text`` in a wrapping cell ``width_units`` wide."""
+    room = usable_mm(width_units)
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines.extend(_wrap_paragraph(paragraph, room))
+    return lines
+
+
+def _wrap_paragraph(paragraph: str, room: float) -> list[str]:
+    if not paragraph:
+        return [""]
+    lines: list[list[str]] = [[]]
+    width = 0.0
+    for token in _tokens(paragraph, room):
+        w = text_mm(token)
+        current = lines[-1]
+        if width + w <= room or not current:
+            current.append(token)
+            width += w
+            continue
+        carried = _carry(current, token)
+        lines.append(carried + [token])
+        width = sum(text_mm(t) for t in lines[-1])
+    return ["".join(line).rstrip(" ") for line in lines]
+
+
+def _tokens(paragraph: str, room: float) -> list[str]:
+    """Words stay whole unless longer than a line; everything else is one character."""
+    out: list[str] = []
+    for token in _WORD.findall(paragraph):
+        if len(token) > 1 and text_mm(token) > room:
+            out.extend(token)
+        else:
+            out.append(token)
+    return out
+
+
+def _carry(current: list[str], token: str) -> list[str]:
+    """Tokens that move to the next line with ``token`` (line-breaking rules for CJK)."""
+    carried: list[str] = []
+    if token in NO_LINE_START and len(current) > 1:
+        carried.insert(0, current.pop())
+    while len(current) > 1 and current[-1] in NO_LINE_END:
+        carried.insert(0, current.pop())
+    return carried
+
+
+def line_count(text: str, width_units: float) -> int:
+    return len(wrap(text, width_units)) if text else 1
+
+
+def quick_lines(text: str, width_units: float) -> int:
+    """An upper estimate of ``line_count`` without breaking rules (for sheets that do not print)."""
+    room = usable_mm(width_units)
+    return sum(max(1, math.ceil(text_mm(p) * 1.1 / room)) for p in text.split("\n")) if text else 1
+
+
+def height_for_lines(lines: int) -> float:
+    return lines * LINE_PT + ROW_PAD_PT
+
+
+def row_height(cells: list[tuple[str, float]], minimum: float = 22.0) -> float:
+    """Height (pt) a row needs for its wrapped cells ``[(text, width_units), ...]``."""
+    lines = max((line_count(t, w) for t, w in cells if t), default=1)
+    return min(max(minimum, height_for_lines(lines)), MAX_ROW_PT)
+
+
+def lines_in(height_pt: float) -> int:
+    """How many wrapped lines fit in a row (or merged rows) ``height_pt`` tall."""
+    return max(0, int((height_pt - ROW_PAD_PT) // LINE_PT))
+
+
+MAX_ROW_LINES = lines_in(MAX_ROW_PT)
+
+
+def min_width_for(words: list[str]) -> float:
+    """Column width (units) in which each of ``words`` fits on one line."""
+    widest = max((text_mm(w) for w in words), default=0.0)
+    return math.ceil((widest + CELL_PAD_MM) / UNIT_MM + 0.5)
+
+
+# --- pages ------------------------------------------------------------------------
+def page_scale(width_units: float) -> int:
+    """Print scale (percent) at which a table ``width_units`` wide fits A4 landscape everywhere."""
+    printable = A4_LANDSCAPE_MM[0] - 2 * MARGIN_SIDE_IN * 25.4
+    widest = width_units * UNIT_MM_WIDEST + 2.0
+    return max(10, min(100, math.floor(100 * printable / widest) - 1))
+
+
+def page_body_pt(scale: int) -> float:
+    """Height of a page's printable body in sheet points at ``scale`` (with a safety margin)."""
+    body_mm = A4_LANDSCAPE_MM[1] - (MARGIN_TOP_IN + MARGIN_BOTTOM_IN) * 25.4
+    return body_mm / MM_PER_PT * 100 / scale * PAGE_SAFETY
+
+
+@dataclass
+class Pages:
+    """How full the current page is, as rows are laid out top to bottom.
+
+    ``body`` is what a page holds (``page_body_pt``), ``repeated`` the height of the title
+    rows printed on top of every page, ``first`` the height of what precedes the table on
+    page 1 (title lines and header).
+    """
+
+    body: float
+    repeated: float
+    first: float
+    used: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.used = self.first
+
+    @property
+    def capacity(self) -> float:
+        """What a fresh page holds below the repeated title rows."""
+        return self.body - self.repeated
+
+    @property
+    def left(self) -> float:
+        return self.body - self.used
+
+    @property
+    def at_top(self) -> bool:
+        """Nothing placed yet on the current page (below its title rows)."""
+        return self.used in (self.first, self.repeated)
+
+    def fits(self, height: float) -> bool:
+        return height <= self.left
+
+    def new_page(self) -> None:
+        self.used = self.repeated
+
+    def add(self, height: float) -> None:
+        self.used += height
