@@ -238,3 +238,10 @@ def test_a_quarter_with_nothing_submitted_still_makes_a_report(prog, tmp_path):
     assert d4.startswith("（未报送：教育和体育事业中心")
     assert wb["明细"].max_row == 1
     assert "已报送0个" in wb["报送情况"]["A2"].value
+
+
+def test_line_breaks_inside_a_units_text_are_kept_in_the_summary(prog, tmp_path):
+    text = "第一行：召开推进会。\n第二行：完成摸底。\n第三行：下一步计划。"
+    c = consolidate(prog, QUARTER, *make_case(prog, texts={("edu_sports", 1): text}))
+    ws = openpyxl.load_workbook(write_report(c, prog, tmp_path))["汇总表"]
+    assert f"【教育和体育事业中心】{text}" in ws["D4"].value

@@ -71,10 +71,15 @@ def usable_mm(width_units: float) -> float:
 
 def wrap(text: str, width_units: float) -> list[str]:
     """The visual lines of ``text`` in a wrapping cell ``width_units`` wide."""
+    return [line for line, _ in wrap_marked(text, width_units)]
+
+
+def wrap_marked(text: str, width_units: float) -> list[tuple[str, bool]]:
+    """Visual lines, each with True when it starts after a line break of the text itself."""
     room = usable_mm(width_units)
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        lines.extend(_wrap_paragraph(paragraph, room))
+    lines: list[tuple[str, bool]] = []
+    for k, paragraph in enumerate(text.split("\n")):
+        lines.extend((line, k > 0 and i == 0) for i, line in enumerate(_wrap_paragraph(paragraph, room)))
     return lines
 
 

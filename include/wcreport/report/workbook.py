@@ -66,6 +66,7 @@ from wcreport.report.layout import (
     text_mm,
     usable_mm,
     wrap,
+    wrap_marked,
 )
 from wcreport.report.safe_cells import CELL_LIMIT, clean_text, set_text, split_for_cells, utf16_len
 
@@ -185,11 +186,12 @@ class TextFlow:
 
     def __init__(self, paragraphs: list[str], width: float) -> None:
         self.width = width
-        # (paragraph index, line within the paragraph, text, lines of the whole paragraph)
-        self.lines: list[tuple[int, int, str, int]] = []
+        # (paragraph index, line within the paragraph, text, lines of the whole paragraph,
+        #  whether the line follows a line break inside the paragraph)
+        self.lines: list[tuple[int, int, str, int, bool]] = []
         for p, paragraph in enumerate(paragraphs):
-            wrapped = wrap(paragraph, width)
-            self.lines += [(p, i, text, len(wrapped)) for i, text in enumerate(wrapped)]
+            wrapped = wrap_marked(paragraph, width)
+            self.lines += [(p, i, text, len(wrapped), hard) for i, (text, hard) in enumerate(wrapped)]
         self.pos = 0
 
     @property
@@ -238,13 +240,13 @@ class TextFlow:
     def _text(self, start: int, end: int) -> str:
         parts: list[str] = []
         for k in range(start, end):
-            _, i, text, _ = self.lines[k]
+            _, i, text, _, hard = self.lines[k]
             if k == start and i > 0:
                 parts.append(CONT_PREV + text)
             elif k == start:
                 parts.append(text)
             else:
-                parts.append(("" if i > 0 else "\n") + text)
+                parts.append(("\n" if i == 0 or hard else "") + text)
         if end < len(self.lines) and self.lines[end][1] > 0:
             parts.append(CONT_NEXT)
         return "".join(parts)
