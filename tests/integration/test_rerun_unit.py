@@ -15,6 +15,7 @@ from harness import AirflowStack
 
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
+from wcreport.deliver.forms import FIRST_DATA_ROW, PROGRESS_COLUMN
 from wcreport.testing.sample import write_quarter_samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -22,7 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(150
 DAG_ID = "quarterly_report"
 QUARTER = Quarter(2023, 1)
 UNIT = "health"                     # the unit that replaces its file
-PROGRESS_COLUMN, FIRST_DATA_ROW = 4, 4   # column D of the template's form, first task row
 
 
 @pytest.fixture(scope="module")

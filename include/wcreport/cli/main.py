@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     _quarter_args(templates)
     templates.add_argument("--out", required=True, type=Path, help="output folder")
     templates.add_argument("--unit", help="only this unit (key or name)")
+    templates.add_argument("--output", type=Path, default=None,
+                           help="output root with the previous quarter's results, shown for reference "
+                                "(default $REPORT_OUTPUT)")
+    templates.add_argument("--zip", nargs="?", const="quarter", choices=("quarter", "unit"),
+                           help="also zip the forms for mailing: one zip for the quarter (default) or one per unit")
     templates.set_defaults(handler=_templates)
 
     sample = sub.add_parser("sample", help="生成演示用的单位报送文件 (sample submissions)")
@@ -64,14 +69,21 @@ def _load(args) -> tuple:
 
 
 def _templates(args) -> int:
-    from wcreport.deliver.forms import template_filename, write_unit_template
+    from wcreport.core.settings import output_root
+    from wcreport.deliver.forms import previous_accepted, quarter_zip_filename, write_quarter_templates, zip_files
 
     quarter, programme = _load(args)
     units = [programme.unit(args.unit)] if args.unit else programme.units
-    for unit in units:
-        path = write_unit_template(programme, unit.key, quarter,
-                                   args.out / template_filename(programme, unit.key, quarter))
-        print(f"已生成 {unit.name}: {path}")
+    root = args.output or output_root()
+    paths = write_quarter_templates(programme, quarter, args.out, output_root=root, unit_keys=[u.key for u in units])
+    for unit, path in zip(units, paths):
+        note = "（含上季度报送内容，仅供参考）" if previous_accepted(root, unit.key, quarter) else ""
+        print(f"已生成 {unit.name}: {path}{note}")
+    if args.zip == "quarter":
+        print(f"已打包: {zip_files(paths, args.out / quarter_zip_filename(programme, quarter))}")
+    elif args.zip == "unit":
+        for path in paths:
+            print(f"已打包: {zip_files([path], path.with_suffix('.zip'))}")
     return 0
 
 

@@ -21,6 +21,9 @@ _UNIT_LINE_STOP = re.compile(r"(填报人|填表人|联系人|联系电话|电�
 _STAMP_RE = re.compile(r"[(（]?\s*(?:加盖)?(?:公章|盖章|签章)\s*[)）]?")
 _FOOTER_PREFIXES = ("填报人", "填表人", "联系人", "联系电话", "审核人", "负责人",
                     "注：", "注:", "说明", "备注：", "备注:", "填表说明")
+# A column or sheet marked for reference only (the template shows the previous quarter's
+# accepted text as "上季度报送内容（仅供参考）"): never read as this quarter's report.
+_REFERENCE_MARKS = ("仅供参考", "上季度")
 
 
 def col_letter(col: int) -> str:
@@ -38,10 +41,16 @@ def a1(row: int, col: int) -> str:
     return f"{col_letter(col)}{row + 1}"
 
 
+def is_reference(value) -> bool:
+    """A header or sheet name that marks reference material, not the unit's report."""
+    text = squeeze(value)
+    return any(mark in text for mark in _REFERENCE_MARKS)
+
+
 def header_field(value) -> str | None:
     """Which form field a header cell names, tolerant of spaces, newlines and variants."""
     text = squeeze(value)
-    if not text or len(text) > 30:
+    if not text or len(text) > 30 or is_reference(text):
         return None
     text = text.strip("*＊:：")
     if text in ("序号", "序", "编号", "No", "No.", "NO", "NO.", "序列号"):
@@ -60,7 +69,7 @@ def header_field(value) -> str | None:
 
 def indicator_header_field(value) -> str | None:
     text = squeeze(value)
-    if not text or len(text) > 30:
+    if not text or len(text) > 30 or is_reference(text):
         return None
     if text in ("序号", "序", "编号"):
         return "seq"
@@ -285,6 +294,8 @@ def locate_report(grid: WorkbookGrid, programme) -> ParsedReport:
     """Find the form (and the indicator table) in a workbook; never raises on odd layouts."""
     candidates = []
     for index, sheet in enumerate(grid.sheets):
+        if is_reference(sheet.name):
+            continue
         scored = _score(sheet)
         if scored is None:
             continue
@@ -349,6 +360,8 @@ def _missing_columns(sheet: SheetGrid, header_row: int, columns: dict[str, int])
 
 def _attach_indicators(grid: WorkbookGrid, programme, report: ParsedReport) -> None:
     for sheet in grid.sheets:
+        if is_reference(sheet.name):
+            continue
         cells = fill_merged(sheet)
         start = 0
         if sheet.name == report.sheet and report.rows:
