@@ -11,7 +11,9 @@ programme file, default 5; working days follow the official Chinese calendar).
    units now, on any day (the dashboard's "立即提醒" button uses them).
 2. **check_units** – runs quarterly_report's own gather and per-unit ingest, so each unit's
    `units/<key>.json` says whether its newest file is accepted, rejected or missing
-   (param `validate=false` skips this and uses the last results).
+   (param `validate=false` skips this and uses the last results). A missing or unreadable
+   inbox or an unwritable output fails the run: reminding units that did send would be
+   wrong. A unit whose check failed is not reminded, and send_reminders then fails naming it.
 3. **send_reminders** – one polite mail per unit without an accepted file, at most one a
    day (ledger `<output>/reminder_ledger.json`): missing units get their blank form,
    rejected units their feedback. Addresses: Variable `report_unit_emails`
@@ -81,17 +83,15 @@ def quarterly_reminders():
         if not run["validate"]:
             return run
         log = logging.getLogger("wcreport.deliver.reminders")
-        try:
-            units = gather(run)
-        except Exception:  # an unreadable inbox must not stop the reminders
-            log.exception("gather failed; using the last unit results")
-            return run
+        units = gather(run)     # a fault here is ours: no reminders rather than false ones
+        unchecked = []
         for unit in run.get("units") or units or [u.key for u in programme_of(run).units]:
             try:
                 ingest(run, unit)
-            except Exception:  # one unit's problem must not stop the others' reminders
-                log.exception("ingest of %s failed; using its last result", unit)
-        return run
+            except Exception:  # our fault for this unit: do not remind it, fail after the others
+                log.exception("ingest of %s failed; it is not reminded", unit)
+                unchecked.append(unit)
+        return {**run, "unchecked": unchecked}
 
     @task
     def send_reminders(run: dict) -> dict:

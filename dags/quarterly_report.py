@@ -11,7 +11,10 @@ Runbook, one task per step:
    accept or reject, write feedback. *To rerun one unit after it replaced its file, clear
    its `ingest_unit` instance with "Downstream" ticked* (see the README runbook).
 4. **merge** – manifest, consolidated model and the workbook (`outlets`: the report asset).
-   Runs even when some unit failed, so the report always goes out on schedule.
+   Runs only when every unit's ingest succeeded: a unit's bad file never fails its ingest
+   (it is rejected with feedback), so a failed ingest is our fault (disk, permissions, a
+   bug) and must not reach the leaders as that unit's absence. The alert names the cause;
+   fix it and clear the failed instance with Downstream (docs/runbook.md).
 5. **send** – e-mails the workbook through the `smtp_default` connection, once per distinct
    content; a changed report goes out as 更正版.
 
@@ -65,10 +68,10 @@ def quarterly_report():
         context = get_current_context()
         context["unit_name"] = programme_of(run).unit(unit).name
         summary = ingest(run, unit)
-        context["unit_name"] = map_label(summary)   # rendered after the task: "建设局 · 已退回"
+        context["unit_name"] = map_label(summary)   # rendered after the task: "<unit name> · 已退回"
         return summary
 
-    @task(trigger_rule="all_done", outlets=[CONSOLIDATED_REPORT])
+    @task(outlets=[CONSOLIDATED_REPORT])
     def merge(run: dict, unit_summaries) -> dict:
         from wcreport.orchestration.tasks import merge as merge_units
 

@@ -1,13 +1,15 @@
-"""`wcreport` command line: templates, sample data, self-check, programme check.
+"""`wcreport` command line: templates, sample data, self-check, programme check, mail ledger.
 
 User-facing output is Chinese; errors are one readable line, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+from wcreport.core.faults import OperationsFault
 from wcreport.core.programme import ProgrammeError, load_programme, programme_path_for
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import inbox_root
@@ -17,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ProgrammeError, ValueError, KeyError, OSError) as exc:
+    except (ProgrammeError, OperationsFault, ValueError, KeyError, OSError) as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
         return 2
 
@@ -53,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     programme = sub.add_parser("programme", help="检查年度实事配置文件 (validate a programme file)")
     programme.add_argument("file", type=Path)
     programme.set_defaults(handler=_programme)
+
+    ledger = sub.add_parser("ledger", help="核对或重建邮件发送台账 (verify or rebuild mail_ledger.json from the sent copies)")
+    ledger.add_argument("action", choices=("verify", "rebuild"))
+    ledger.add_argument("--output", required=True, type=Path, help="output root (the folder of mail_ledger.json)")
+    ledger.set_defaults(handler=_ledger)
     return parser
 
 
@@ -114,6 +121,39 @@ def _programme(args) -> int:
     programme = load_programme(args.file)
     print(f"配置有效 / valid: {programme.year}年, {len(programme.tasks)} 项实事, "
           f"{len(programme.units)} 个责任单位")
+    return 0
+
+
+def _ledger(args) -> int:
+    """verify: exit 1 when the ledger is damaged or lacks sent mail; rebuild: write it from the copies."""
+    from wcreport.deliver.sent_copies import ledger_problems, rebuild_ledger, sent_copies
+
+    root = args.output
+    path = root / "mail_ledger.json"
+    copies = sent_copies(root)
+    if args.action == "rebuild":
+        ledger, old = rebuild_ledger(path)
+        print(f"已重建 / rebuilt {path}: {len(ledger['sent'])} 封已发送邮件 (from {len(copies)} kept copies)")
+        if old is not None:
+            print(f"原台账已保留为 / the old ledger is kept as {old}")
+        return 0
+    try:
+        ledger = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"sent": []}
+    except ValueError as exc:
+        ledger = exc
+    if not isinstance(ledger, dict) or not isinstance(ledger.get("sent"), list):
+        print(f"台账已损坏 / {path} is damaged ({ledger if isinstance(ledger, Exception) else 'not a ledger'}); "
+              f"fix: wcreport ledger rebuild --output {root}")
+        return 1
+    problems = ledger_problems(ledger, root)
+    state = "存在 / exists" if path.exists() else "缺失 / MISSING"
+    print(f"{path} {state}: {len(ledger.get('sent', []))} entries; {len(copies)} kept copies of sent mail")
+    for problem in problems:
+        print(f"  - {problem}")
+    if problems:
+        print(f"修复 / fix: wcreport ledger rebuild --output {root}")
+        return 1
+    print("一致 / consistent")
     return 0
 
 

@@ -141,10 +141,15 @@ def send_message(smtp: SmtpSettings, to: str | Iterable[str], subject: str, html
     cc = list(cc)
     msg = compose_message(smtp.sender, recipients, subject, html_body, text_body=text_body, cc=cc,
                           attachments=attachments, headers=headers, message_id=message_id)
+    send_composed(smtp, msg, recipients + cc)
+
+
+def send_composed(smtp: SmtpSettings, msg: Message, recipients: list[str]) -> None:
+    """Send a message made by ``compose_message`` to ``recipients`` (To and Cc). Raises ``MailError``."""
     client = _client(smtp)
     try:
         client.login()
-        refused = client.smtp.send_message(msg, from_addr=smtp.sender, to_addrs=recipients + cc)
+        refused = client.smtp.send_message(msg, from_addr=smtp.sender, to_addrs=recipients)
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(f"SMTP {smtp.host}:{smtp.port}: {exc.__class__.__name__}: {exc}") from exc
     finally:

@@ -6,7 +6,6 @@ JSON-serialisable values (paths, counts, statuses) so they fit in XCom.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -16,11 +15,17 @@ from wcreport.core.model import UnitResult
 from wcreport.core.programme import Programme, programme_for_year
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import QuarterPaths, quarter_paths
+from wcreport.orchestration.failures import fail_fast
 from wcreport.report.manifest import build_manifest, write_manifest
 
 log = logging.getLogger(__name__)
 
+# gather waits this long for files still being written; later scans of the run (each
+# unit's ingest, merge) do not wait: the run's wait is bounded once, not per scan.
+STABILITY_WAIT_SECONDS = 30.0
 
+
+@fail_fast
 def resolve_run(quarter: str | None, inbox: str | None, output: str | None,
                 interval_start: dt.datetime | None = None) -> dict:
     """The run's quarter and folders: explicit params first, else the data interval."""
@@ -43,26 +48,56 @@ def programme_of(run: dict) -> Programme:
     return programme_for_year(Quarter.parse(run["quarter"]).year)
 
 
+@fail_fast
 def gather(run: dict) -> list[str]:
-    """Scan, archive and identify the quarter's inbox; return the unit keys to ingest."""
+    """Scan, archive and identify the quarter's inbox; return the unit keys to ingest.
+
+    Fails (no retry) when the inbox is missing or unreadable, the output unwritable or our
+    code failed on a file; fails for a retry when a report file was still being written.
+    """
+    from wcreport.core.faults import InboxBusy
+    from wcreport.intake.inbox import still_being_written
     from wcreport.validate.decide import scan_inbox
 
     paths, programme = paths_of(run), programme_of(run)
-    records = scan_inbox(paths, programme)
+    records = scan_inbox(paths, programme, max_wait_seconds=STABILITY_WAIT_SECONDS)
     counts = Counter(r.status for r in records)
     log.info("Inbox %s: %d file(s) %s", paths.inbox, len(records), dict(counts))
+    _fail_on_internal_errors(records)
+    busy = [r.path for r in records if r.kind == "spreadsheet" and still_being_written(r)]
+    if busy:
+        raise InboxBusy(f"{len(busy)} file(s) in {paths.inbox} were still being written after "
+                        f"{STABILITY_WAIT_SECONDS:.0f} s: {busy[:10]}; the task retries")
     return [unit.key for unit in programme.units]
 
 
+def _fail_on_internal_errors(records) -> None:
+    """Our code failed on some files: fail the task (the files are not the units' fault)."""
+    from wcreport.core.faults import InternalError
+    from wcreport.intake.inbox import internal_errors
+
+    failed = [r.path for r in internal_errors(records)]
+    if failed:
+        raise InternalError(f"internal error while processing {len(failed)} inbox file(s): {failed[:10]} "
+                            "(traceback in this task's log)",
+                            "fix the cause shown in the log, then clear this task with Downstream; "
+                            "the units are not told anything until then")
+
+
+@fail_fast
 def ingest(run: dict, unit_key: str) -> dict:
-    """Ingest one unit's files; the result is written to units/<key>.json."""
+    """Ingest one unit's files; the result is written to units/<key>.json. The unit is mailed
+    the findings on each new file version at once (``orchestration.feedback_mail``)."""
+    from wcreport.orchestration.feedback_mail import mail_feedback
     from wcreport.validate.decide import ingest_unit
 
     paths, programme = paths_of(run), programme_of(run)
-    result = ingest_unit(paths, programme, unit_key)
+    result = ingest_unit(paths, programme, unit_key, max_wait_seconds=0)
+    _fail_on_internal_errors(result.files)
     summary = {"unit": unit_key, "unit_name": result.unit_name, "status": result.status,
                "files": len(result.files), "warnings": len(result.warnings),
-               "feedback": result.feedback, "data_docs": result.data_docs}
+               "feedback": result.feedback, "data_docs": result.data_docs,
+               "feedback_mail": mail_feedback(paths, programme, result)}
     log.info("Unit %s (%s): %s", unit_key, result.unit_name, summary)
     for line in findings_lines(result):
         log.info("%s", line)
@@ -70,7 +105,7 @@ def ingest(run: dict, unit_key: str) -> dict:
 
 
 def map_label(summary: dict) -> str:
-    """The ingest_unit instance's name in the Airflow grid: unit and outcome, e.g. "建设局 · 已退回"."""
+    """The ingest_unit instance's name in the Airflow grid: unit and outcome, e.g. "<unit name> · 已退回"."""
     from wcreport.core.labels import UNIT_STATUS_ZH, label
 
     return f"{summary['unit_name']} · {label(UNIT_STATUS_ZH, summary['status'])}"
@@ -92,6 +127,7 @@ def findings_lines(result: UnitResult) -> list[str]:
     return lines
 
 
+@fail_fast
 def merge(run: dict) -> dict:
     """Build manifest, consolidated model and workbook from all units' results."""
     from wcreport.report.consolidate import consolidate
@@ -100,7 +136,9 @@ def merge(run: dict) -> dict:
 
     paths, programme = paths_of(run), programme_of(run)
     results = [load_unit_result(paths, programme, unit.key) for unit in programme.units]
-    manifest = build_manifest(paths, programme, scan_inbox(paths, programme), results)
+    scanned = scan_inbox(paths, programme, max_wait_seconds=0)
+    _fail_on_internal_errors(scanned)
+    manifest = build_manifest(paths, programme, scanned, results)
     consolidated = consolidate(programme, paths.quarter, results, manifest)
     report = write_report(consolidated, programme,
                           paths.output / report_filename(programme, paths.quarter))
@@ -117,6 +155,7 @@ def merge(run: dict) -> dict:
             "consolidated": str(paths.consolidated), "units": dict(statuses)}
 
 
+@fail_fast
 def send(run: dict, merged: dict, conn_id: str = "smtp_default") -> dict:
     """E-mail the report once per distinct content (a 更正版 when content changed)."""
     from wcreport.deliver.mail import send_report_once
@@ -133,12 +172,23 @@ def send(run: dict, merged: dict, conn_id: str = "smtp_default") -> dict:
 
 
 def load_unit_result(paths: QuarterPaths, programme: Programme, unit_key: str) -> UnitResult:
-    """The unit's ingest result, or 'missing' when its ingest has not produced one."""
+    """The unit's ingest result; a missing or unreadable one is ours to fix, never 'missing'."""
+    from pydantic import ValidationError
+
+    from wcreport.core.io import DamagedStateError, read_json
+
     path = paths.units / f"{unit_key}.json"
-    if path.exists():
-        return UnitResult.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    return UnitResult(quarter=str(paths.quarter), unit=unit_key,
-                      unit_name=programme.unit(unit_key).name, status="missing")
+    fix = (f"clear the ingest_unit instance of {programme.unit(unit_key).name} with Downstream ticked: "
+           "it writes the file again")
+    data = read_json(path, lambda: None)
+    if data is None:
+        raise DamagedStateError(f"the ingest result {path} does not exist (its ingest_unit did not run "
+                                "or its output was removed)", fix)
+    try:
+        return UnitResult.model_validate(data)
+    except ValidationError as exc:
+        raise DamagedStateError(f"the ingest result {path} is damaged ({exc.error_count()} invalid field(s))",
+                                fix) from exc
 
 
 def _data_docs_index(paths: QuarterPaths) -> str | None:
@@ -146,10 +196,26 @@ def _data_docs_index(paths: QuarterPaths) -> str | None:
     return str(index.relative_to(paths.output_root)) if index.exists() else None
 
 
+@fail_fast
 def send_reminders(run: dict) -> dict:
-    """Today's reminders for the run's quarter, through ``smtp_default``."""
-    return remind_units(paths_of(run), programme_of(run), dt.date.fromisoformat(run["today"]),
-                        only_units=run.get("units")).as_dict()
+    """Today's reminders for the run's quarter, through ``smtp_default``.
+
+    Units whose check failed (``run["unchecked"]``) are not reminded; the task then fails
+    naming them, after the others' reminders went out.
+    """
+    from wcreport.core.faults import InternalError
+
+    programme = programme_of(run)
+    unchecked = list(run.get("unchecked") or [])
+    only = run.get("units")
+    if unchecked:
+        only = [key for key in (only or [u.key for u in programme.units]) if key not in unchecked]
+    summary = remind_units(paths_of(run), programme, dt.date.fromisoformat(run["today"]), only_units=only).as_dict()
+    if unchecked:
+        raise InternalError(f"could not check the files of {unchecked}, so they were not reminded "
+                            f"(the others were: {summary}); see check_units' log",
+                            "fix the cause in check_units' log, then clear check_units with Downstream")
+    return summary
 
 
 def remind_units(paths: QuarterPaths, programme: Programme, today: dt.date, *, only_units=None):
