@@ -90,6 +90,19 @@ _TYPES = (
     FindingType("table.seq_mismatch", "warning", "序号 agrees with the task name (the name wins)",
                 "序号 {written} 与实事名称「{task_name}」（通知中为第 {seq} 项）不一致，已按实事名称对应。",
                 field="seq"),
+    # Reading indicator numbers as the self-check echoes them (wcreport.validate.selfcheck)
+    FindingType("indicator.ambiguous_comma", "error", "a comma in an indicator value separates thousands",
+                "指标「{name}」填写的「{raw}」中的逗号使数字含义不明确（{meaning}），请去掉逗号，直接写出数字。",
+                field="indicator",
+                parts={"decimal_or_whole": "是 {decimal} 还是 {whole}？", "one_or_several": "是一个数还是几个数？"}),
+    FindingType("indicator.loose_number", "warning", "an indicator value is a number without other words",
+                "指标「{name}」填写的「{raw}」除数字外还有「{extra}」，已按 {value} 计；如不对，请只填写数字。",
+                field="indicator",
+                causes={"approximate": "指标「{name}」填写的「{raw}」是约数（「{extra}」），已按 {value} 计；"
+                                       "请填写确切的本年累计完成值。",
+                        "several": "指标「{name}」填写的「{raw}」含有不止一个数字（「{extra}」），已按第一个数 {value} 计；"
+                                   "请只填写本年累计完成值这一个数字。"},
+                parts={"read": "{where}「{raw}」按 {value} 计", "unread": "{where}「{raw}」未能读成一个数字，未计入"}),
     # Identifying the unit (wcreport.intake.identity)
     FindingType("unit.unknown", "error", "the 单位 line, 责任单位 column or file name names one unit",
                 "无法确定报送单位：{tried}，与通知中的责任单位都对应不上。" + _FILL_IN_UNIT,

@@ -9,9 +9,9 @@ import datetime as dt
 import math
 import re
 import unicodedata
+from dataclasses import dataclass
 
 _WS_RE = re.compile(r"\s+")
-_NUMBER_RE = re.compile(r"^([+-]?)(\d+(?:\.\d+)?|\.\d+)(.*)$")
 # Suffixes a clerk writes after a number: measure words, "以上", "约" and so on.
 _MULTIPLIERS = {"万": 10_000.0, "千": 1_000.0, "百": 100.0, "亿": 100_000_000.0}
 _PREFIXES = ("约", "共", "累计", "计", "达", "完成", "已完成", "≈", "~", "～")
@@ -63,39 +63,79 @@ def cell_text(value) -> str:
     return "\n".join(lines).strip()
 
 
-def parse_number(raw) -> float | None:
-    """Parse what a clerk writes as a number; None if it is not one.
+@dataclass(frozen=True)
+class NumberReading:
+    """What ``read_number`` understood in a cell: the number and the words around it.
+
+    ``value`` is None when the text is no single number; ``comma`` is set when a comma
+    makes it ambiguous ("1,5": one and a half, fifteen, or one and five?).
+    """
+
+    value: float | None
+    before: str = ""         # a leading word ("约", "累计")
+    after: str = ""          # whatever follows the number and its 万/千 ("个", "人次以上")
+    comma: bool = False
+
+    def words(self, measure: str = "") -> str:
+        """The text beside the number, without the indicator's measure word right after it."""
+        after = self.after
+        if measure and after.startswith(measure):
+            after = after[len(measure):]
+        after = after.strip("。.，,；;")
+        return self.before + ("…" if self.before and after else "") + after
+
+    @property
+    def approximate(self) -> bool:
+        """The text says the number is not exact (约, 左右, 以上, 余 …)."""
+        text = self.before + self.after
+        return any(word in text for word in _APPROXIMATE)
+
+    @property
+    def several_numbers(self) -> bool:
+        """More digits follow the number ("2200个（其中新建1200个）")."""
+        return any(ch.isdigit() for ch in self.after)
+
+
+_NUMBER_RE = re.compile(r"^([+-]?)(\d+(?:,\d+)*(?:\.\d+)?|\.\d+)(.*)$")
+_THOUSANDS_RE = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_APPROXIMATE = ("约", "近", "≈", "~", "～", "左右", "以上", "余", "多", "上下", "超过", "不少于", "至少")
+
+
+def read_number(raw) -> NumberReading:
+    """Read what a clerk writes as a number, keeping the words around it.
 
     "2,200", "2200个", "２２００", "85%", "1.2万" (-> 12000.0), "约1.2万人", "100人次以上".
-    A percentage keeps its written value: "85%" -> 85.0.
+    A percentage keeps its written value: "85%" -> 85.0. A comma is a thousands separator
+    only between groups of three digits: "1,5" is no number (``comma`` is set).
     """
     if raw is None or isinstance(raw, bool):
-        return None
+        return NumberReading(None)
     if isinstance(raw, (int, float)):
         value = float(raw)
-        return None if math.isnan(value) or math.isinf(value) else value
+        return NumberReading(None if math.isnan(value) or math.isinf(value) else value)
     text = squeeze(raw)
-    if not text:
-        return None
-    for prefix in _PREFIXES:
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-            break
-    text = text.replace(",", "").replace("，", "")
-    match = _NUMBER_RE.match(text)
-    if not match:
-        return None
+    before = next((p for p in _PREFIXES if text.startswith(p)), "")
+    match = _NUMBER_RE.match(text[len(before):])
+    if not text or not match:
+        return NumberReading(None, before, text[len(before):])
     sign, digits, rest = match.groups()
-    value = float(digits)
+    if "," in digits and not _THOUSANDS_RE.match(digits):
+        return NumberReading(None, before, rest, comma=True)
+    value = float(digits.replace(",", ""))
     if rest and rest[0] in _MULTIPLIERS:
         value *= _MULTIPLIERS[rest[0]]
         rest = rest[1:]
     # Whatever follows must not be another number ("1-2", "3.8/千人" is fine).
     if rest and (rest[0].isdigit() or rest[0] == "."):
-        return None
+        return NumberReading(None, before, rest)
     if rest and rest[0] in "-–—~～至到" and len(rest) > 1 and rest[1].isdigit():
-        return None
-    return -value if sign == "-" else value
+        return NumberReading(None, before, rest)
+    return NumberReading(-value if sign == "-" else value, before, rest)
+
+
+def parse_number(raw) -> float | None:
+    """The number a clerk wrote (see ``read_number``); None if it is not one."""
+    return read_number(raw).value
 
 
 def parse_seq(raw) -> int | None:
