@@ -105,7 +105,7 @@ start smtp_sink python -m wcreport.testing.smtp_sink --host 127.0.0.1 --port "$S
 export AIRFLOW_CONN_SMTP_DEFAULT="{\"conn_type\": \"smtp\", \"host\": \"127.0.0.1\", \"port\": $SMTP_PORT, \"extra\": {\"disable_ssl\": true, \"disable_tls\": true, \"from_email\": \"report-bot@localhost\"}}"
 
 if [ "${FAULTY:-1}" != 0 ]; then
-  echo "==> Adding the sample's faulty files to $REPORT_INBOX/$QUARTER (one unit's empty form: 退回; FAULTY=0 skips)"
+  echo "==> Adding the sample's faulty files to $REPORT_INBOX/$QUARTER: one unit's form becomes an empty one (退回; FAULTY=0 skips)"
   python tools/ui_run.py faulty --quarter "$QUARTER" --inbox "$REPORT_INBOX"
 fi
 

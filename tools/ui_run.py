@@ -23,14 +23,22 @@ WAITING_FOR_PEOPLE = {"deferred", "awaiting_input"}
 
 
 def add_faulty_files(quarter: str, inbox: Path) -> None:
+    """The sample's faulty files; the unit they are for keeps only its empty form (rejected:
+    a unit with a valid file keeps that file when a later one is rejected)."""
     from wcreport.core.programme import programme_for_year
     from wcreport.core.quarter import Quarter
     from wcreport.testing.sample import write_faulty_files
 
     q = Quarter.parse(quarter)
+    programme = programme_for_year(q.year)
     folder = inbox / str(q)
     folder.mkdir(parents=True, exist_ok=True)
-    for path in write_faulty_files(programme_for_year(q.year), q, folder, random.Random(f"ui-{q}")):
+    unit = programme.units[-1]            # the unit write_faulty_files writes the empty form for
+    for path in sorted(folder.glob(f"*{unit.name}*")):
+        if "空表" not in path.name and not path.name.startswith("~$"):
+            path.unlink()
+            print(f"    removed {path.name}")
+    for path in write_faulty_files(programme, q, folder, random.Random(f"ui-{q}")):
         print(f"    {path.name}")
 
 
