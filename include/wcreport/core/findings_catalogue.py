@@ -87,6 +87,9 @@ _TYPES = (
                 "第 {row} 行表头中缺少「{column}」列。" + _TEMPLATE_HINT + "。"),
     FindingType("table.no_rows", "error", "the header is followed by task rows",
                 "表头（第 {row} 行）下没有任何实事行。请按通知附件逐项填写本单位负责的实事后重新报送。"),
+    FindingType("table.too_many_rows", "error", "no sheet the report reads has content beyond the row limit",
+                "工作表第 {limit} 行以后还有内容（最后一处在第 {last} 行），超出报表的行数上限，这些行没有读取。"
+                "请删除多余的行，把本单位负责的实事逐项填在表格前部后重新报送。"),
     FindingType("table.seq_mismatch", "warning", "序号 agrees with the task name (the name wins)",
                 "序号 {written} 与实事名称「{task_name}」（通知中为第 {seq} 项）不一致，已按实事名称对应。",
                 field="seq"),
@@ -128,6 +131,8 @@ _TYPES = (
                 "处理该文件时发生内部错误，请另存为 .xlsx 后重新报送，或联系{organiser}。"),
     FindingType("file.rejected", "error", "a rejection reason recorded without a finding of its own",
                 "{reason}"),
+    FindingType("findings.truncated", "warning", "at most the first problems of a file are listed",
+                "另有 {count} 处问题未列出（共 {total} 处）。请按以上问题检查整张表格，修改后重新报送。"),
 )
 
 CATALOGUE: Mapping[str, FindingType] = MappingProxyType({t.code: t for t in _TYPES})

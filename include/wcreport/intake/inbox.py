@@ -34,11 +34,11 @@ from wcreport.core.io import DamagedStateError, file_mode, write_atomic
 from wcreport.core.model import FileRecord, ParsedReport
 from wcreport.intake.identity import identify_unit
 from wcreport.intake.locate import locate_report
-from wcreport.intake.reader import READABLE, UnreadableFile, detect_format, read_workbook
+from wcreport.intake.reader import MAX_ROWS, READABLE, UnreadableFile, detect_format, read_workbook
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "2"   # bump when cached reasons change (they are stored as text)
+CACHE_VERSION = "3"   # bump when cached reasons change (they are stored as text)
 SPREADSHEET_EXTS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".xlt", ".xltx", ".xltm", ".et", ".ett", ".ods", ".ots"}
 TEMP_EXTS = {".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", ".bak", ".wbk"}
 SYSTEM_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -243,10 +243,18 @@ def read_cached(paths, programme, sha: str, archived: Path) -> tuple[str | None,
         error = UnreadableFile.of("file.corrupt", cause="unexpected")
     else:
         parsed = locate_report(grid, programme)     # a failure here is ours: it propagates
+        parsed.findings += rows_not_read(grid, parsed)
     payload = {"format": fmt, "parsed": parsed.model_dump(mode="json") if parsed else None,
                "error": {"code": error.code, "reason": error.reason} if error else None}
     write_atomic(cache, json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8"), skip_if_same=True)
     return fmt, parsed, error
+
+
+def rows_not_read(grid, parsed: ParsedReport) -> list:
+    """A finding for each sheet the report reads whose content goes on beyond the reader's row limit."""
+    used = {parsed.sheet, *(i.sheet for i in parsed.indicators)}
+    return [finding("table.too_many_rows", sheet=sheet.name, limit=MAX_ROWS, last=sheet.last_row)
+            for sheet in grid.sheets if sheet.name in used and (sheet.last_row or 0) > MAX_ROWS]
 
 
 def _check_archive_copy(archived: Path) -> None:

@@ -54,6 +54,7 @@ class SheetGrid:
     hidden: bool
     cells: list[list[object]]
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # 0-based, inclusive
+    last_row: int | None = None     # 1-based last row with content; above MAX_ROWS means rows were not read
 
 
 @dataclass
@@ -214,7 +215,7 @@ def _read_calamine(path: Path, fmt: str) -> WorkbookGrid:
             if not merged:
                 merged = ods_merges.get(meta.name, [])
             hidden = str(meta.visible).split(".")[-1] != "Visible"
-            sheets.append(SheetGrid(meta.name, hidden, cells, merged))
+            sheets.append(SheetGrid(meta.name, hidden, cells, merged, _last_row(sheet)))
     finally:
         try:
             workbook.close()
@@ -223,6 +224,15 @@ def _read_calamine(path: Path, fmt: str) -> WorkbookGrid:
     if not sheets:
         raise UnreadableFile.of("workbook.empty")
     return WorkbookGrid(fmt, sheets)
+
+
+def _last_row(sheet) -> int | None:
+    """1-based last row calamine found content in (cells with formatting only do not count)."""
+    try:
+        end = sheet.end
+    except Exception:
+        return None
+    return end[0] + 1 if end else None
 
 
 _ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"

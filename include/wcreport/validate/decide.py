@@ -25,6 +25,7 @@ from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths
 from wcreport.intake.inbox import read_cached, reject_internal_error, scan_and_identify
 from wcreport.validate.feedback import write_feedback
+from wcreport.validate.limits import cap_findings
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,13 @@ def _evaluate(paths, programme, unit_key: str, record: FileRecord) -> _Passed | 
         return None
     outcome = validate_report(parsed, unit_key, programme, paths.quarter,
                               previous=previous_result(paths, unit_key), data_docs_dir=paths.data_docs)
-    findings: list[Finding] = [*parsed.findings, *outcome.findings]
+    findings: list[Finding] = cap_findings([*parsed.findings, *outcome.findings])
     errors = [f for f in findings if f.severity == "error"]
     record.findings = findings
     data_docs = _relative_page(paths, outcome.pages[0] if outcome.pages else outcome.data_docs)
     if errors:
         record.status = "rejected"
-        record.reasons = [f.as_text() for f in errors]
+        record.reasons = [f.as_text() for f in errors] + [f.message for f in findings if f.code == "findings.truncated"]
         return None
     record.status = "accepted"
     return _Passed(parsed.rows, parsed.indicators, [f for f in findings if f.severity == "warning"], data_docs)

@@ -42,11 +42,22 @@ def short(text: str | None, limit: int = MAX_TEXT) -> str:
 
 
 def join_seqs(seqs: Iterable[int]) -> str:
-    """[1,2,...,10] -> "1–10"; [2, 3, 7] -> "2、3、7"."""
+    """[1,2,...,10] -> "1–10"; [2, 3, 7] -> "2、3、7"; a long list is cut: "2、3、…等 40 个"."""
     seqs = sorted(set(seqs))
     if len(seqs) > 2 and seqs == list(range(seqs[0], seqs[-1] + 1)):
         return f"{seqs[0]}–{seqs[-1]}"
-    return "、".join(str(s) for s in seqs)
+    return join_bounded(seqs)
+
+
+MAX_LISTED = 10
+
+
+def join_bounded(items: Iterable[object], limit: int = MAX_LISTED) -> str:
+    """Items joined with "、"; more than ``limit``: the first ``limit`` and "等 N 个"."""
+    items = [str(i) for i in items]
+    if len(items) <= limit:
+        return "、".join(items)
+    return "、".join(items[:limit]) + f"等 {len(items)} 个"
 
 
 def render(template: str, context: Mapping[str, Any]) -> str:

@@ -39,7 +39,8 @@ from wcreport.core.quarter import Quarter
 from wcreport.core.settings import expectations_root
 from wcreport.intake.cells import parse_number
 from wcreport.validate.completion import parse_deadline
-from wcreport.validate.findings import findings_from_result, fmt_number, join_seqs, short
+from wcreport.validate.findings import findings_from_result, fmt_number, join_bounded, join_seqs, short
+from wcreport.validate.limits import cap_findings
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +284,8 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
         results["indicators"], _indicator_context(parsed.indicators, programme, prev_values, prev_label),
         _indicator_cell(parsed.indicators), _table_context(programme, params, _indicator_sheet(parsed)))
     if docs_dir:
-        pages = [str(_offline_page(docs_dir, quarter, unit_key, programme, results, findings, pages)), *pages]
+        pages = [str(_offline_page(docs_dir, quarter, unit_key, programme, results, cap_findings(findings), pages)),
+                 *pages]
     index = str(docs_dir / "index.html") if docs_dir and (docs_dir / "index.html").exists() else None
     log.info("validated %s %s: %d error(s), %d warning(s) in %.2f s; Data Docs: %s", quarter, unit_key,
              sum(f.severity == "error" for f in findings), sum(f.severity == "warning" for f in findings),
@@ -420,7 +422,7 @@ def _row_context(rows: list[ProgressRow], programme: Programme, year: int, unit_
             "row": row.row,
             "programme_seqs": join_seqs(tasks),
             "unit_seqs": join_seqs(unit_seqs),
-            "duplicate_rows": "、".join(str(n) for n in duplicates.get(row.seq, [row.row])),
+            "duplicate_rows": join_bounded(duplicates.get(row.seq, [row.row])),
             "previous_quarter": prev_label,
         }
     return context
