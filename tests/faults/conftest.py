@@ -79,6 +79,13 @@ class Quarterly:
 
 
 @pytest.fixture
+def paths(tmp_path):
+    from wcreport.core.settings import quarter_paths
+
+    return quarter_paths(QUARTER, tmp_path / "inbox", tmp_path / "output")
+
+
+@pytest.fixture
 def quarterly(tmp_path, migrated_airflow_home):
     programme_dir = tmp_path / "programmes"
     small_programme_file(programme_dir)
