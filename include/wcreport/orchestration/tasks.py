@@ -16,7 +16,7 @@ from wcreport.core.programme import Programme, programme_for_year
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import QuarterPaths, quarter_paths
 from wcreport.orchestration.failures import fail_fast
-from wcreport.report.manifest import build_manifest, write_manifest
+from wcreport.report.manifest import build_manifest, verify_accepted, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,7 @@ def merge(run: dict) -> dict:
 
     paths, programme = paths_of(run), programme_of(run)
     results = [load_unit_result(paths, programme, unit.key) for unit in programme.units]
+    verify_accepted(paths, results)
     scanned = scan_inbox(paths, programme, max_wait_seconds=0)
     _fail_on_internal_errors(scanned)
     manifest = build_manifest(paths, programme, scanned, results)
