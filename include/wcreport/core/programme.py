@@ -29,12 +29,19 @@ class Recipient(_Strict):
     name: str
     email: str
 
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ch in value for ch in "\r\n\t\x00"):       # would break (or inject into) the mail's header
+            raise ValueError(f"a recipient's name must be one line: {value!r}")
+        return value
+
     @field_validator("email")
     @classmethod
     def _looks_like_email(cls, value: str) -> str:
-        if "@" not in value or value.startswith("@") or value.endswith("@"):
-            raise ValueError(f"not an e-mail address: {value!r}")
-        return value
+        if value != value.strip():
+            raise ValueError(f"not an e-mail address (spaces or line breaks around it): {value!r}")
+        return _check_address(value)
 
 
 class Recipients(_Strict):
@@ -259,11 +266,18 @@ def _reject_unknown(field: str, values: list[str], known: set[str]) -> None:
         raise ValueError(f"{field}: unknown unit key(s) {unknown}")
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as written, with dates kept as text: the schema parses them and names the field of a bad one."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
 def load_programme(path: str | os.PathLike) -> Programme:
     """Load and validate a programme file; raise ProgrammeError naming the bad field."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise ProgrammeError(f"programme file not found: {path}") from None
     except yaml.YAMLError as exc:
@@ -280,7 +294,8 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{where}: {err['msg']}")
+        given = f" (given: {err['input']!r})" if isinstance(err.get("input"), (str, int, float)) else ""
+        parts.append(f"{where}: {err['msg']}{given}")
     return "; ".join(parts)
 
 

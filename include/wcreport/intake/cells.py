@@ -63,6 +63,37 @@ def cell_text(value) -> str:
     return "\n".join(lines).strip()
 
 
+# Excel's day 0 in the 1900 date system; serials in this range are plausible dates (1954 .. 2173).
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+SERIAL_MIN, SERIAL_MAX = 20000, 100000
+
+
+def excel_serial_date(value) -> dt.date | None:
+    """The date an Excel serial number stands for (45291 -> 2023-12-31), or None.
+
+    A date cell whose date format was lost (pasted as value, read by an old reader) shows
+    up as its serial, as a number or as digits-only text.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"\d{5}(\.0+)?", text):
+            return None
+        value = float(text)
+    if not isinstance(value, (int, float)) or not SERIAL_MIN <= value <= SERIAL_MAX:
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return EXCEL_EPOCH + dt.timedelta(days=int(value))
+
+
+def date_text(value) -> str:
+    """A date cell's text: an Excel serial as its date (``2023-12-31``), anything else as ``cell_text``."""
+    serial = excel_serial_date(value)
+    return serial.isoformat() if serial else cell_text(value)
+
+
 @dataclass(frozen=True)
 class NumberReading:
     """What ``read_number`` understood in a cell: the number and the words around it.

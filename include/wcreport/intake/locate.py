@@ -13,7 +13,7 @@ import re
 
 from wcreport.core.findings_catalogue import finding
 from wcreport.core.model import FORM_FIELDS, FORM_HEADERS_ZH, Finding, IndicatorValue, ParsedReport, ProgressRow
-from wcreport.intake.cells import cell_text, parse_number, parse_seq, squeeze
+from wcreport.intake.cells import cell_text, date_text, parse_number, parse_seq, squeeze
 from wcreport.intake.reader import SheetGrid, WorkbookGrid
 
 _UNIT_LINE_RE = re.compile(r"^(?:填报|报送|填表|上报)?单位(?:名称)?(?:\(盖章\))?[:：]")
@@ -230,7 +230,7 @@ def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int]
                                     written=seq_written, task_name=texts["task_name"], seq=seq))
         rows.append(ProgressRow(
             seq=seq, task_name=texts.get("task_name", ""), units=texts.get("units", ""),
-            progress=texts.get("progress", ""), deadline=texts.get("deadline", ""),
+            progress=texts.get("progress", ""), deadline=date_text(_value(row, columns.get("deadline"))),
             sheet=sheet.name, row=r + 1, cells=refs))
         row_at[r] = rows[-1]
     return rows, findings

@@ -15,12 +15,12 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from wcreport.intake.cells import EXCEL_EPOCH, SERIAL_MAX, SERIAL_MIN
+
 DeadlineKind = Literal["date", "ongoing", "empty", "invalid"]
 
-# Excel's day 0 for the 1900 date system (serial 60 is the fictitious 1900-02-29).
-_EXCEL_EPOCH = dt.date(1899, 12, 30)
-# Serials outside this range are not plausible deadlines (1954 .. 2173).
-_SERIAL_MIN, _SERIAL_MAX = 20000, 100000
+# Excel's day 0 for the 1900 date system and the plausible serials (shared with the reader).
+_EXCEL_EPOCH, _SERIAL_MIN, _SERIAL_MAX = EXCEL_EPOCH, SERIAL_MIN, SERIAL_MAX
 
 _ONGOING = re.compile(r"^(长期|持续|常态|常年|长效|久久为功|不定期|动态)")
 _CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
