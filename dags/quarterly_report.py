@@ -15,10 +15,20 @@ Runbook, one task per step:
    (it is rejected with feedback), so a failed ingest is our fault (disk, permissions, a
    bug) and must not reach the leaders as that unit's absence. The alert names the cause;
    fix it and clear the failed instance with Downstream (docs/runbook.md).
-5. **send** – e-mails the workbook through the `smtp_default` connection, once per distinct
-   content; a changed report goes out as 更正版.
+5. **plan_mail** – decides the mail: the quarter's first report → **send** (unattended);
+   content changed since the last mail → **review_correction**; unchanged or already rejected
+   content → nothing.
+6. **send** – e-mails the workbook through the `smtp_default` connection, once.
+7. **review_correction** – a correction (更正版N) waits for the clerk's answer under
+   *Required Actions*: what changed since the last mail and a link to the new workbook.
+   **发送更正版** sends it (step 8); **不发送** keeps the last mail as the valid version
+   and the same content is not asked again. Nobody answers within `review_timeout_hours`
+   (default 72) → `review_timeout_action` (default `hold`: not sent; a later run asks again).
+8. **send_correction** – sends the approved correction once (only if it is still the current
+   content) or records the rejection in the mail ledger.
 
-Outputs live in `<output>/<quarter>/` (manifest.json, the workbook, feedback/, data_docs/).
+Outputs live in `<output>/<quarter>/` (manifest.json, the workbook, feedback/, data_docs/,
+review/ for pending corrections, sent/ for every workbook that was mailed).
 """
 from __future__ import annotations
 
@@ -26,6 +36,7 @@ import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 from wcreport.orchestration.dag_defaults import default_args
+from wcreport.orchestration.review import CorrectionReview
 from wcreport.orchestration.timetable import quarterly_schedule
 
 CONSOLIDATED_REPORT = Asset(name="consolidated_report", uri="file:///wcreport/consolidated_report")
@@ -45,6 +56,10 @@ CONSOLIDATED_REPORT = Asset(name="consolidated_report", uri="file:///wcreport/co
                          description="e.g. 2023Q1; empty = the quarter of the data interval"),
         "inbox": Param(None, type=["null", "string"], description="inbox root; empty = $REPORT_INBOX"),
         "output": Param(None, type=["null", "string"], description="output root; empty = $REPORT_OUTPUT"),
+        "review_timeout_hours": Param(72, type="number", exclusiveMinimum=0,
+                                      description="hours a correction waits for the clerk's answer"),
+        "review_timeout_action": Param("hold", enum=["hold", "send"],
+                                       description="no answer in time: hold = do not send; send = send it"),
     },
 )
 def quarterly_report():
@@ -77,16 +92,39 @@ def quarterly_report():
 
         return merge_units(run)
 
+    @task.branch
+    def plan_mail(run: dict, merged: dict, params=None, ti=None) -> str | None:
+        from wcreport.orchestration.tasks import plan_mail as plan
+
+        decision = plan(run, merged, params, requested_by=ti.run_id)
+        ti.xcom_push(key="plan", value=decision)
+        return decision["next"]
+
     @task(retries=5)  # SMTP outages: backoff and cap from default_args
     def send(run: dict, merged: dict) -> dict:
         from wcreport.orchestration.tasks import send as send_report
 
         return send_report(run, merged)
 
+    review = CorrectionReview(
+        task_id="review_correction",
+        subject="{{ ti.xcom_pull(task_ids='plan_mail', key='plan')['hitl']['subject'] }}",
+        body="{{ ti.xcom_pull(task_ids='plan_mail', key='plan')['hitl']['body'] }}",
+    )
+
+    @task(retries=5)
+    def send_correction(run: dict, answer: dict, ti=None) -> dict:
+        from wcreport.orchestration.tasks import send_correction as send_approved
+
+        return send_approved(run, ti.xcom_pull(task_ids="plan_mail", key="plan"), answer)
+
     run = resolve_run()
     units = gather(run)
     summaries = ingest_unit.partial(run=run).expand(unit=units)
-    send(run, merge(run, summaries))
+    merged = merge(run, summaries)
+    decision = plan_mail(run, merged)
+    decision >> [send(run, merged), review]
+    send_correction(run, review.output)
 
 
 quarterly_report()

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import threading
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -15,7 +16,17 @@ import pytest
 from deliver.smtp_server import SENDER, settings_for, smtp_server  # noqa: F401 (fixture)
 from report.sample import make_case, programme
 from wcreport.core.programme import Recipient, Recipients
-from wcreport.deliver.mail import MailError, compose_html, describe_changes, send_report_once
+from wcreport.deliver.mail import (
+    MailError,
+    answer_review,
+    compose_html,
+    describe_changes,
+    load_ledger,
+    open_review,
+    plan_mail,
+    review_request,
+    send_report_once,
+)
 from wcreport.report.consolidate import consolidate
 from wcreport.report.workbook import report_filename, write_report
 from wcreport.testing.smtp_sink import SmtpSink, free_port
@@ -106,7 +117,7 @@ def test_cc_recipients_are_used(prog, tmp_path, smtp_server):
 
 
 def test_server_down_then_up_then_rerun_then_correction(prog, tmp_path, smtp_server):
-    """The issue's 'done when': fail while down, exactly one when back, none on rerun,
+    """Fail while down, exactly one when back, none on rerun,
     exactly one 更正版 when a unit file changes."""
     consolidated, workbook = build(prog, tmp_path)
     ledger = tmp_path / "ledger.json"
@@ -129,15 +140,18 @@ def test_server_down_then_up_then_rerun_then_correction(prog, tmp_path, smtp_ser
     assert result == {**result, "sent": False, "kind": "none"}
     assert len(smtp_server.messages) == 1
 
-    # 中埠镇 sends a corrected file; 高新区检察院 submits late
+    # 中埠镇 sends a corrected file; 高新区检察院 submits late: a correction, held until approved
     changed, workbook2 = build(prog, tmp_path, missing=("housing_fund",), late=("procuratorate",),
                                version={"zhongbu": 2},
                                indicators={"health": {"screening_rate": 60}})
-    result = send_report_once(changed, workbook2, prog, ledger, settings)
+    assert send_report_once(changed, workbook2, prog, ledger, settings)["kind"] == "held"
+    assert len(smtp_server.messages) == 1
+    result = send_report_once(changed, workbook2, prog, ledger, settings, approved_hash=changed.content_hash())
     assert result["sent"] and result["kind"] == "correction"
     assert len(smtp_server.messages) == 2
     msg = smtp_server.messages[-1]
-    assert "更正版" in msg["subject"]
+    assert msg["subject"] == "【更正版1】2023年第1季度为高新区妇女儿童办实事工作进展情况报表"
+    assert only_attachment(msg).get_filename() == "2023年第1季度为高新区妇女儿童办实事工作进展情况报表（更正版1）.xlsx"
     body = html_of(msg)
     assert "更正说明" in body
     assert "中埠镇：报送了更正后的报表" in body
@@ -146,7 +160,8 @@ def test_server_down_then_up_then_rerun_then_correction(prog, tmp_path, smtp_ser
     assert msg["in-reply-to"] == smtp_server.messages[0]["message-id"]
 
     # and the correction itself is sent once
-    assert send_report_once(changed, workbook2, prog, ledger, settings)["kind"] == "none"
+    assert send_report_once(changed, workbook2, prog, ledger, settings,
+                            approved_hash=changed.content_hash())["kind"] == "none"
     assert len(smtp_server.messages) == 2
     entries = json.loads(ledger.read_text(encoding="utf-8"))["sent"]
     assert [e["kind"] for e in entries] == ["original", "correction"]
@@ -194,7 +209,8 @@ def test_login_uses_connection_login_and_sends_as_from_email(prog, tmp_path):
         changed = consolidate(prog, QUARTER, results, manifest)
         with pytest.raises(MailError):
             send_report_once(changed, workbook, prog, tmp_path / "ledger.json",
-                             settings_for(sink, user="mailer", password="wrong"))
+                             settings_for(sink, user="mailer", password="wrong"),
+                             approved_hash=changed.content_hash())
         assert len(sink.envelopes) == 1
 
 
@@ -282,3 +298,160 @@ def test_sink_airflow_conn_uri_round_trips(monkeypatch):
     s = smtp_settings_from_connection("smtp_sink")
     assert (s.host, s.port, s.use_ssl, s.starttls, s.sender) == ("127.0.0.1", 2526, False, False,
                                                                  "report-bot@localhost")
+
+
+# --- the review gate for corrections ------------------------------------------------------
+def sent_original(prog, tmp_path, smtp_server):
+    """The quarter's first mail, sent; returns (ledger path, quarter folder)."""
+    consolidated, workbook = build(prog, tmp_path)
+    ledger, folder = tmp_path / "ledger.json", tmp_path / QUARTER
+    assert send_report_once(consolidated, workbook, prog, ledger, settings_for(smtp_server),
+                            keep_dir=folder / "sent")["kind"] == "original"
+    return ledger, folder
+
+
+def changed_report(prog, tmp_path, version: int = 2, **case):
+    folder = tmp_path / f"v{version}"
+    folder.mkdir(exist_ok=True)
+    return build(prog, folder, version={"zhongbu": version}, **case)
+
+
+def test_a_correction_waits_for_approval_then_goes_out_once(prog, tmp_path, smtp_server):
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path, indicators={"health": {"screening_rate": 60}})
+
+    review = open_review(changed, workbook, ledger, folder, requested_by="run-2")
+    assert review["action"] == "review" and review["state"] == "pending" and review["sequence"] == 2
+    assert review["subject"].startswith("【更正版1】")
+    assert "中埠镇：报送了更正后的报表" in review["changes"]
+    assert any(line.startswith("第1项「实施优质教育资源扩增赋能行动」") for line in review["changes"])
+    frozen = Path(review["workbook"])
+    assert frozen.name.endswith("（更正版1）.xlsx") and frozen.read_bytes() == workbook.read_bytes()
+    assert len(smtp_server.messages) == 1                                   # nothing sent yet
+    assert open_review(changed, workbook, ledger, folder)["id"] == review["id"]   # a retry asks nothing new
+
+    result = answer_review(review["id"], True, prog, ledger, settings_for(smtp_server),
+                           current_hash=changed.content_hash(), responder="clerk", keep_dir=folder / "sent")
+    assert result["outcome"] == "sent" and result["kind"] == "correction"
+    [_, msg] = smtp_server.messages
+    assert msg["subject"].startswith("【更正版1】")
+    assert only_attachment(msg).get_filename() == frozen.name
+    assert "本邮件为更正版1" in html_of(msg)
+    assert (folder / "sent" / frozen.name).exists()                         # the valid version is kept
+
+    again = answer_review(review["id"], True, prog, ledger, settings_for(smtp_server),
+                          current_hash=changed.content_hash(), responder="clerk")
+    assert again["outcome"] == "already_sent" and len(smtp_server.messages) == 2
+    assert plan_mail(changed, ledger)["action"] == "none"
+    entry = load_ledger(ledger)["sent"][-1]
+    assert entry["approved_by"] == "clerk" and entry["review_id"] == review["id"]
+
+
+def test_a_rejection_keeps_the_last_mail_and_is_not_asked_again(prog, tmp_path, smtp_server):
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path)
+    review = open_review(changed, workbook, ledger, folder)
+    result = answer_review(review["id"], False, prog, ledger, None, current_hash=changed.content_hash(),
+                           responder="clerk")
+    assert result["outcome"] == "rejected" and len(smtp_server.messages) == 1
+    again = open_review(changed, workbook, ledger, folder)
+    assert again["action"] == "none" and again["reason"] == "rejected" and again["decided_by"] == "clerk"
+    # newer content is asked
+    newer, workbook3 = changed_report(prog, tmp_path, version=3)
+    assert open_review(newer, workbook3, ledger, folder)["action"] == "review"
+
+
+def test_newer_content_while_one_waits_replaces_it(prog, tmp_path, smtp_server):
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path)
+    first = open_review(changed, workbook, ledger, folder)
+    newer, workbook3 = changed_report(prog, tmp_path, version=3)
+    second = open_review(newer, workbook3, ledger, folder)
+    assert second["superseded"] == first["id"] and second["sequence"] == first["sequence"] == 2
+    assert [r["state"] for r in load_ledger(ledger)["reviews"]] == ["superseded", "pending"]
+
+    # an answer to the older request sends nothing, the newer one sends the newer content
+    stale = answer_review(first["id"], True, prog, ledger, settings_for(smtp_server),
+                          current_hash=newer.content_hash(), responder="clerk")
+    assert stale["outcome"] == "superseded" and len(smtp_server.messages) == 1
+    sent = answer_review(second["id"], True, prog, ledger, settings_for(smtp_server),
+                         current_hash=newer.content_hash(), responder="clerk")
+    assert sent["outcome"] == "sent" and len(smtp_server.messages) == 2
+    assert smtp_server.messages[-1]["x-report-content-hash"].strip() == newer.content_hash()
+
+
+def test_approval_of_content_that_moved_on_sends_nothing(prog, tmp_path, smtp_server):
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path)
+    review = open_review(changed, workbook, ledger, folder)
+    newer, _ = changed_report(prog, tmp_path, version=3)
+    result = answer_review(review["id"], True, prog, ledger, settings_for(smtp_server),
+                           current_hash=newer.content_hash(), responder="clerk")
+    assert result["outcome"] == "stale" and len(smtp_server.messages) == 1
+    assert open_review(newer, workbook, ledger, folder)["action"] == "review"      # asked again
+
+
+def test_no_answer_before_the_timeout_sends_nothing_and_asks_again_later(prog, tmp_path, smtp_server):
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path)
+    review = open_review(changed, workbook, ledger, folder)
+    result = answer_review(review["id"], False, prog, ledger, None, current_hash=changed.content_hash(),
+                           responder=None)
+    assert result["outcome"] == "expired" and len(smtp_server.messages) == 1
+    assert open_review(changed, workbook, ledger, folder)["action"] == "review"
+
+
+def test_content_back_to_the_last_mail_closes_the_pending_review(prog, tmp_path, smtp_server):
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path)
+    review = open_review(changed, workbook, ledger, folder)
+    original, workbook1 = build(prog, tmp_path / "again")
+    assert open_review(original, workbook1, ledger, folder)["reason"] == "unchanged"
+    result = answer_review(review["id"], True, prog, ledger, settings_for(smtp_server),
+                           current_hash=original.content_hash(), responder="clerk")
+    assert result["outcome"] == "superseded" and len(smtp_server.messages) == 1
+
+
+def test_concurrent_approvals_send_one_correction(prog, tmp_path, smtp_server):
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path)
+    review = open_review(changed, workbook, ledger, folder)
+    outcomes = []
+
+    def approve():
+        outcomes.append(answer_review(review["id"], True, prog, ledger, settings_for(smtp_server),
+                                      current_hash=changed.content_hash(), responder="clerk")["outcome"])
+
+    threads = [threading.Thread(target=approve) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["already_sent", "already_sent", "sent"]
+    assert len(smtp_server.messages) == 2
+
+
+def test_review_request_names_changes_file_and_what_a_timeout_does(prog, tmp_path, smtp_server):
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path, indicators={"health": {"screening_rate": 60}})
+    review = open_review(changed, workbook, ledger, folder)
+    subject, body = review_request(review, prog, link="/wcreport/files/2023Q1/review/x.xlsx", timeout_hours=72)
+    assert subject == "审核" + review["subject"]
+    assert "- 中埠镇：报送了更正后的报表" in body
+    assert "指标「适龄妇女“两癌”筛查率」：40 → 60%" in body
+    assert f"]({'/wcreport/files/2023Q1/review/x.xlsx'})" in body and review["workbook"] in body
+    assert "72小时后按“不发送”处理" in body
+    _, body = review_request(review, prog, timeout_hours=2, send_on_timeout=True)
+    assert "2小时后自动发送更正版" in body
+
+
+def test_a_version_1_ledger_is_read_and_upgraded(prog, tmp_path, smtp_server):
+    consolidated, workbook = build(prog, tmp_path)
+    ledger = tmp_path / "ledger.json"
+    ledger.write_text(json.dumps({"version": 1, "sent": [{
+        "quarter": QUARTER, "content_hash": "0" * 64, "kind": "original", "sequence": 1,
+        "subject": "x", "sent_at": "2023-03-31T09:00:00+00:00", "snapshot": {}}]}), encoding="utf-8")
+    review = open_review(consolidated, workbook, ledger, tmp_path / QUARTER)
+    assert review["action"] == "review"
+    data = load_ledger(ledger)
+    assert data["version"] == 2 and len(data["reviews"]) == 1

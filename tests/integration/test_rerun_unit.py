@@ -1,6 +1,7 @@
 """Rerun one unit: trigger quarterly_report over the REST API, replace one unit's file,
 clear that unit's mapped ingest_unit instance with downstream, and check that only that
-unit was re-ingested and exactly one 更正版 went out.
+unit was re-ingested and, once the clerk approved it through the REST API, exactly one
+更正版 went out.
 
 Real services: PostgreSQL, api-server, scheduler, dag-processor (LocalExecutor), and an
 SMTP server on 127.0.0.1. About 3-4 minutes on 2 cores.
@@ -8,6 +9,7 @@ SMTP server on 127.0.0.1. About 3-4 minutes on 2 cores.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,18 @@ def replace_unit_file(path: Path) -> None:
     os.utime(path, (stat.st_atime + 600, stat.st_mtime + 600))
 
 
+def wait_for_review(api, run_id: str, timeout: float = 600) -> dict:
+    """The approval request of the run's correction, once review_correction waits for it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        review = by_task(api.task_instances(DAG_ID, run_id)).get(("review_correction", -1))
+        if review and review["state"] == "awaiting_input":
+            return api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/"
+                                      "review_correction/-1/hitlDetails")
+        time.sleep(3)
+    raise TimeoutError("review_correction never waited for the clerk's answer")
+
+
 def by_task(tis: list[dict]) -> dict[tuple[str, int], dict]:
     return {(t["task_id"], t["map_index"]): t for t in tis}
 
@@ -94,21 +108,29 @@ def test_clear_one_unit_reingests_only_it_and_sends_one_correction(stack, mail_s
 
     replace_unit_file(folders["files"][index])
     cleared = api.clear_task_instances(DAG_ID, run_id, [["ingest_unit", index]])
-    assert {(t["task_id"], t["map_index"]) for t in cleared} == {
-        ("ingest_unit", index), ("merge", -1), ("send", -1)}
+    mail_tasks = {("merge", -1), ("plan_mail", -1), ("send", -1), ("review_correction", -1),
+                  ("send_correction", -1)}
+    assert {(t["task_id"], t["map_index"]) for t in cleared} == {("ingest_unit", index), *mail_tasks}
+
+    # the changed report is a correction: it waits for the clerk, who approves it here
+    review = wait_for_review(api, run_id)
+    assert review["subject"].startswith("审核【更正版1】")
+    assert len(mail_sink.snapshot()) == 1
+    api.request("PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/review_correction/-1/hitlDetails",
+                json={"chosen_options": ["发送更正版"], "params_input": {}})
 
     def rerun_done(_run: dict) -> bool:
-        send = by_task(api.task_instances(DAG_ID, run_id))[("send", -1)]
-        return send["try_number"] > tries[("send", -1)] and send["state"] == "success"
+        sent = by_task(api.task_instances(DAG_ID, run_id))[("send_correction", -1)]
+        return sent["state"] == "success"
 
     run = api.wait_run(DAG_ID, run_id, timeout=600, until=rerun_done)
     assert run["state"] == "success"
 
     second = by_task(api.task_instances(DAG_ID, run_id))
     rerun = {k for k, t in second.items() if t["try_number"] != tries[k]}
-    assert rerun == {("ingest_unit", index), ("merge", -1), ("send", -1)}
-    assert all(second[k]["try_number"] == tries[k] + 1 for k in rerun)
-    assert all(t["state"] == "success" for t in second.values())
+    assert rerun == {("ingest_unit", index), *mail_tasks}
+    assert second[("send", -1)]["state"] == "skipped"
+    assert all(t["state"] in ("success", "skipped") for t in second.values())
 
     after = {p.name: p.stat().st_mtime_ns for p in units_dir.glob("*.json")}
     assert {name for name in after if after[name] != before[name]} == {f"{UNIT}.json"}

@@ -156,19 +156,111 @@ def merge(run: dict) -> dict:
             "consolidated": str(paths.consolidated), "units": dict(statuses)}
 
 
-@fail_fast
-def send(run: dict, merged: dict, conn_id: str = "smtp_default") -> dict:
-    """E-mail the report once per distinct content (a 更正版 when content changed)."""
-    from wcreport.deliver.mail import send_report_once
-    from wcreport.orchestration.connections import smtp_settings
+# The mail step: ``plan_mail`` (a branch) picks ``send`` for the quarter's first mail, the
+# review ``review_correction`` (human-in-the-loop) for a correction, or nothing.
+SEND_TASK = "send"
+REVIEW_TASK = "review_correction"
+REVIEW_SEND = "发送更正版"          # the clerk's two answers, as the Airflow UI shows them
+REVIEW_HOLD = "不发送"
+DEFAULT_REVIEW_TIMEOUT_HOURS = 72.0
+DASHBOARD_FILES = "/wcreport/files/"    # the dashboard plugin's download route (output-relative paths)
+
+
+def _consolidated(path: str | Path):
     from wcreport.report.consolidate import Consolidated
 
+    return Consolidated.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def review_timeout_hours(params: dict | None) -> float | None:
+    """Hours the review waits for an answer (DAG param ``review_timeout_hours``); None: no limit."""
+    value = (params or {}).get("review_timeout_hours", DEFAULT_REVIEW_TIMEOUT_HOURS)
+    return float(value) if value else None
+
+
+def send_on_timeout(params: dict | None) -> bool:
+    """DAG param ``review_timeout_action``: ``hold`` (default: do not send) or ``send``."""
+    return (params or {}).get("review_timeout_action") == "send"
+
+
+@fail_fast
+def plan_mail(run: dict, merged: dict, params: dict | None = None, requested_by: str = "") -> dict:
+    """Which mail task runs next (``next``: a task id or None) and, for a correction, its review.
+
+    The quarter's first mail goes out unattended; a correction registers the quarter's one
+    pending review (``deliver.mail.open_review``) and carries the approval request's
+    subject and body; unchanged or already rejected content sends nothing.
+    """
+    from wcreport.deliver.mail import open_review, review_request
+
     paths, programme = paths_of(run), programme_of(run)
-    consolidated = Consolidated.model_validate_json(
-        Path(merged["consolidated"]).read_text(encoding="utf-8"))
-    outcome = send_report_once(consolidated, Path(merged["report"]), programme,
-                               paths.mail_ledger, smtp_settings(conn_id))
+    consolidated = _consolidated(merged["consolidated"])
+    plan = open_review(consolidated, Path(merged["report"]), paths.mail_ledger, paths.output,
+                       requested_by=requested_by)
+    if plan["action"] == "send":
+        return {**plan, "next": SEND_TASK}
+    if plan["action"] == "none":
+        log.info("Mail for %s: nothing to send (%s)", paths.quarter, plan["reason"])
+        return {**plan, "next": None}
+    subject, body = review_request(plan, programme, link=_download_link(paths, Path(plan["workbook"])),
+                                   timeout_hours=review_timeout_hours(params),
+                                   send_on_timeout=send_on_timeout(params))
+    log.info("Mail for %s: correction %s waits for approval: %s", paths.quarter, plan["id"], plan["changes"])
+    return {**plan, "next": REVIEW_TASK, "hitl": {"subject": subject, "body": body}}
+
+
+def _download_link(paths: QuarterPaths, file: Path) -> str:
+    """The file through the dashboard's download route, on the API server's base URL if known."""
+    from urllib.parse import quote
+
+    try:
+        relative = file.resolve().relative_to(paths.output_root.resolve())
+    except ValueError:
+        return ""
+    try:
+        from airflow.configuration import conf
+
+        base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    except Exception:          # configuration unavailable: a server-relative link still works in the UI
+        base = ""
+    return f"{base}{DASHBOARD_FILES}{quote(relative.as_posix())}"
+
+
+@fail_fast
+def send(run: dict, merged: dict, conn_id: str = "smtp_default") -> dict:
+    """E-mail the quarter's first report, unattended (a correction goes through the review)."""
+    from wcreport.deliver.mail import send_report_once
+    from wcreport.orchestration.connections import smtp_settings
+
+    paths, programme = paths_of(run), programme_of(run)
+    outcome = send_report_once(_consolidated(merged["consolidated"]), Path(merged["report"]), programme,
+                               paths.mail_ledger, smtp_settings(conn_id), keep_dir=paths.output / "sent")
     log.info("Mail for %s: %s", paths.quarter, outcome)
+    return outcome
+
+
+class StaleApproval(RuntimeError):
+    """The clerk approved content that is no longer the quarter's current content."""
+
+
+@fail_fast
+def send_correction(run: dict, plan: dict, answer: dict, conn_id: str = "smtp_default") -> dict:
+    """Act on the clerk's answer: send the approved correction once, or record the rejection."""
+    from wcreport.deliver.mail import answer_review
+    from wcreport.orchestration.connections import smtp_settings
+
+    paths, programme = paths_of(run), programme_of(run)
+    approved = list(answer.get("chosen_options") or []) == [REVIEW_SEND]
+    responder = (answer.get("responded_by_user") or {}).get("name") or None
+    current = _consolidated(paths.consolidated).content_hash()
+    outcome = answer_review(plan["id"], approved, programme, paths.mail_ledger,
+                            smtp_settings(conn_id) if approved else None, current_hash=current,
+                            responder=responder, keep_dir=paths.output / "sent")
+    log.info("Correction %s for %s answered %s by %s: %s", plan["id"], paths.quarter,
+             answer.get("chosen_options"), responder or "timeout", outcome)
+    if outcome["outcome"] == "stale":
+        raise StaleApproval(f"correction {plan['id']} was approved, but the report changed again before it was "
+                            "sent; nothing was sent. Clear plan_mail (with downstream) to ask for the new content.")
     return outcome
 
 
