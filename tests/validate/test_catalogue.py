@@ -19,7 +19,7 @@ from wcreport.validate.findings import SEVERITY
 SOURCE = PROJECT_ROOT / "include" / "wcreport"
 EXPECTATIONS = PROJECT_ROOT / "expectations"
 LOCATION = {"sheet", "cell", "field"}
-TEMPLATE_HELPERS = {"finding", "message", "of"}
+TEMPLATE_HELPERS = {"finding", "message", "of", "ScanRefused"}
 CODE_HELPERS = TEMPLATE_HELPERS | {"part", "finding_with_text", "finding_type", "UnreadableFile"}
 
 

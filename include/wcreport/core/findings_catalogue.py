@@ -20,6 +20,7 @@ from wcreport.core.model import FORM_FIELDS, FORM_HEADERS_ZH, Finding, Severity
 
 _RESUBMIT = "请另存为 .xlsx 后重新报送。"
 _TEMPLATE_HINT = "请使用通知附件的报表格式（表头：" + "、".join(FORM_HEADERS_ZH[f] for f in FORM_FIELDS) + "）"
+_RESCAN = "请重新扫描盖章后的纸质报表（PDF 或 JPG/PNG 图片）后报送"
 _FILL_IN_UNIT = "请在表格第2行「单位：」后填写本单位全称（与通知中的责任单位名称一致）后重新报送。"
 
 
@@ -133,6 +134,50 @@ _TYPES = (
                 "{reason}"),
     FindingType("findings.truncated", "warning", "at most the first problems of a file are listed",
                 "另有 {count} 处问题未列出（共 {total} 处）。请按以上问题检查整张表格，修改后重新报送。"),
+    # The stamped copy, 盖章件 (wcreport.intake.stamped). An error found after some pages were
+    # read is reported as a warning (what was read stays); stamped.tool.missing is the server's.
+    FindingType("stamped.file.missing", "error", "the stamped copy can be opened",
+                "盖章件文件不存在或无法打开，请重新报送。"),
+    FindingType("stamped.file.empty", "error", "the stamped copy is not empty",
+                "盖章件文件为空（0 字节），可能保存或传输未完成。" + _RESCAN + "。"),
+    FindingType("stamped.file.too_large", "error", "the stamped copy is within the size limit",
+                "盖章件文件过大（{size_mb} MB，上限 {limit_mb} MB）。请降低扫描分辨率（200 dpi 即可）或压缩后重新报送。"),
+    FindingType("stamped.format.ofd", "error", "the stamped copy is not OFD (not read yet)",
+                "盖章件是 OFD 格式，暂不支持读取。请另存为 PDF 后报送。"),
+    FindingType("stamped.format.html", "error", "the stamped copy is not a saved web page",
+                "盖章件实际是网页文件（HTML），不是扫描件，可能是下载时保存了网页。" + _RESCAN + "。"),
+    FindingType("stamped.format.zip", "error", "the stamped copy is not an archive",
+                "盖章件是压缩包，不是扫描件。请解压后直接报送 PDF 或 JPG/PNG 图片。"),
+    FindingType("stamped.format.unknown", "error", "the stamped copy's bytes are a PDF, JPEG or PNG",
+                "盖章件不是 PDF 或 JPG/PNG 图片，无法查看。" + _RESCAN + "。"),
+    FindingType("stamped.pdf.encrypted", "error", "the stamped copy's PDF has no password",
+                "盖章件 PDF 设置了打开密码（已加密），无法查看。请取消密码后重新导出 PDF 报送。"),
+    FindingType("stamped.pdf.broken", "error", "the stamped copy's PDF opens and renders",
+                "盖章件 PDF 已损坏或不完整（可能传输中断），无法打开。" + _RESCAN + "。"),
+    FindingType("stamped.pdf.too_many_pages", "error", "the stamped copy has at most REPORT_SCAN_MAX_PAGES pages",
+                "盖章件 PDF 共 {pages} 页，超过 {limit} 页的上限，不像季度报表的扫描件。请只扫描盖章后的报表页后报送。"),
+    FindingType("stamped.page.too_large", "error", "the stamped copy's pages are of paper size",
+                "盖章件 PDF 的页面尺寸异常（{width_mm}×{height_mm} 毫米），无法查看。请按 A4 纸扫描后报送。"),
+    FindingType("stamped.image.too_large", "error", "the stamped copy's image is of scan size",
+                "盖章件图片尺寸过大（{width}×{height} 像素），无法查看。请按 200 dpi 左右重新扫描或压缩后报送。"),
+    FindingType("stamped.image.bomb", "error", "the stamped copy's image declares a plausible size",
+                "盖章件图片声明的像素尺寸异常巨大（可能已损坏），无法查看。请按 200 dpi 左右重新扫描后报送。"),
+    FindingType("stamped.image.broken", "error", "the stamped copy's image decodes",
+                "盖章件图片已损坏或不完整（可能传输中断），无法打开。" + _RESCAN + "。"),
+    FindingType("stamped.ocr.timeout", "error", "the stamped copy is read within REPORT_OCR_TIMEOUT_SECONDS",
+                "盖章件识别超时（页数过多或分辨率过高），未能读完。请只扫描报表页、按 200 dpi 左右扫描后重新报送。"),
+    FindingType("stamped.tool.missing", "warning", "the server has the tools to read stamped copies",
+                "服务器缺少识别盖章件所需的组件（{tool}），已通知管理员处理，无需重新报送。"),
+    FindingType("stamped.ocr.failed", "error", "the stamped copy's text can be recognised",
+                "盖章件文字识别失败，无法核对内容。请确认扫描清晰后重新报送。"),
+    FindingType("stamped.text.none", "warning", "the stamped copy shows some text",
+                "盖章件上未识别出文字，可能扫描过暗、过淡或上传了空白页。请确认扫描清晰后重新报送。"),
+    FindingType("stamped.seal.missing", "warning", "a red official seal is visible on the stamped copy",
+                "盖章件上未见红色公章。通知要求报表“加盖公章后”报送，请盖章后重新扫描报送。"),
+    FindingType("stamped.seal.unknown", "warning", "the stamped copy is in colour, so the seal can be judged",
+                "盖章件为黑白（灰度）扫描，无法确认是否加盖公章，请人工核对；今后请彩色扫描。"),
+    FindingType("stamped.content.mismatch", "warning", "the stamped copy's text agrees with the accepted workbook",
+                "盖章件内容与电子版不一致，请核对（一致程度 {percent}%）。如报表有修改，请重新盖章扫描后与电子版一并报送。"),
 )
 
 CATALOGUE: Mapping[str, FindingType] = MappingProxyType({t.code: t for t in _TYPES})

@@ -95,7 +95,7 @@ class FileRecord(_Model):
     mtime: float
     sha256: str | None = None
     archived_as: str | None = None # relative to the output root
-    kind: Literal["spreadsheet", "lock", "hidden", "temporary", "other", "empty"] = "spreadsheet"
+    kind: Literal["spreadsheet", "stamped_copy", "lock", "hidden", "temporary", "other", "empty"] = "spreadsheet"
     format: str | None = None      # detected from bytes: xlsx, xlsm, xls, ods, ...
     unit: str | None = None        # unit key, once identified
     unit_source: str | None = None # evidence used: folder, sender, unit_line (joined by "+"), units_column,
@@ -125,6 +125,7 @@ class UnitResult(_Model):
     accepted_mtime: float | None = None    # when that file was received
     first_accepted_mtime: float | None = None  # the first version that passed (lateness is judged on it)
     rejected_corrections: list[str] = []   # inbox paths of newer files that failed; the accepted one stays
+    stamped_copy: StampedCopy | None = None  # the unit's newest readable scan (盖章件), compared when data passed
 
 
 class ManifestUnit(_Model):
@@ -145,6 +146,7 @@ class ManifestUnit(_Model):
     tasks: dict[int, str] = {}     # seq -> accepted / warning / rejected / missing
     notes: list[str] = []          # Chinese, e.g. a failed correction while the accepted version stays
     rejected_corrections: list[str] = []   # inbox paths of newer files that failed validation
+    stamped_copy: StampedCopySummary | None = None  # the unit's stamped copy (盖章件), None when none came
 
 
 class Manifest(_Model):
@@ -189,3 +191,22 @@ class StampedCopy(_Model):
     ocr_seconds: float | None = None
     reasons: list[str] = []        # Chinese, one sentence each
     findings: list[Finding] = []
+
+
+class StampedCopySummary(_Model):
+    """A stamped copy as the manifest lists it: the verdicts, without the copy's text."""
+
+    path: str                      # inbox-relative
+    format: ScanFormat | None = None
+    readable: bool = False
+    pages: int | None = None
+    seal: bool | None = None       # True seal seen, False none on colour pages, None cannot tell
+    seal_pages: list[int] = []
+    agreement: float | None = None # 0-1 against the accepted workbook; None when not compared
+    text_source: TextSource | None = None
+    unit_line: str | None = None
+    reasons: list[str] = []        # Chinese
+
+    @classmethod
+    def of(cls, copy: StampedCopy) -> StampedCopySummary:
+        return cls.model_validate(copy.model_dump(include=set(cls.model_fields)))

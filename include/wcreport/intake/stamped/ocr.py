@@ -60,7 +60,7 @@ def ocr_page(image: Image.Image, dpi: int, deadline: float) -> PageText:
     """Recognised text of one page; ScanRefused on timeout or when Tesseract is missing/fails."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise ScanRefused("ocr.timeout")
+        raise ScanRefused("stamped.ocr.timeout")
     grey = image.getchannel("R") if image.mode == "RGB" else image.convert("L")
     buffer = io.BytesIO()
     grey.save(buffer, "PPM")       # uncompressed PGM: no encoding cost
@@ -69,15 +69,15 @@ def ocr_page(image: Image.Image, dpi: int, deadline: float) -> PageText:
         done = subprocess.run(command, input=buffer.getvalue(), capture_output=True, timeout=remaining,
                               check=False, env=child_process_environment(OMP_THREAD_LIMIT="1"))
     except subprocess.TimeoutExpired:
-        raise ScanRefused("ocr.timeout") from None
+        raise ScanRefused("stamped.ocr.timeout") from None
     except FileNotFoundError:
-        raise ScanRefused("tool.missing", tool="tesseract-ocr") from None
+        raise ScanRefused("stamped.tool.missing", tool="tesseract-ocr") from None
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace")[-500:]
         log.warning("tesseract failed (%s): %s", done.returncode, stderr)
         if "Failed loading language" in stderr:
-            raise ScanRefused("tool.missing", tool="tesseract-ocr-chi-sim")
-        raise ScanRefused("ocr.failed")
+            raise ScanRefused("stamped.tool.missing", tool="tesseract-ocr-chi-sim")
+        raise ScanRefused("stamped.ocr.failed")
     words = parse_tsv(done.stdout.decode("utf-8", "replace"))
     return PageText(words_text(words), unit_line_from_words(words))
 

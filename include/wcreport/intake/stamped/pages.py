@@ -67,19 +67,19 @@ def inspect_pdf(path: Path, max_pages: int) -> PdfInfo:
             _decrypt_without_password(reader)
         count = _declared_page_count(reader)
         if count > max_pages:
-            raise ScanRefused("pdf.too_many_pages", pages=count, limit=max_pages)
+            raise ScanRefused("stamped.pdf.too_many_pages", pages=count, limit=max_pages)
         pages = list(reader.pages)
     except ScanRefused:
         raise
     except FileNotDecryptedError:
-        raise ScanRefused("pdf.encrypted") from None
+        raise ScanRefused("stamped.pdf.encrypted") from None
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
         log.info("PDF %s cannot be parsed: %s", path, exc)
-        raise ScanRefused("pdf.broken") from None
+        raise ScanRefused("stamped.pdf.broken") from None
     if not pages:
-        raise ScanRefused("pdf.broken")
+        raise ScanRefused("stamped.pdf.broken")
     if len(pages) > max_pages:
-        raise ScanRefused("pdf.too_many_pages", pages=len(pages), limit=max_pages)
+        raise ScanRefused("stamped.pdf.too_many_pages", pages=len(pages), limit=max_pages)
     sizes = [_page_size(page) for page in pages]
     return PdfInfo(len(pages), sizes, [_page_text(page) for page in pages], [_draws_image(page) for page in pages])
 
@@ -92,9 +92,9 @@ def _decrypt_without_password(reader) -> None:
         result = reader.decrypt("")
     except Exception as exc:   # unsupported algorithm, missing crypto provider, damaged dictionary
         log.info("PDF decryption failed: %s", exc)
-        raise ScanRefused("pdf.encrypted") from None
+        raise ScanRefused("stamped.pdf.encrypted") from None
     if result == PasswordType.NOT_DECRYPTED:
-        raise ScanRefused("pdf.encrypted")
+        raise ScanRefused("stamped.pdf.encrypted")
 
 
 def _declared_page_count(reader) -> int:
@@ -135,10 +135,10 @@ def page_dpi(size_pt: tuple[float, float], dpi: int) -> int:
     """``dpi``, lowered so that the page fits MAX_PAGE_PIXELS; ScanRefused if even MIN_DPI does not."""
     width_in, height_in = size_pt[0] / 72, size_pt[1] / 72
     if width_in <= 0 or height_in <= 0:
-        raise ScanRefused("pdf.broken")
+        raise ScanRefused("stamped.pdf.broken")
     fitting = math.floor(math.sqrt(MAX_PAGE_PIXELS / (width_in * height_in)))
     if fitting < MIN_DPI:
-        raise ScanRefused("page.too_large", width_mm=round(width_in * 25.4), height_mm=round(height_in * 25.4))
+        raise ScanRefused("stamped.page.too_large", width_mm=round(width_in * 25.4), height_mm=round(height_in * 25.4))
     return min(dpi, fitting)
 
 
@@ -146,20 +146,20 @@ def rasterise_pdf_page(path: Path, number: int, dpi: int, deadline: float) -> Im
     """Page ``number`` (1-based) at ``dpi`` by pdftoppm; ScanRefused on timeout or failure."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise ScanRefused("ocr.timeout")
+        raise ScanRefused("stamped.ocr.timeout")
     with tempfile.TemporaryDirectory(prefix="wcreport-page-") as folder:
         root = Path(folder) / "page"
         command = ["pdftoppm", "-r", str(dpi), "-f", str(number), "-l", str(number), "-singlefile", str(path), str(root)]
         try:
             done = subprocess.run(command, capture_output=True, timeout=remaining, check=False)
         except subprocess.TimeoutExpired:
-            raise ScanRefused("ocr.timeout") from None
+            raise ScanRefused("stamped.ocr.timeout") from None
         except FileNotFoundError:
-            raise ScanRefused("tool.missing", tool="pdftoppm") from None
+            raise ScanRefused("stamped.tool.missing", tool="pdftoppm") from None
         output = root.with_suffix(".ppm")
         if done.returncode != 0 or not output.exists():
             log.info("pdftoppm failed on %s page %d: %s", path, number, done.stderr[-500:])
-            raise ScanRefused("pdf.broken")
+            raise ScanRefused("stamped.pdf.broken")
         with Image.open(output) as image:
             image.load()
             return image.copy()
@@ -172,7 +172,7 @@ def open_image(path: Path, dpi: int) -> tuple[Image.Image, int]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             width, height = source.size
             if width * height > MAX_SOURCE_PIXELS or width < 1 or height < 1:
-                raise ScanRefused("image.too_large", width=width, height=height)
+                raise ScanRefused("stamped.image.too_large", width=width, height=height)
             target = _page_pixels(width, height, dpi)
             if source.format == "JPEG" and target[0] < width:
                 source.draft("RGB", target)
@@ -181,10 +181,10 @@ def open_image(path: Path, dpi: int) -> tuple[Image.Image, int]:
     except ScanRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ScanRefused("image.bomb") from None
+        raise ScanRefused("stamped.image.bomb") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         log.info("image %s cannot be decoded: %s", path, exc)
-        raise ScanRefused("image.broken") from None
+        raise ScanRefused("stamped.image.broken") from None
     image = _to_rgb_or_grey(image)
     target = _page_pixels(*image.size, dpi)
     if target[0] < image.size[0]:

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from wcreport.core.model import StampedCopy
+from wcreport.core.findings_catalogue import finding
+from wcreport.core.model import Finding, StampedCopy
 from wcreport.core.settings import Settings, settings
 from wcreport.intake.stamped import ocr, pages
 from wcreport.intake.stamped.agree import agreement
-from wcreport.intake.stamped.reasons import ScanRefused, reason_text, stamped_finding
+from wcreport.intake.stamped.reasons import ScanRefused
 from wcreport.intake.stamped.seal import detect_seal
 from wcreport.intake.stamped.sniff import sniff
 
@@ -29,10 +30,8 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 # Pages of a PDF with a text layer are rasterised only to look for the seal.
 SEAL_ONLY_DPI = 100
-_FORMAT_REFUSALS = {"html": "format.html", "zip": "format.zip", "ofd": "format.ofd"}
 # Refusals that are the server's problem (tell ops), not the unit's.
-OPS_CODES = {"tool.missing"}
-MISMATCH = "content.mismatch"
+OPS_CODES = {"stamped.tool.missing"}
 
 
 def read_stamped_copy(path: str | Path, name: str | None = None, config: Settings | None = None) -> StampedCopy:
@@ -50,7 +49,7 @@ def read_stamped_copy(path: str | Path, name: str | None = None, config: Setting
         reader.refuse(refused)
     except Exception:
         log.exception("unexpected error reading stamped copy %s", path)
-        reader.refuse(ScanRefused("ocr.failed"))
+        reader.refuse(ScanRefused("stamped.ocr.failed"))
     copy = reader.finish()
     log.info("stamped copy %s: format=%s pages=%s/%s seal=%s text=%d chars (%s) in %.1fs",
              copy.path, copy.format, copy.pages_read, copy.pages, copy.seal, len(copy.text),
@@ -70,23 +69,23 @@ class _Reader:
         copy = self.copy
         copy.reasons.append(refused.reason)
         severity = "warning" if refused.code in OPS_CODES or copy.pages_read else "error"
-        copy.findings.append(stamped_finding(refused.code, severity, refused.reason))
+        copy.findings.append(Finding(code=refused.code, severity=severity, message=refused.reason))
 
     def read(self, path: Path, config: Settings) -> None:
         try:
             size = path.stat().st_size
         except OSError:
-            raise ScanRefused("file.missing") from None
+            raise ScanRefused("stamped.file.missing") from None
         if size == 0:
-            raise ScanRefused("file.empty")
+            raise ScanRefused("stamped.file.empty")
         if size > config.max_file_bytes:
-            raise ScanRefused("file.too_large", size_mb=round(size / MIB, 1),
+            raise ScanRefused("stamped.file.too_large", size_mb=round(size / MIB, 1),
                               limit_mb=round(config.max_file_bytes / MIB, 1))
         kind = sniff(path)
         if kind in ("pdf", "jpeg", "png", "ofd"):
             self.copy.format = kind
         if kind not in ("pdf", "jpeg", "png"):
-            raise ScanRefused(_FORMAT_REFUSALS.get(kind or "", "format.unknown"))
+            _refuse_format(kind)
         dpi = pages.clamp_dpi(config.ocr_dpi)
         if kind == "pdf":
             self.read_pdf(path, dpi, config.scan_max_pages)
@@ -107,7 +106,7 @@ class _Reader:
             try:
                 image = pages.rasterise_pdf_page(path, number, page_dpi, self.deadline)
             except ScanRefused as refused:
-                if not self.copy.pages_read or refused.code != "pdf.broken":
+                if not self.copy.pages_read or refused.code != "stamped.pdf.broken":
                     raise
                 self.refuse(refused)          # a damaged later page: keep the pages read
                 return
@@ -141,19 +140,29 @@ class _Reader:
             copy.seal = True
         elif any(s is None for s in self.seals):
             copy.seal = None
-            self._warn("seal.unknown")
+            self._warn(finding("stamped.seal.unknown"))
         else:
             copy.seal = False
-            self._warn("seal.missing")
+            self._warn(finding("stamped.seal.missing"))
         copy.unit_line = copy.unit_line or ocr.unit_line(copy.text)
         if not copy.text.strip() and copy.text_source != "text_layer":
-            self._warn("text.none")
+            self._warn(finding("stamped.text.none"))
         return copy
 
-    def _warn(self, code: str) -> None:
-        text = reason_text(code)
-        self.copy.reasons.append(text)
-        self.copy.findings.append(stamped_finding(code, "warning", text))
+    def _warn(self, warning: Finding) -> None:
+        self.copy.reasons.append(warning.message)
+        self.copy.findings.append(warning)
+
+
+def _refuse_format(kind: str | None) -> None:
+    """Refuse a file that is not a PDF, JPEG or PNG, saying what it is when we know."""
+    if kind == "ofd":
+        raise ScanRefused("stamped.format.ofd")
+    if kind == "html":
+        raise ScanRefused("stamped.format.html")
+    if kind == "zip":
+        raise ScanRefused("stamped.format.zip")
+    raise ScanRefused("stamped.format.unknown")
 
 
 def compare_with_workbook(copy: StampedCopy, progress_texts: Iterable[str], threshold: float | None = None) -> StampedCopy:
@@ -169,7 +178,7 @@ def compare_with_workbook(copy: StampedCopy, progress_texts: Iterable[str], thre
     score = round(agreement(copy.text, texts), 3)
     updated = copy.model_copy(deep=True, update={"agreement": score})
     if score < limit:
-        text = reason_text(MISMATCH, percent=round(score * 100))
-        updated.reasons.append(text)
-        updated.findings.append(stamped_finding(MISMATCH, "warning", text))
+        mismatch = finding("stamped.content.mismatch", percent=round(score * 100))
+        updated.reasons.append(mismatch.message)
+        updated.findings.append(mismatch)
     return updated
