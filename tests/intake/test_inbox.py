@@ -70,16 +70,16 @@ def test_noise_is_ignored_each_with_its_reason(paths, programme):
         "卫健中心报表.xlsx.tmp": ("temporary", "ignored"),
         "空文件.xlsx": ("empty", "ignored"),
         "报送说明.txt": ("other", "ignored"),
-        "扫描件.pdf": ("other", "ignored"),
+        "扫描件.pdf": ("stamped_copy", "rejected"),     # a stamped copy, but a broken PDF
         "说明.docx": ("other", "ignored"),
     }
+    assert "盖章件 PDF 已损坏" in by_path(records)["扫描件.pdf"].reasons[0]
     reasons = {r.path: r.reasons[0] for r in records if r.status == "ignored"}
     assert "锁文件（~$ 开头）" in reasons["~$教体中心报表.xlsx"]
     assert "锁文件（.~lock. 开头）" in reasons[".~lock.教体中心报表.xlsx#"]
     assert "隐藏文件" in reasons["sub/.hidden.xlsx"]
     assert "临时文件（.tmp）" in reasons["卫健中心报表.xlsx.tmp"]
     assert "文件为空（0 字节）" in reasons["空文件.xlsx"]
-    assert "不是电子表格文件（.pdf）" in reasons["扫描件.pdf"]
     assert "不是电子表格文件（.docx）" in reasons["说明.docx"]
     good = by_path(records)["教体中心 报表（第1季度）#1 & final!.xlsx"]
     assert (good.unit, good.unit_source, good.format) == ("edu_sports", "unit_line", "xlsx")

@@ -31,14 +31,20 @@ from pathlib import Path
 from wcreport.core.faults import OperationsFault, inbox_missing, inbox_unreadable, output_unwritable
 from wcreport.core.findings_catalogue import finding, finding_with_text
 from wcreport.core.io import DamagedStateError, file_mode, write_atomic
-from wcreport.core.model import FileRecord, ParsedReport
+from wcreport.core.model import FileRecord, ParsedReport, StampedCopy
+from wcreport.core.settings import settings
 from wcreport.intake.identity import identify_unit
 from wcreport.intake.locate import locate_report
 from wcreport.intake.reader import MAX_ROWS, READABLE, UnreadableFile, detect_format, read_workbook
+from wcreport.intake.stamped import SCAN_FORMATS, read_stamped_copy, sniff
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = "3"   # bump when cached reasons change (they are stored as text)
+STAMPED_CACHE_VERSION = "1"   # bump when the stamped-copy reader's results change
+SCAN_EXTS = {".pdf", ".jpg", ".jpeg", ".png", ".ofd"}
+# Stamped-copy refusals that may not recur on another run: such a reading is not cached.
+TRANSIENT_SCAN_CODES = {"stamped.tool.missing", "stamped.ocr.timeout"}
 SPREADSHEET_EXTS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".xlt", ".xltx", ".xltm", ".et", ".ett", ".ods", ".ots"}
 TEMP_EXTS = {".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", ".bak", ".wbk"}
 SYSTEM_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -123,7 +129,7 @@ def wait_until_stable(root: Path, rels: list[str], stable_seconds: float, max_wa
 
 
 def _archive_ext(rel: str, fmt: str | None) -> str:
-    if fmt in READABLE:
+    if fmt in READABLE or fmt in SCAN_FORMATS:
         return fmt
     suffix = Path(rel).suffix.lower().lstrip(".")
     return suffix if _EXT_RE.match(suffix) else "bin"
@@ -407,7 +413,11 @@ def _process(paths, programme, record: FileRecord, unstable: bool) -> None:
         record.kind, record.status, record.reasons = "other", "ignored", [LINK_TO_FILE]
         return
     fmt = detect_format(src) if kind == "spreadsheet" else None
-    archived = archive_file(src, paths.archive, record.path, (record.size, record.mtime), fmt)
+    scan_format = None
+    if kind == "spreadsheet" and fmt is None and is_scan(src, record.path):
+        kind = record.kind = "stamped_copy"
+        scan_format = sniff(src)
+    archived = archive_file(src, paths.archive, record.path, (record.size, record.mtime), fmt or scan_format)
     if archived is None:
         record.status = "ignored"
         record.reasons = [STILL_WRITING]
@@ -416,6 +426,9 @@ def _process(paths, programme, record: FileRecord, unstable: bool) -> None:
     record.sha256 = sha
     record.archived_as = target.relative_to(paths.output_root).as_posix()
     _clamp_future_mtime(record, target)
+    if kind == "stamped_copy":
+        _process_stamped_copy(paths, programme, record, target)
+        return
     if kind != "spreadsheet":
         record.status, record.reasons = "ignored", [reason or ""]
         return
@@ -438,3 +451,54 @@ def _process(paths, programme, record: FileRecord, unstable: bool) -> None:
         record.findings = [finding_with_text("unit.unknown", identity.reason)]
     else:
         record.status = "pending"
+
+
+def is_scan(src: Path, rel: str) -> bool:
+    """A stamped copy (盖章件): PDF, JPEG, PNG or OFD by its bytes, or by its name (then read to say why not)."""
+    return sniff(src) in SCAN_FORMATS or Path(rel).suffix.lower() in SCAN_EXTS
+
+
+def _process_stamped_copy(paths, programme, record: FileRecord, archived: Path) -> None:
+    """Read the scan, identify its unit like a workbook's; pending when readable, else rejected."""
+    copy = read_stamped_cached(paths, record.sha256 or "", archived, record.path)
+    record.format = copy.format
+    record.findings = list(copy.findings)
+    record.reasons = [*record.reasons, *copy.reasons]
+    identity = identify_unit(ParsedReport(unit_line=copy.unit_line), record.path, programme)
+    record.unit = identity.unit
+    record.unit_source = identity.source
+    if not copy.readable:
+        record.status = "rejected"
+    elif identity.unit is None:
+        record.status = "rejected"
+        record.reasons = [*record.reasons, identity.reason]
+        record.findings = [*record.findings, finding_with_text("unit.unknown", identity.reason)]
+    else:
+        record.status = "pending"
+
+
+def read_stamped_cached(paths, sha: str, archived: Path, name: str) -> StampedCopy:
+    """The stamped copy read from its archive copy, cached by content hash and the reading settings.
+
+    OCR costs seconds per page and the inbox is scanned by gather, every unit's ingest
+    and merge: each content is read once. ``name`` (the inbox path) names the result.
+    """
+    config = settings()
+    cache = paths.output / "cache" / f"{sha}-stamped-{_stamped_fingerprint(config)}.json"
+    try:
+        cached = StampedCopy.model_validate_json(cache.read_text(encoding="utf-8"))
+        return cached.model_copy(update={"path": name})
+    except (OSError, ValueError):
+        pass
+    _check_archive_copy(archived)
+    copy = read_stamped_copy(archived, name=name, config=config)
+    if not any(f.code in TRANSIENT_SCAN_CODES for f in copy.findings):
+        write_atomic(cache, copy.model_dump_json().encode("utf-8"), skip_if_same=True)
+    return copy
+
+
+def _stamped_fingerprint(config) -> str:
+    """Hash of what changes a stamped copy's reading: resolution, limits and the reader's version."""
+    text = (f"{STAMPED_CACHE_VERSION}:{config.ocr_dpi}:{config.scan_max_pages}:"
+            f"{config.max_file_bytes}:{config.ocr_timeout_seconds}")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
