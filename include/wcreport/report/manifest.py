@@ -12,7 +12,7 @@ from pathlib import Path
 
 from wcreport.core.io import DamagedStateError, write_text_atomic
 from wcreport.core.labels import correction_note
-from wcreport.core.model import FileRecord, Manifest, ManifestUnit, UnitResult
+from wcreport.core.model import FileRecord, Manifest, ManifestUnit, StampedCopySummary, UnitResult
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths
@@ -92,10 +92,11 @@ def _final_record(record: FileRecord, processed: dict) -> FileRecord:
 def _manifest_unit(result: UnitResult, programme: Programme, deadline: dt.datetime,
                    files: list[FileRecord]) -> ManifestUnit:
     own = [f for f in files if f.unit == result.unit]
-    accepted = next((f for f in own if f.status == "accepted"), None)
+    data_files = [f for f in own if f.kind != "stamped_copy"]
+    accepted = next((f for f in data_files if f.status == "accepted"), None)
     received = dt.datetime.fromtimestamp(accepted.mtime, TZ) if accepted else None
     first = result.first_accepted_mtime or (accepted.mtime if accepted else None)
-    rejected_reasons = [reason for f in own if f.status == "rejected" for reason in f.reasons]
+    rejected_reasons = [reason for f in data_files if f.status == "rejected" for reason in f.reasons]
     notes = [correction_note(f"{received.month}月{received.day}日")] if accepted and result.rejected_corrections else []
     return ManifestUnit(
         unit=result.unit, unit_name=result.unit_name, status=result.status,
@@ -110,7 +111,8 @@ def _manifest_unit(result: UnitResult, programme: Programme, deadline: dt.dateti
         data_docs=result.data_docs,
         tasks=_task_statuses(result, programme),
         notes=notes,
-        rejected_corrections=list(result.rejected_corrections))
+        rejected_corrections=list(result.rejected_corrections),
+        stamped_copy=StampedCopySummary.of(result.stamped_copy) if result.stamped_copy else None)
 
 
 def _task_statuses(result: UnitResult, programme: Programme) -> dict[int, str]:

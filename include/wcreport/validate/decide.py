@@ -8,6 +8,9 @@ The report uses the unit's newest file that passed validation (docs/identity.md)
   the unit's result lists it under ``rejected_corrections``.
 * Older files are superseded, each with a reason naming the file that replaced it.
 * Lateness is judged on the first version that passed (``first_accepted_mtime``).
+* The stamped copy (盖章件): the unit's newest readable scan counts, compared with the
+  accepted data when there is some (``UnitResult.stamped_copy``); older scans are superseded.
+  A scan without a data file is recorded all the same: the unit stays missing for data.
 
 Never raises for bad unit input: a bad file is a rejected file, with a reason.
 """
@@ -23,7 +26,8 @@ from wcreport.core.io import write_atomic
 from wcreport.core.model import FileRecord, Finding, IndicatorValue, ProgressRow, UnitResult
 from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths
-from wcreport.intake.inbox import read_cached, reject_internal_error, scan_and_identify
+from wcreport.intake.inbox import read_cached, read_stamped_cached, reject_internal_error, scan_and_identify
+from wcreport.intake.stamped import compare_with_workbook
 from wcreport.validate.feedback import write_feedback
 from wcreport.validate.limits import cap_findings
 
@@ -185,10 +189,47 @@ def ingest_unit(paths: QuarterPaths, programme, unit_key: str, *, max_wait_secon
                                              programme.report.organiser)
     newest_rejected = next((r for r in versions if r.status == "rejected"), None)
     result.feedback = newest_rejected.feedback if newest_rejected else None
-    result.files = sorted(mine, key=lambda r: r.path)
+    copies = _decide_stamped_copies(paths, programme, records, result)
+    result.files = sorted([*mine, *copies], key=lambda r: r.path)
     write_atomic(paths.units / f"{unit_key}.json", result.model_dump_json(indent=2).encode("utf-8"),
                  skip_if_same=True)
     return result
+
+
+def _decide_stamped_copies(paths: QuarterPaths, programme, records: list[FileRecord],
+                           result: UnitResult) -> list[FileRecord]:
+    """The unit's stamped copies; sets ``result.stamped_copy`` from the newest readable one.
+
+    With no readable copy, the newest unreadable one is kept (so it shows as 无法读取).
+    Older copies are superseded by the one that counts; newer unreadable ones stay rejected.
+    """
+    copies = [r for r in records if r.unit == result.unit and r.kind == "stamped_copy"
+              and r.status in ("pending", "rejected")]
+    if not copies:
+        return []
+    versions = _distinct_versions(copies)
+    winner = next((r for r in versions if r.status == "pending"), versions[0])
+    result.stamped_copy = _compared_copy(paths, winner, result)
+    if winner.status == "pending":
+        winner.status = "accepted"
+    winner.findings = list(result.stamped_copy.findings)
+    winner.reasons = [*winner.reasons, *(r for r in result.stamped_copy.reasons if r not in winner.reasons)]
+    for record in versions:
+        if record is not winner and _received(record) < _received(winner):
+            _supersede(record, winner, superseded_reason(winner))
+        elif record.status == "rejected":
+            record.feedback = write_feedback(paths, record, result.unit, result.unit_name,
+                                             programme.report.title, programme.report.organiser)
+    return copies
+
+
+def _compared_copy(paths: QuarterPaths, record: FileRecord, result: UnitResult):
+    """The copy read (from the cache), compared with the accepted progress texts when there are some."""
+    copy = read_stamped_cached(paths, record.sha256 or "", paths.output_root / (record.archived_as or ""),
+                               record.path)
+    if result.status != "submitted":
+        return copy
+    return compare_with_workbook(copy, [row.progress for row in result.rows])
 
 
 def _accept(result: UnitResult, winner: FileRecord, passed: _Passed, first_accepted: float) -> None:
