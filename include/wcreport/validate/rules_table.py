@@ -126,3 +126,8 @@ def write_readme(readme: Path | None = None, expectations: Path | None = None) -
     if new != old:
         readme.write_text(new, encoding="utf-8")
     return new != old
+
+
+if __name__ == "__main__":
+    # `python -m wcreport.validate.rules_table`: regenerate the rules table in expectations/README.md
+    print("expectations/README.md updated" if write_readme() else "expectations/README.md already up to date")
