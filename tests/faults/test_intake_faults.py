@@ -107,6 +107,8 @@ def test_gather_waits_once_then_retries_on_a_file_still_being_written(paths, pro
 
     writer = threading.Thread(target=keep_writing)
     writer.start()
+    while not target.exists():
+        time.sleep(0.01)
     monkeypatch.setattr(tasks, "STABILITY_WAIT_SECONDS", 0.5)
     monkeypatch.setattr(tasks, "programme_of", lambda run: programme)
     run = {"quarter": "2023Q1", "inbox": str(paths.inbox_root), "output": str(paths.output_root)}
