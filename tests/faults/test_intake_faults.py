@@ -168,3 +168,24 @@ def test_archive_copies_honour_the_umask(paths, programme):
     finally:
         os.umask(old)
     assert oct((paths.output_root / record.archived_as).stat().st_mode & 0o777) == oct(0o440)
+
+
+def test_a_worker_without_ocr_tools_fails_gather_instead_of_warning_the_unit(paths, programme, monkeypatch):
+    from wcreport.core.faults import ToolMissing
+    from wcreport.core.findings_catalogue import finding
+    from wcreport.core.model import StampedCopy
+    from wcreport.orchestration import tasks
+
+    scan = paths.inbox / "教体中心盖章件.pdf"
+    scan.parent.mkdir(parents=True)
+    scan.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    touch_mtime(scan, OLD)
+    missing = finding("stamped.tool.missing", tool="tesseract-ocr")
+    monkeypatch.setattr(inbox_module, "read_stamped_copy", lambda path, name, config: StampedCopy(
+        path=name, format="pdf", readable=True, findings=[missing], reasons=[missing.message]))
+    monkeypatch.setattr(tasks, "programme_of", lambda run: programme)
+    run = {"quarter": "2023Q1", "inbox": str(paths.inbox_root), "output": str(paths.output_root)}
+    with pytest.raises(Exception) as caught:
+        tasks.gather(run)
+    assert isinstance(caught.value.__cause__, ToolMissing)
+    assert "tesseract-ocr" in str(caught.value) and "install_system_packages.sh" in str(caught.value)

@@ -64,11 +64,25 @@ def gather(run: dict) -> list[str]:
     counts = Counter(r.status for r in records)
     log.info("Inbox %s: %d file(s) %s", paths.inbox, len(records), dict(counts))
     _fail_on_internal_errors(records)
+    _fail_on_missing_tools(records)
     busy = [r.path for r in records if r.kind == "spreadsheet" and still_being_written(r)]
     if busy:
         raise InboxBusy(f"{len(busy)} file(s) in {paths.inbox} were still being written after "
                         f"{STABILITY_WAIT_SECONDS:.0f} s: {busy[:10]}; the task retries")
     return [unit.key for unit in programme.units]
+
+
+def _fail_on_missing_tools(records) -> None:
+    """A stamped copy could not be read because the worker lacks a tool: ours to install, not the unit's."""
+    from wcreport.core.faults import ToolMissing
+    from wcreport.intake.stamped import OPS_CODES
+
+    missing = sorted({f.message for r in records for f in r.findings if f.code in OPS_CODES})
+    if missing:
+        files = [r.path for r in records if any(f.code in OPS_CODES for f in r.findings)]
+        raise ToolMissing(f"the workers cannot read stamped copies {files[:10]}: {missing}",
+                          "install the system packages (tools/install_system_packages.sh: tesseract-ocr, "
+                          "tesseract-ocr-chi-sim, poppler-utils) on every worker, then clear this task")
 
 
 def _fail_on_internal_errors(records) -> None:
