@@ -40,6 +40,28 @@ REMINDER_KIND_ZH = {"missing": "催报提醒", "rejected": "退回修改提醒"}
 
 LATE_ZH = "逾期"
 
+# A unit's stamped copy (盖章件, ``ManifestUnit.stamped_copy``), keyed by ``stamped_state``.
+STAMPED_ZH = {"received": "已收到", "missing": "未收到", "no_seal": "未见公章", "mismatch": "内容不一致",
+              "unknown": "无法确认", "unreadable": "无法读取"}
+STAMPED_COLUMN_ZH = "盖章件"
+
+
+def stamped_state(copy, agreement_min: float) -> str:
+    """A key of STAMPED_ZH for a unit's stamped copy (a StampedCopySummary or None).
+
+    ``unknown``: a greyscale scan, the seal cannot be judged (a person checks);
+    ``mismatch``: the copy's text agrees with the accepted data below ``agreement_min``.
+    """
+    if copy is None:
+        return "missing"
+    if not copy.readable:
+        return "unreadable"
+    if copy.seal is False:
+        return "no_seal"
+    if copy.agreement is not None and copy.agreement < agreement_min:
+        return "mismatch"
+    return "unknown" if copy.seal is None else "received"
+
 
 _CELL_LEVEL = re.compile(r"^(工作表「[^」]*」)?[A-Z]{1,3}[0-9]+：")
 

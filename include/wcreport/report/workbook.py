@@ -43,9 +43,10 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from wcreport.core.labels import INDICATOR_STATUS_ZH, LATE_ZH, UNIT_STATUS_ZH
+from wcreport.core.labels import INDICATOR_STATUS_ZH, LATE_ZH, STAMPED_COLUMN_ZH, STAMPED_ZH, UNIT_STATUS_ZH, stamped_state
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import Quarter
+from wcreport.core.settings import settings
 from wcreport.report.consolidate import TZ, Consolidated, report_title
 from wcreport.report.layout import (
     MARGIN_BOTTOM_IN,
@@ -511,8 +512,8 @@ def _write_summary(wb: Workbook, c: Consolidated) -> None:
 
 
 # --- 报送情况 ------------------------------------------------------------------------
-STATUS_HEADERS = ["序号", "单位", "报送状态", "是否逾期", "接收时间", "说明（警告或退回原因）", "报送文件"]
-STATUS_WIDTHS = [6, 30, 10, 9, 17, 68, 40]
+STATUS_HEADERS = ["序号", "单位", "报送状态", "是否逾期", "接收时间", "说明（警告或退回原因）", "报送文件", STAMPED_COLUMN_ZH]
+STATUS_WIDTHS = [6, 30, 10, 9, 17, 68, 40, 12]
 STATUS_PRINTED = 6          # 报送文件 (file names) is a machine column: right of the print area
 
 
@@ -565,7 +566,7 @@ def _write_status(wb: Workbook, c: Consolidated) -> None:
                    _cell(ws, UNIT_STATUS_ZH[unit.status], status_style),
                    _cell(ws, LATE_ZH if unit.late else "", WARN if unit.late else CENTER),
                    _cell(ws, _local_time(unit.received_at), CENTER), _cell(ws, note, TEXT_MID),
-                   _cell(ws, file_name, TEXT_MID)])
+                   _cell(ws, file_name, TEXT_MID), _stamped_cell(ws, unit)])
     last = len(c.units) + 3
     note_width = sum(STATUS_WIDTHS[:STATUS_PRINTED])
     for j, warning in enumerate(c.warnings):
@@ -577,6 +578,12 @@ def _write_status(wb: Workbook, c: Consolidated) -> None:
         ws.append([_cell(ws, f"注：{warning}", NOTE)])
         last = r
     _print_setup(ws, "3:3", page_scale(note_width), f"A1:F{last}")
+
+
+def _stamped_cell(ws: Worksheet, unit):
+    """盖章件: 已收到 / 未收到 / 未见公章 / 内容不一致 / 无法确认 / 无法读取 (core.labels.STAMPED_ZH)."""
+    state = stamped_state(unit.stamped_copy, settings().stamped_agreement_min)
+    return _cell(ws, STAMPED_ZH[state], CENTER if state == "received" else WARN)
 
 
 # --- 指标进度 ------------------------------------------------------------------------
