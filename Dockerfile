@@ -18,6 +18,16 @@ FROM apache/airflow:slim-3.3.2-python3.11
 # defaults of wcreport.core.settings point at the mounted folders.
 WORKDIR /opt/airflow
 
+# 0. System tools the stamped-copy reader (盖章件, docs/stamped-copies.md) calls:
+#    pdftoppm (poppler) rasterises PDF pages, Tesseract with Simplified Chinese reads
+#    scans without a text layer. OCR takes one core for seconds per page.
+USER root
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends poppler-utils tesseract-ocr tesseract-ocr-chi-sim \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/*
+USER airflow
+
 # 1. Runtime dependencies only (requirements.txt; test tools are in
 #    requirements-dev.txt), with the lock applied as constraints so transitive
 #    versions match the tested venv.
