@@ -63,6 +63,11 @@ def stamped_state(copy, agreement_min: float) -> str:
     return "unknown" if copy.seal is None else "received"
 
 
+def stamped_missing(copy) -> bool:
+    """No usable stamped copy yet: none received, or none that could be read."""
+    return copy is None or not copy.readable
+
+
 _CELL_LEVEL = re.compile(r"^(工作表「[^」]*」)?[A-Z]{1,3}[0-9]+：")
 
 

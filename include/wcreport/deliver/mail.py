@@ -51,7 +51,7 @@ from typing import Any
 
 from wcreport.core.faults import output_unwritable
 from wcreport.core.io import DamagedStateError, locked_json, read_json, write_text_atomic
-from wcreport.core.labels import INDICATOR_STATUS_ZH, LATE_ZH
+from wcreport.core.labels import INDICATOR_STATUS_ZH, LATE_ZH, stamped_missing
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
 from wcreport.core.templating import number, render
@@ -240,6 +240,7 @@ def _mail_context(c: Consolidated, programme: Programme, kind: str, changes: lis
         "missing": c.units_with_status("missing"),
         "rejected": c.units_with_status("rejected"),
         "late": [u for u in c.late_units if u.status == "submitted"],
+        "stamped_missing": [u for u in c.units if u.status == "submitted" and stamped_missing(u.stamped_copy)],
         "at_risk": c.indicators_at_risk,
     }
 
