@@ -37,6 +37,7 @@ from wcreport.intake.mailbox import (
     take_in,
 )
 from wcreport.intake.mailparts import Limits
+from wcreport.orchestration.failures import fail_fast
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ def _limits() -> Limits:
 
 
 # --- taking mails in ---------------------------------------------------------
+@fail_fast
 def take_in_mail(run: dict, conn_id: str = IMAP_CONN_ID) -> dict:
     """Keep every new mail of the folder; see the module docstring."""
     imap = imap_settings(conn_id, run["folder"])
@@ -161,6 +163,7 @@ def _take_in_one(box: ImapMailbox, uid: int, uidvalidity: int, ctx: TakeIn) -> d
 
 
 # --- answering ---------------------------------------------------------------
+@fail_fast
 def send_receipts(run: dict, conn_id: str = SMTP_CONN_ID, imap_conn_id: str = IMAP_CONN_ID) -> dict:
     """One receipt for every saved, unanswered mail (also those of earlier runs)."""
     from wcreport.orchestration.connections import smtp_settings
