@@ -107,7 +107,8 @@ def ingest(run: dict, unit_key: str) -> dict:
 
     paths, programme = paths_of(run), programme_of(run)
     result = ingest_unit(paths, programme, unit_key, max_wait_seconds=0)
-    _fail_on_internal_errors(result.files)
+    _fail_on_internal_errors(result.files)      # before any mail: the unit is told nothing of our faults
+    _fail_on_missing_tools(result.files)
     summary = {"unit": unit_key, "unit_name": result.unit_name, "status": result.status,
                "files": len(result.files), "warnings": len(result.warnings),
                "feedback": result.feedback, "data_docs": result.data_docs,
