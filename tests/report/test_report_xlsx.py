@@ -116,11 +116,12 @@ def test_status_sheet_lists_every_unit(prog, book):
     rows = {r[1]: r for r in ws.iter_rows(min_row=4, max_row=3 + len(prog.units), values_only=True)}
     assert set(rows) == {u.name for u in prog.units}
     assert rows["市住房公积金管理中心高新区分中心"][2] == "未报送"
-    assert rows["民政和文旅事业中心"][2] == "已退回" and "未找到" in rows["民政和文旅事业中心"][5]
-    assert rows["中埠镇"][3] == "逾期" and rows["中埠镇"][4] == "2023-03-30 10:15"
-    assert rows["中埠镇"][6] == "中埠镇-2023Q1-v1.xlsx"           # machine column, right of the print area
-    assert "完成时限格式不规范" in rows["中埠镇"][5]
-    assert ws.print_area == f"'报送情况'!$A$1:$F${ws.max_row}"
+    assert rows["民政和文旅事业中心"][2] == "已退回" and "未找到" in rows["民政和文旅事业中心"][6]
+    assert rows["中埠镇"][3] == "逾期" and rows["中埠镇"][5] == "2023-03-30 10:15"
+    assert ws.cell(3, 5).value == "盖章件" and rows["中埠镇"][4]       # printed, for the leaders
+    assert rows["中埠镇"][7] == "中埠镇-2023Q1-v1.xlsx"           # machine column, right of the print area
+    assert "完成时限格式不规范" in rows["中埠镇"][6]
+    assert ws.print_area == f"'报送情况'!$A$1:$G${ws.max_row}"
     assert "已报送12个" in ws["A2"].value
 
 

@@ -38,6 +38,7 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
@@ -279,7 +280,6 @@ def _print_setup(ws, title_rows: str | None, scale: int, print_area: str | None 
 
 
 def _widths(ws, widths: list[float]) -> None:
-    from openpyxl.utils import get_column_letter
     for i, width in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = width
 
@@ -289,7 +289,6 @@ TITLE_PT, SUBTITLE_PT = 36.0, 22.0
 
 def _title_lines(ws, title: str, left: str, right: str, ncols: int) -> None:
     """Row 1: title across the table; row 2: left note and 填报日期 on the right."""
-    from openpyxl.utils import get_column_letter
     last = get_column_letter(ncols)
     ws.row_dimensions[1].height = TITLE_PT
     ws.merged_cells.add(f"A1:{last}1")
@@ -315,7 +314,6 @@ def _header_row(ws, headers: list[str], widths: list[float], row: int, minimum: 
 
 
 def _sheet_widths(ws) -> list[float]:
-    from openpyxl.utils import get_column_letter
     widths, i = [], 1
     while get_column_letter(i) in ws.column_dimensions:
         widths.append(ws.column_dimensions[get_column_letter(i)].width)
@@ -512,9 +510,10 @@ def _write_summary(wb: Workbook, c: Consolidated) -> None:
 
 
 # --- 报送情况 ------------------------------------------------------------------------
-STATUS_HEADERS = ["序号", "单位", "报送状态", "是否逾期", "接收时间", "说明（警告或退回原因）", "报送文件", STAMPED_COLUMN_ZH]
-STATUS_WIDTHS = [6, 30, 10, 9, 17, 68, 40, 12]
-STATUS_PRINTED = 6          # 报送文件 (file names) is a machine column: right of the print area
+STATUS_HEADERS = ["序号", "单位", "报送状态", "是否逾期", STAMPED_COLUMN_ZH, "接收时间", "说明（警告或退回原因）",
+                  "报送文件"]
+STATUS_WIDTHS = [6, 30, 10, 9, 11, 17, 60, 40]
+STATUS_PRINTED = 7          # 报送文件 (file names) is a machine column: right of the print area
 
 
 def fit_rows(text: str, width: float, more: str) -> str:
@@ -554,30 +553,30 @@ def _write_status(wb: Workbook, c: Consolidated) -> None:
             f"退回{rejected}个，逾期{len(c.late_units)}个；报送截止：{_date_zh(c.deadline)}")
     _title_lines(ws, f"{c.title}——报送情况", left, f"填报日期：{_date_zh(c.report_date())}", STATUS_PRINTED)
     _header_row(ws, STATUS_HEADERS, STATUS_WIDTHS, 3, 28.0)
+    w_name, w_note, w_file = STATUS_WIDTHS[1], STATUS_WIDTHS[6], STATUS_WIDTHS[7]
     for i, unit in enumerate(c.units, 4):
         note = fit_rows("\n".join([*unit.notes, *(f"退回：{r}" for r in unit.reasons), *unit.warnings]),
-                        STATUS_WIDTHS[5], "……（其余内容见该单位的反馈表）")
-        file_name = fit_rows(unit.accepted_file or ("\n".join(unit.files) if unit.files else ""),
-                             STATUS_WIDTHS[6], "……")
-        ws.row_dimensions[i].height = _row_height(
-            [(note, STATUS_WIDTHS[5]), (file_name, STATUS_WIDTHS[6]), (unit.unit_name, STATUS_WIDTHS[1])])
+                        w_note, "……（其余内容见该单位的反馈表）")
+        file_name = fit_rows(unit.accepted_file or ("\n".join(unit.files) if unit.files else ""), w_file, "……")
+        ws.row_dimensions[i].height = _row_height([(note, w_note), (file_name, w_file), (unit.unit_name, w_name)])
         status_style = CENTER if unit.status == "submitted" else WARN
         ws.append([_cell(ws, i - 3, CENTER), _cell(ws, unit.unit_name, TEXT_MID),
                    _cell(ws, UNIT_STATUS_ZH[unit.status], status_style),
                    _cell(ws, LATE_ZH if unit.late else "", WARN if unit.late else CENTER),
-                   _cell(ws, _local_time(unit.received_at), CENTER), _cell(ws, note, TEXT_MID),
-                   _cell(ws, file_name, TEXT_MID), _stamped_cell(ws, unit)])
+                   _stamped_cell(ws, unit), _cell(ws, _local_time(unit.received_at), CENTER),
+                   _cell(ws, note, TEXT_MID), _cell(ws, file_name, TEXT_MID)])
     last = len(c.units) + 3
     note_width = sum(STATUS_WIDTHS[:STATUS_PRINTED])
+    printed = get_column_letter(STATUS_PRINTED)
     for j, warning in enumerate(c.warnings):
         r = len(c.units) + 5 + j
         ws.row_dimensions[r].height = _row_height([(f"注：{warning}", note_width)])
-        ws.merged_cells.add(f"A{r}:F{r}")
+        _merge(ws, f"A{r}:{printed}{r}")
         if j == 0:
             ws.append([])
         ws.append([_cell(ws, f"注：{warning}", NOTE)])
         last = r
-    _print_setup(ws, "3:3", page_scale(note_width), f"A1:F{last}")
+    _print_setup(ws, "3:3", page_scale(note_width), f"A1:{printed}{last}")
 
 
 def _stamped_cell(ws: Worksheet, unit):
