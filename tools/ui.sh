@@ -80,6 +80,8 @@ export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
 PIDS=()
 stop_all() {
   trap - INT TERM EXIT
+  set +e           # stop everything whatever fails on the way,
+  trap '' PIPE     # and do not die writing to a terminal or pipe that is gone already
   [ ${#PIDS[@]} -eq 0 ] && return
   echo; echo "==> Stopping the services started by make ui"
   for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
