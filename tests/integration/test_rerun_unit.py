@@ -95,7 +95,7 @@ def test_clear_one_unit_reingests_only_it_and_sends_one_correction(stack, mail_s
     assert run["state"] == "success", {k: v["state"] for k, v in first.items()}
     mapped = {k[1]: v for k, v in first.items() if k[0] == "ingest_unit"}
     assert len(mapped) == len(programme.units)
-    assert mapped[index]["rendered_map_index"] == programme.unit(UNIT).name
+    assert mapped[index]["rendered_map_index"] == f"{programme.unit(UNIT).name} · 已报送"   # unit · outcome
     tries = {k: t["try_number"] for k, t in first.items()}   # 1 unless a retry happened
 
     mails = mail_sink.wait_for(1, timeout=30)
