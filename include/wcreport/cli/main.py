@@ -87,7 +87,7 @@ def _templates(args) -> int:
         note = "（含上季度报送内容，仅供参考）" if previous_accepted(root, unit.key, quarter) else ""
         print(f"已生成 {unit.name}: {path}{note}")
     if args.zip == "quarter":
-        print(f"已打包: {zip_files(paths, args.out / quarter_zip_filename(programme, quarter))}")
+        print(f"已打包: {zip_files(paths, args.out / quarter_zip_filename(quarter))}")
     elif args.zip == "unit":
         for path in paths:
             print(f"已打包: {zip_files([path], path.with_suffix('.zip'))}")

@@ -50,6 +50,7 @@ PROGRESS_COLUMN, DEADLINE_COLUMN = 4, 5          # D and E: what the unit fills 
 INDICATOR_VALUE_COLUMN = 5                       # E of the 指标 sheet
 COLUMN_WIDTHS = {"seq": 6, "task_name": 26, "units": 22, "progress": 70, "deadline": 14}
 REFERENCE_WIDTH = 50
+INDICATOR_REFERENCE_WIDTH = 24
 INDICATOR_WIDTHS = (6, 36, 10, 10, 16)
 FONT_NAME = "宋体"
 _THIN = Side(style="thin")
@@ -75,7 +76,7 @@ def template_filename(programme: Programme, unit_key: str, quarter: Quarter) -> 
     return f"{quarter.label_zh}{_safe_name(unit.name)}实事进展情况报表.xlsx"
 
 
-def quarter_zip_filename(programme: Programme, quarter: Quarter) -> str:
+def quarter_zip_filename(quarter: Quarter) -> str:
     return f"{quarter.label_zh}各责任单位实事进展情况报表.zip"
 
 
@@ -218,7 +219,7 @@ def _write_indicators(sheet: Worksheet, programme: Programme, unit_key: str, qua
             "（如 2200；百分比指标填数值，如 85 表示 85%），尚无进展填 0。鼠标停在格上可看到全年目标。")
     _note(sheet, note, last_col, sum(INDICATOR_WIDTHS))
     headers = list(INDICATOR_HEADERS) + ([INDICATOR_REFERENCE_HEADER] if previous else [])
-    _header(sheet, headers, list(INDICATOR_WIDTHS) + ([24] if previous else []))
+    _header(sheet, headers, list(INDICATOR_WIDTHS) + ([INDICATOR_REFERENCE_WIDTH] if previous else []))
     pairs = programme.indicators_of(unit_key)
     for offset, (task, indicator) in enumerate(pairs):
         row = FIRST_DATA_ROW + offset
