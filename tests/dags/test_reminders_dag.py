@@ -1,5 +1,5 @@
 """quarterly_reminders end to end with `airflow dags test`: sample inbox with two units'
-files missing and one unit's newest file an empty form (rejected) -> three reminders to
+files missing and one unit's only file an empty form (rejected) -> three reminders to
 the right units over a real SMTP server on 127.0.0.1; the same day again -> none."""
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def test_reminders_dag_sends_three_then_none(tmp_path, migrated_airflow_home):
     keys = [u.key for u in programme.units]
     for key in MISSING:
         files[keys.index(key)].unlink()
-    rejected = programme.units[-1].key        # its newest file is the blank form
+    rejected = programme.units[-1].key        # its only file is the blank form
+    files[keys.index(rejected)].unlink()      # (with its filled form too it would count as submitted)
     addresses = {k: f"{k}@units.example.org" for k in keys}
     conf = json.dumps({"today": "2023-03-28", "inbox": str(inbox), "output": str(output)})
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mailsink import MailSink
-from wcreport.core.model import FileRecord, UnitResult
+from wcreport.core.model import FileRecord, StampedCopy, UnitResult
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import quarter_paths
@@ -39,9 +39,11 @@ def addresses(monkeypatch, programme):
     return mapping
 
 
-def write_result(paths, programme, key: str, status: str) -> None:
+def write_result(paths, programme, key: str, status: str, stamped: StampedCopy | None = None) -> None:
     unit = programme.unit(key)
     result = UnitResult(quarter=str(Q), unit=key, unit_name=unit.name, status=status)
+    if status == "submitted":
+        result.stamped_copy = stamped or StampedCopy(path=f"{unit.name}.pdf", readable=True, seal=True)
     if status == "rejected":
         feedback = paths.feedback / f"{unit.name}_反馈.html"
         feedback.parent.mkdir(parents=True, exist_ok=True)
@@ -157,3 +159,29 @@ def test_remind_one_unit_now_reaches_only_that_unit(sink, addresses, programme,
     assert summary.sent == ["zhongbu"]
     assert message.message["X-Wcreport-Unit"] == "zhongbu"
     assert message.rcpt_tos == [addresses["zhongbu"]]
+
+
+@pytest.mark.parametrize("copy, says", [
+    (None, "尚未收到贵单位的盖章扫描件"),
+    (StampedCopy(path="x.pdf", readable=True, seal=False), "收到的盖章扫描件未见公章"),
+    (StampedCopy(path="x.pdf", readable=False), "收到的盖章扫描件无法读取"),
+])
+def test_a_unit_that_owes_its_stamped_copy_is_asked_for_it(sink, addresses, programme, tmp_path, copy, says):
+    paths = quarter_paths(Q, tmp_path / "inbox", tmp_path / "output")
+    write_result(paths, programme, "health", "submitted", stamped=copy)
+    if copy is None:
+        result = UnitResult.model_validate_json((paths.units / "health.json").read_text(encoding="utf-8"))
+        result.stamped_copy = None
+        (paths.units / "health.json").write_text(result.model_dump_json(), encoding="utf-8")
+    summary = remind_units(paths, programme, dt.date(2023, 3, 28), only_units=["health"])
+    [mail] = sink.wait_for(1, timeout=10)
+    assert summary.sent == ["health"]
+    assert mail.message["X-Wcreport-Reminder"] == "stamped" and "盖章扫描件" in mail.subject
+    assert says in mail.body_text() and mail.attachment_names() == []
+
+
+def test_a_greyscale_copy_is_not_reminded(sink, addresses, programme, tmp_path):
+    paths = quarter_paths(Q, tmp_path / "inbox", tmp_path / "output")
+    write_result(paths, programme, "health", "submitted", stamped=StampedCopy(path="x.pdf", readable=True, seal=None))
+    summary = remind_units(paths, programme, dt.date(2023, 3, 28), only_units=["health"])
+    assert summary.accepted == ["health"] and summary.sent == []

@@ -36,7 +36,7 @@ INDICATOR_STATUS_ZH = {"done": "已完成", "on_track": "进度正常", "in_prog
                        "no_data": "未报数"}
 
 # Why a unit gets a reminder (``reminders.ReminderKind``).
-REMINDER_KIND_ZH = {"missing": "催报提醒", "rejected": "退回修改提醒"}
+REMINDER_KIND_ZH = {"missing": "催报提醒", "rejected": "退回修改提醒", "stamped": "盖章件提醒"}
 
 LATE_ZH = "逾期"
 

@@ -30,7 +30,7 @@ from typing import Literal
 
 from wcreport.core import workdays
 from wcreport.core.io import locked_json, write_json_atomic
-from wcreport.core.labels import REMINDER_KIND_ZH
+from wcreport.core.labels import REMINDER_KIND_ZH, STAMPED_ZH, stamped_state
 from wcreport.core.model import UnitResult
 from wcreport.core.programme import Programme, ProgrammeError, programme_for_year
 from wcreport.core.quarter import TZ, Quarter
@@ -41,7 +41,10 @@ log = logging.getLogger(__name__)
 
 UNIT_EMAILS_VARIABLE = "report_unit_emails"
 LEDGER_NAME = "reminder_ledger.json"
-ReminderKind = Literal["missing", "rejected"]
+ReminderKind = Literal["missing", "rejected", "stamped"]
+# A unit whose data passed still owes the stamped copy in these states (a greyscale scan,
+# "unknown", is for a person to check, not a reason to remind).
+STAMPED_REMINDED = frozenset({"missing", "unreadable", "no_seal"})
 
 
 # --- when --------------------------------------------------------------------
@@ -74,6 +77,12 @@ class UnitState:
     status: str                         # submitted / missing / rejected
     reasons: list[str] = field(default_factory=list)
     feedback: Path | None = None
+    stamped: str = "missing"            # a key of labels.STAMPED_ZH
+
+    @property
+    def owes_stamped_copy(self) -> bool:
+        """Data accepted, but no readable stamped copy or one without a visible seal."""
+        return self.status == "submitted" and self.stamped in STAMPED_REMINDED
 
 
 def unit_states(paths: QuarterPaths, programme: Programme) -> list[UnitState]:
@@ -87,7 +96,8 @@ def unit_states(paths: QuarterPaths, programme: Programme) -> list[UnitState]:
         result = UnitResult.model_validate_json(path.read_text(encoding="utf-8"))
         states.append(UnitState(unit.key, unit.name, result.status,
                                 reasons=_reasons(result),
-                                feedback=_resolve(paths.output_root, result.feedback)))
+                                feedback=_resolve(paths.output_root, result.feedback),
+                                stamped=stamped_state(result.stamped_copy, 0.0)))
     return states
 
 
@@ -140,12 +150,14 @@ class Reminder:
 def compose(state: UnitState, programme: Programme, quarter: Quarter, today: dt.date,
             to: str, attachment: Path | None) -> Reminder:
     """The reminder for one unit: HTML and plain text from templates/reminder.*.j2."""
-    kind: ReminderKind = "rejected" if state.status == "rejected" else "missing"
+    kind: ReminderKind = ("rejected" if state.status == "rejected"
+                          else "stamped" if state.owes_stamped_copy else "missing")
     deadline = programme.deadline(quarter.number)
     context = {"kind": kind, "unit_name": state.unit_name, "reasons": state.reasons,
                "quarter_label": quarter.label_zh, "report": programme.report,
                "notice": programme.notice, "deadline": deadline, "today": today,
-               "has_attachment": attachment is not None}
+               "has_attachment": attachment is not None,
+               "stamped_zh": STAMPED_ZH.get(state.stamped, "")}
     return Reminder(state.unit, state.unit_name, kind, to, reminder_subject(kind, state, quarter, deadline),
                     render(__package__, "reminder.html.j2", **context), attachment,
                     text=render(__package__, "reminder.txt.j2", **context))
@@ -154,6 +166,8 @@ def compose(state: UnitState, programme: Programme, quarter: Quarter, today: dt.
 def reminder_subject(kind: ReminderKind, state: UnitState, quarter: Quarter, deadline: dt.date) -> str:
     if kind == "rejected":
         return f"【提醒】{state.unit_name}报送的{quarter.label_zh}实事进展情况报表未通过校验，请修改后重新报送"
+    if kind == "stamped":
+        return f"【提醒】请于{month_day_zh(deadline)}前补报{quarter.label_zh}实事进展情况报表的盖章扫描件"
     return f"【提醒】请于{month_day_zh(deadline)}前报送{quarter.label_zh}实事进展情况报表"
 
 
@@ -205,7 +219,7 @@ def send_reminders(paths: QuarterPaths, programme: Programme, today: dt.date, *,
         for state in unit_states(paths, programme):
             if only_units is not None and state.unit not in only_units:
                 continue
-            if state.status == "submitted":
+            if state.status == "submitted" and not state.owes_stamped_copy:
                 summary.accepted.append(state.unit)
                 continue
             if already_sent(ledger, quarter, state.unit, today):
@@ -238,6 +252,8 @@ def send_reminders(paths: QuarterPaths, programme: Programme, today: dt.date, *,
 
 
 def _attachment(state: UnitState, paths: QuarterPaths, programme: Programme) -> Path | None:
+    if state.status == "submitted":
+        return None  # a stamped-copy reminder: the unit prints and stamps what it already sent
     if state.status == "rejected" and state.feedback and state.feedback.exists():
         return state.feedback
     if state.status == "rejected":
