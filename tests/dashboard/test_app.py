@@ -416,3 +416,23 @@ print("HEAVY", heavy)
                             env={**os.environ})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "HEAVY []" in result.stdout
+
+
+def test_each_unit_shows_its_stamped_copy_and_notes(signed_in, output_root):
+    from wcreport.core.model import StampedCopySummary
+
+    manifest = load(output_root)
+    sealed, unsealed = manifest.units[0], manifest.units[1]
+    sealed.stamped_copy = StampedCopySummary(path="a.pdf", readable=True, seal=True, agreement=0.93)
+    unsealed.stamped_copy = StampedCopySummary(path="b.jpg", readable=True, seal=False)
+    sealed.notes = ["更正件未通过，沿用3月28日版本"]
+    (output_root / "2023Q1" / "manifest.json").write_text(manifest.model_dump_json(), encoding="utf-8")
+    html = signed_in.get("/?quarter=2023Q1").text
+    assert "<th>盖章件</th>" in html
+    row = html.split(f'data-unit="{sealed.unit}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-stamped="received"' in row and "与电子版一致程度：93%" in row
+    assert "更正件未通过，沿用3月28日版本" in row
+    row = html.split(f'data-unit="{unsealed.unit}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-stamped="no_seal"' in row and "未见公章" in row
+    row = html.split(f'data-unit="{manifest.units[2].unit}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-stamped="missing"' in row and "未收到" in row

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from wcreport.core.labels import INDICATOR_STATUS_ZH, TASK_STATUS_ZH, UNIT_STATUS_ZH, label
+from wcreport.core.labels import INDICATOR_STATUS_ZH, STAMPED_ZH, TASK_STATUS_ZH, UNIT_STATUS_ZH, label, stamped_state
 from wcreport.core.model import Manifest, ManifestUnit
 from wcreport.core.quarter import Quarter
+from wcreport.core.settings import settings
 
 # Status of one unit × task cell, as the manifest writes it -> canonical name.
 _STATUS_ALIASES = {
@@ -177,6 +178,26 @@ class Row:
     @property
     def status_zh(self) -> str:
         return label(UNIT_STATUS_ZH, self.unit.status)
+
+    @property
+    def stamped(self) -> str:
+        """A key of STAMPED_ZH for the unit's stamped copy (盖章件)."""
+        return stamped_state(self.unit.stamped_copy, settings().stamped_agreement_min)
+
+    @property
+    def stamped_zh(self) -> str:
+        return label(STAMPED_ZH, self.stamped)
+
+    @property
+    def stamped_title(self) -> str:
+        copy = self.unit.stamped_copy
+        if copy is None:
+            return "尚未收到盖章扫描件"
+        parts = [f"文件：{copy.path}"]
+        if copy.agreement is not None:
+            parts.append(f"与电子版一致程度：{copy.agreement:.0%}")
+        parts.extend(copy.reasons[:2])
+        return "；".join(parts)
 
 
 @dataclass
