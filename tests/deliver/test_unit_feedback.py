@@ -135,6 +135,7 @@ def test_an_accepted_version_with_warnings_is_mailed_its_warnings(paths, prog, s
     (mail,) = sink.messages
     assert "已接收（有" in mail.subject and "条提醒）" in mail.subject
     assert "已接收，但有以下提醒" in mail.body_text() and "必须修改" not in mail.body_text()
+    assert "尚未收到您单位的盖章扫描件" in mail.body_text()        # data passed, no stamped scan yet
     run(paths, prog, sink)
     assert len(sink.messages) == 1
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from wcreport.core.io import locked_json, read_json
+from wcreport.core.labels import STAMPED_ZH, stamped_state
 from wcreport.core.model import FileRecord, UnitResult
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
@@ -107,6 +108,7 @@ def compose(paths: QuarterPaths, programme: Programme, result: UnitResult, recor
         "accepted_name": PurePath(result.accepted_path).name if rejected and result.accepted_path else None,
         "deadline": deadline, "overdue": today > deadline, "report": programme.report,
         "page_name": f"反馈意见_{safe_name(PurePath(name).stem)}.html",
+        "stamped_owed": _stamped_owed(result),
     }
     state = "已退回，请修改后重新报送" if rejected else f"已接收（有{len(context['warnings'])}条提醒）"
     key = ledger_key(str(quarter), unit.key, record.sha256 or "")
@@ -120,6 +122,14 @@ def compose(paths: QuarterPaths, programme: Programme, result: UnitResult, recor
         headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All",
                  "X-Wcreport-Unit": unit.key, "X-Wcreport-Quarter": str(quarter),
                  "X-Wcreport-Feedback": hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]})
+
+
+def _stamped_owed(result: UnitResult) -> str | None:
+    """How the unit's stamped copy falls short (未收到, 未见公章, 无法读取), or None when it does not."""
+    if result.status != "submitted":
+        return None  # the rejection itself asks for the form and the stamped scan together
+    state = stamped_state(result.stamped_copy, 0.0)
+    return STAMPED_ZH[state] if state in ("missing", "no_seal", "unreadable") else None
 
 
 def _received_zh(mtime: float) -> str:
