@@ -246,3 +246,21 @@ def test_line_breaks_inside_a_units_text_are_kept_in_the_summary(prog, tmp_path)
     c = consolidate(prog, QUARTER, *make_case(prog, texts={("edu_sports", 1): text}))
     ws = openpyxl.load_workbook(write_report(c, prog, tmp_path))["汇总表"]
     assert f"【教育和体育事业中心】{text}" in ws["D4"].value
+
+
+def test_deadline_column_fits_every_unit_name_on_one_line(prog, tmp_path):
+    from wcreport.report.layout import line_count
+
+    styles = ["2023年12月底", "2023.12", "年底前", "长期坚持"]
+    results, manifest = make_case(prog)
+    for k, result in enumerate(results):
+        for row in result.rows:
+            row.deadline = styles[k % len(styles)]                 # units disagree: one line per unit
+    c = consolidate(prog, QUARTER, results, manifest)
+    ws = openpyxl.load_workbook(write_report(c, prog, tmp_path))["汇总表"]
+    width = ws.column_dimensions["E"].width
+    lines = [line for row in ws.iter_rows(min_row=4, min_col=5, max_col=5, values_only=True) if row[0]
+             for line in row[0].split("\n")]
+    names = [line.split("：")[0] for line in lines if "：" in line]
+    assert "淄博高端装备及现代服务业产业园管理中心" in names
+    assert all(line_count(f"{name}：", width) == 1 for name in names)
