@@ -56,3 +56,15 @@ def test_malformed_addresses_are_refused_naming_the_field(tmp_path, data, bad):
     broken["units"][2]["email"] = bad
     with pytest.raises(ProgrammeError, match=r"units\.2\.email"):
         load_programme(_write(tmp_path, broken))
+
+
+def test_a_copy_with_other_units_answers_with_its_own_lookups():
+    from wcreport.core.programme import programme_for_year
+
+    original = programme_for_year(2023)
+    assert original.unit_by_address("x@units.example.cn") is None          # caches the lookup
+    units = [u.model_copy(update={"emails": ["x@units.example.cn"]}) if u.key == "health" else u
+             for u in original.units]
+    copy = original.model_copy(update={"units": units})
+    assert copy.unit_by_address("x@units.example.cn").key == "health"
+    assert original.unit_by_address("x@units.example.cn") is None

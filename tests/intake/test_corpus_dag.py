@@ -128,7 +128,7 @@ def build_corpus(programme, folder: Path) -> Corpus:
     c.raw("卫健中心.xlsx.tmp", b"partial", "ignored", reason="临时文件")
     c.raw("空文件.xlsx", b"", "ignored", reason="文件为空")
     c.raw("报送说明.txt", "附件为本单位季度报表。".encode(), "ignored", reason="不是电子表格文件（.txt）")
-    c.raw("扫描件.pdf", b"%PDF-1.4\n", "ignored", reason="不是电子表格文件（.pdf）")
+    c.raw("扫描件.pdf", b"%PDF-1.4\n", "rejected")                             # a broken stamped copy
     assert old.exists()
     return c
 

@@ -209,6 +209,18 @@ class Programme(_Strict):
     def units_by_name(self) -> dict[str, Unit]:
         return {u.name: u for u in self.units}
 
+    def model_copy(self, *, update=None, deep: bool = False) -> Programme:
+        """A copy whose derived lookups (cached properties) are computed afresh.
+
+        Pydantic copies the instance ``__dict__``, where ``cached_property`` keeps its values:
+        without this, a copy with other units would answer with the original's lookups.
+        """
+        copy = super().model_copy(update=update, deep=deep)
+        for name, value in vars(Programme).items():
+            if isinstance(value, cached_property):
+                copy.__dict__.pop(name, None)
+        return copy
+
     @cached_property
     def units_by_address(self) -> dict[str, Unit]:
         """Normalised address -> unit, from every unit's ``email`` and ``emails``."""
