@@ -1,7 +1,8 @@
 """
 ### No-op twin of `quarterly_report` (benchmark floor)
 
-Same shape as `dags/quarterly_report.py`: the same five tasks, default_args, params,
+Same shape as `dags/quarterly_report.py`: the same tasks (the correction review included,
+never reached: `plan_mail` always picks the first mail), default_args, params,
 schedule, `map_index_template` and one mapped `ingest_unit` instance per unit, and the
 same small XCom values, but no work: `gather` returns `units` made-up keys (conf
 `units`, default 15). `bench/bench_e2e.py` points a temporary dags folder at this file.
@@ -12,6 +13,7 @@ import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 from wcreport.orchestration.dag_defaults import default_args
+from wcreport.orchestration.review import CorrectionReview
 from wcreport.orchestration.timetable import quarterly_schedule
 
 NOOP_REPORT = Asset(name="noop_consolidated_report", uri="file:///wcreport/noop_consolidated_report")
@@ -31,6 +33,8 @@ NOOP_REPORT = Asset(name="noop_consolidated_report", uri="file:///wcreport/noop_
         "inbox": Param(None, type=["null", "string"]),
         "output": Param(None, type=["null", "string"]),
         "units": Param(15, type="integer", minimum=1),
+        "review_timeout_hours": Param(72, type="number", exclusiveMinimum=0),
+        "review_timeout_action": Param("hold", enum=["hold", "send"]),
     },
 )
 def quarterly_report_noop():
@@ -53,14 +57,26 @@ def quarterly_report_noop():
     def merge(run: dict, unit_summaries) -> dict:
         return {"manifest": "", "report": "", "consolidated": "", "units": {"submitted": run["units"]}}
 
-    @task(retries=6, retry_exponential_backoff=True)
+    @task.branch
+    def plan_mail(run: dict, merged: dict) -> str:
+        return "send"
+
+    @task(retries=5)
     def send(run: dict, merged: dict) -> dict:
+        return {"sent": False, "reason": "noop"}
+
+    review = CorrectionReview(task_id="review_correction", subject="noop", body="noop")
+
+    @task(retries=5)
+    def send_correction(run: dict, answer: dict) -> dict:
         return {"sent": False, "reason": "noop"}
 
     run = resolve_run()
     units = gather(run)
     summaries = ingest_unit.partial(run=run).expand(unit=units)
-    send(run, merge(run, summaries))
+    merged = merge(run, summaries)
+    plan_mail(run, merged) >> [send(run, merged), review]
+    send_correction(run, review.output)
 
 
 quarterly_report_noop()
