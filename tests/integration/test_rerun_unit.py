@@ -68,9 +68,14 @@ def replace_unit_file(path: Path) -> None:
 def wait_for_review(api, run_id: str, timeout: float = 600) -> dict:
     """The approval request of the run's correction, once review_correction waits for it."""
     deadline = time.monotonic() + timeout
+    waiting_since = None                # settled: see test_correction_review.wait_for_review
     while time.monotonic() < deadline:
         review = by_task(api.task_instances(DAG_ID, run_id)).get(("review_correction", -1))
-        if review and review["state"] == "awaiting_input":
+        if not review or review["state"] != "awaiting_input":
+            waiting_since = None
+        elif waiting_since is None:
+            waiting_since = time.monotonic()
+        elif time.monotonic() - waiting_since >= 5:
             return api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/"
                                       "review_correction/-1/hitlDetails")
         time.sleep(3)
