@@ -4,7 +4,7 @@
 # for the mailbox tests, started by wcreport.testing.dovecot), Tesseract with Simplified Chinese
 # (OCR of stamped copies, wcreport.intake.stamped). Skips what is already there.
 set -euo pipefail
-PACKAGES=(postgresql redis-server chromium chromium-driver libreoffice-calc-nogui poppler-utils fonts-noto-cjk dovecot-imapd tesseract-ocr tesseract-ocr-chi-sim)
+PACKAGES=(postgresql redis-server chromium chromium-driver libreoffice-calc-nogui poppler-utils fonts-noto-cjk dovecot-imapd tesseract-ocr tesseract-ocr-chi-sim python3-uno libreoffice-script-provider-python fonts-crosextra-carlito)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

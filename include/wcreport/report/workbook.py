@@ -217,8 +217,9 @@ class TextFlow:
                 return text, lines
         return None
 
-    def rows(self, max_lines: int = MAX_ROW_LINES) -> list[tuple[str, int]]:
-        """All the remaining text as rows of at most ``max_lines`` lines."""
+    def rows(self, max_lines: int | None = None) -> list[tuple[str, int]]:
+        """All the remaining text as rows of at most ``max_lines`` lines (default: a row's maximum)."""
+        max_lines = max_lines or MAX_ROW_LINES
         out = []
         while not self.done:
             taken = self.take(max_lines)
