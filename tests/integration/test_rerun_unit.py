@@ -133,7 +133,8 @@ def test_clear_one_unit_reingests_only_it_and_sends_one_correction(stack, mail_s
 
     second = by_task(api.task_instances(DAG_ID, run_id))
     rerun = {k for k, t in second.items() if t["try_number"] != tries[k]}
-    assert rerun == {("ingest_unit", index), *mail_tasks}
+    # send is skipped by the branch (a correction goes through the review), so it never ran again
+    assert rerun == {("ingest_unit", index), *mail_tasks} - {("send", -1)}
     assert second[("send", -1)]["state"] == "skipped"
     assert all(t["state"] in ("success", "skipped") for t in second.values())
 
