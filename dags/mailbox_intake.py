@@ -1,7 +1,7 @@
 r"""
 ### 邮箱收件 · Mailbox intake
 
-Takes the units' report mails out of the 群团科 mailbox (IMAP connection `imap_default`)
+Takes the units' report mails out of the organiser's mailbox (IMAP connection `imap_default`)
 into the quarter's inbox folder, and answers each mail once with a Chinese receipt
 (connection `smtp_default`).
 

@@ -1,4 +1,4 @@
-"""The 群团科 mailbox as an inbox: fetch new mails over IMAP, keep their report files.
+"""The organiser's mailbox as an inbox: fetch new mails over IMAP, keep their report files.
 
 IMAP goes through imap-tools (``ImapMailbox``), with settings given as a plain
 ``ImapSettings`` value (reading the Airflow connection is orchestration's job). Which

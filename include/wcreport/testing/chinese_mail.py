@@ -43,7 +43,7 @@ def _head(sender: bytes, subject: bytes, when: dt.datetime, message_id: str | No
           extra: list[bytes] = ()) -> list[bytes]:
     lines = [b"Received: from client.example.cn ([192.0.2.10]) by mx.qtk.example.cn with ESMTPA; "
              + _date(when).encode(),
-             b"From: " + sender, b"To: =?utf-8?B?" + base64.b64encode("群团科".encode()) + b"?= <qtk@test.invalid>",
+             b"From: " + sender, b"To: =?utf-8?B?" + base64.b64encode("收件科室".encode()) + b"?= <qtk@test.invalid>",
              b"Subject: " + subject, b"Date: " + _date(when).encode()]
     if message_id:
         lines.append(b"Message-ID: " + message_id.encode())
