@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo ui test lint test-unit test-integration bench lock clean
+.PHONY: venv demo ui test lint test-unit test-integration bench bench-scheduler lock clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,11 @@ test-integration: venv
 
 bench: venv
 	bash tools/run_bench.sh
+
+# The quarter under the real scheduler (PostgreSQL, LocalExecutor): 200 units vs the no-op twin and a
+# 2,000-unit ceiling run capped at 30 minutes per DAG (up to ~75 min); writes data/bench/scheduler.json.
+bench-scheduler: venv
+	bash tools/run_bench_scheduler.sh --units 200 --runs 1 --ceiling-units 2000 --ceiling-minutes 30
 
 # Re-resolve after editing requirements*.txt: the runtime lock, then the development lock
 # (runtime + tools), each from a scratch venv.
