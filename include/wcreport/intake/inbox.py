@@ -13,6 +13,12 @@ unwritable archive or cache and a damaged archive copy raise; they never turn in
 unit's rejection or absence. A file whose modification time lies in the future (the
 unit's PC clock) is not "still being written": its time is clamped to when we first
 archived it, and the record says so.
+
+Rescans are cheap: a stat cache per quarter (``<output>/cache/scan-<fingerprint>/``, see
+``_ScanCache``) maps each inbox file's (size, mtime_ns, inode, ctime_ns) to its processed
+record, so a file unchanged since the last scan is not copied, hashed, read or identified
+again, and ``scan_and_identify(..., unit=key)`` (one ``ingest_unit``) reads only that
+unit's records: its cost does not grow with the other units' files.
 """
 from __future__ import annotations
 
@@ -106,23 +112,39 @@ def wait_until_stable(root: Path, rels: list[str], stable_seconds: float, max_wa
     times get their (future) time only once complete, and waiting for such a file to age
     would wait for ever. The wait never exceeds ``max_wait_seconds``.
     """
-    seen: dict[str, tuple[int, float]] = {}
-    for rel in rels:
-        st = _stat(root / rel)
-        if st is not None:
-            seen[rel] = st
+    first = {rel: st for rel in rels if (st := _stat_result(root / rel)) is not None}
+    seen, unstable = _settle(root, first, stable_seconds, max_wait_seconds)
+    return {rel: (st.st_size, st.st_mtime) for rel, st in seen.items()}, unstable
+
+
+def _stat_result(path: Path) -> os.stat_result | None:
+    """``_stat``, whole: None when the file is gone, any other failure is ours to fix."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise inbox_unreadable(path, exc) from exc
+
+
+def _settle(root: Path, first: dict[str, os.stat_result], stable_seconds: float, max_wait_seconds: float
+            ) -> tuple[dict[str, os.stat_result], set[str]]:
+    """``wait_until_stable`` from stats already taken (the listing's), keeping whole stat results."""
+    seen = dict(first)
     now = time.time()
-    unstable = {rel for rel, (_s, mtime) in seen.items() if not _settled(mtime, now, stable_seconds)}
+    unstable = {rel for rel, st in seen.items() if not _settled(st.st_mtime, now, stable_seconds)}
     deadline = time.monotonic() + max_wait_seconds
     while unstable and time.monotonic() < deadline:
         time.sleep(min(0.25, max(stable_seconds / 4, 0.05)))
         for rel in sorted(unstable):
-            st = _stat(root / rel)
+            st = _stat_result(root / rel)
             if st is None:
                 unstable.discard(rel)
                 seen.pop(rel, None)
                 continue
-            if st == seen[rel] and _settled(st[1], time.time(), stable_seconds):
+            before = seen[rel]
+            if (st.st_size, st.st_mtime) == (before.st_size, before.st_mtime) and \
+                    _settled(st.st_mtime, time.time(), stable_seconds):
                 unstable.discard(rel)
             seen[rel] = st
     return seen, unstable
@@ -274,11 +296,11 @@ def _check_archive_copy(archived: Path) -> None:
                                 "clear the task: the file is copied again from the inbox") from exc
 
 
-def _list(paths) -> tuple[list[str], list[FileRecord]]:
-    """(regular files to read, records of entries never followed), each relative to the inbox.
+def _list(paths) -> tuple[list[str], list[FileRecord], dict[str, os.stat_result]]:
+    """(regular files to read, records of entries never followed, the regular files' lstat).
 
-    A missing inbox or a folder that cannot be listed raises: "no files" must never be
-    the result of a folder we could not see.
+    Each path is relative to the inbox. A missing inbox or a folder that cannot be listed
+    raises: "no files" must never be the result of a folder we could not see.
     """
     inbox = paths.inbox
     if not inbox.is_dir():
@@ -289,53 +311,69 @@ def _list(paths) -> tuple[list[str], list[FileRecord]]:
 
     rels: list[str] = []
     skipped: list[FileRecord] = []
+    stats: dict[str, os.stat_result] = {}
     for dirpath, dirnames, filenames in os.walk(inbox, onerror=refuse, followlinks=False):
         dirnames.sort()
         for name in [*dirnames, *filenames]:
             full = Path(dirpath) / name
             rel = full.relative_to(inbox).as_posix()
-            kept = _not_followed(full, rel, is_dir=name in dirnames)
+            kept, st = _not_followed(full, rel, is_dir=name in dirnames)
             if kept is not None:
                 skipped.append(kept)
             elif name in filenames:
                 rels.append(rel)
-    return sorted(rels), sorted(skipped, key=lambda r: r.path)
+                if st is not None:      # None: gone since the listing (it is not in the folder any more)
+                    stats[rel] = st
+    return sorted(rels), sorted(skipped, key=lambda r: r.path), stats
 
 
-def _not_followed(full: Path, rel: str, *, is_dir: bool) -> FileRecord | None:
-    """An ignored record for a symbolic link or a special file; None for a regular file or folder."""
+def _not_followed(full: Path, rel: str, *, is_dir: bool) -> tuple[FileRecord | None, os.stat_result | None]:
+    """(an ignored record for a symbolic link or a special file, else None; the entry's lstat or None if gone)."""
     try:
         st = os.lstat(full)
     except FileNotFoundError:
-        return None
+        return None, None
     except OSError as exc:
         raise inbox_unreadable(full, exc) from exc
     if stat_module.S_ISLNK(st.st_mode):
         reason = LINK_TO_FOLDER if full.is_dir() else LINK_TO_FILE if full.exists() else LINK_DANGLING
     elif is_dir or stat_module.S_ISREG(st.st_mode):
-        return None
+        return None, st
     else:
         reason = NOT_A_FILE
     return FileRecord(path=rel, size=st.st_size, mtime=st.st_mtime, kind="other", status="ignored",
-                      reasons=[reason])
+                      reasons=[reason]), st
 
 
-def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0,
-                      max_wait_seconds: float = 30.0) -> list[FileRecord]:
+def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0, max_wait_seconds: float = 30.0,
+                      unit: str | None = None) -> list[FileRecord]:
     """One FileRecord per inbox entry, in path order; see the module docstring.
+
+    With ``unit`` (a unit key): only the records whose ``unit`` is that unit, exactly as the
+    full scan gives them. Files unchanged since an earlier scan come from the stat cache
+    (``_ScanCache``); a unit's scan reads only that unit's cached records, and fully
+    processes only files that are new or changed (whichever unit they turn out to be).
 
     Operations faults raise. A failure of our own code on one file rejects that file with
     ``file.internal_error`` (the others are still processed); the orchestration fails the
     task afterwards (``internal_errors``), so it is never a silent rejection.
     """
-    rels, skipped = _list(paths)
-    stats, unstable = wait_until_stable(paths.inbox, rels, stable_seconds, max_wait_seconds)
-    records: list[FileRecord] = list(skipped)
+    rels, skipped, listed = _list(paths)
+    stats, unstable = _settle(paths.inbox, listed, stable_seconds, max_wait_seconds)
+    cache = _ScanCache(paths, programme, unit)
+    records: list[FileRecord] = list(skipped) if unit is None else []
     for rel in rels:
         if rel not in stats:
             continue  # vanished while we looked: it is not in the folder any more
-        size, mtime = stats[rel]
-        record = FileRecord(path=rel, size=size, mtime=mtime)
+        st = stats[rel]
+        if rel not in unstable:
+            cached = cache.lookup(rel, st)
+            if cached is _OTHER_UNIT:
+                continue
+            if cached is not None:
+                records.append(cached)
+                continue
+        record = FileRecord(path=rel, size=st.st_size, mtime=st.st_mtime)
         try:
             _process(paths, programme, record, rel in unstable)
         except Vanished:
@@ -345,8 +383,192 @@ def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0,
         except Exception:
             log.exception("unexpected error on inbox file %s", rel)
             reject_internal_error(record, programme)
-        records.append(record)
+        else:
+            cache.store(rel, st, record)
+        if unit is None or record.unit == unit:
+            records.append(record)
+    cache.save(present=set(stats))
     return sorted(records, key=lambda r: r.path)
+
+
+_OTHER_UNIT = object()      # ``_ScanCache.lookup``: unchanged, and another unit's (a one-unit scan skips it)
+SCAN_CACHE_VERSION = "1"    # bump when the stat cache's layout changes
+
+
+class _ScanCache:
+    """Processed records of unchanged inbox files: the stat cache of one quarter.
+
+    Layout, under ``<output>/cache/scan-<fingerprint>/``, the fingerprint covering the
+    programme (``_fingerprint``, with ``CACHE_VERSION``), the stamped-copy reading settings
+    (``_stamped_fingerprint``), the source of the code that shapes a record
+    (``_code_fingerprint``) and ``SCAN_CACHE_VERSION``:
+
+    - ``index.json``: ``{"files": {rel: [size, mtime_ns, ino, ctime_ns, unit or null]}}``,
+      the compact map a one-unit scan checks every listed file against;
+    - ``unit-<key>.json`` (``unit-none.json`` for records without a unit):
+      ``{"files": {rel: {"stat": [size, mtime_ns, ino, ctime_ns], "record": FileRecord}}}``,
+      the full records, so a one-unit scan deserialises its own records only.
+
+    A record is used only when the file's stat equals the key stored with the record itself
+    (the index only says whose a file is), its archive copy still exists (a copy moved
+    aside is made again by processing the file), and a clamped future mtime would be
+    clamped the same way now. Never cached: files still being written, records rejected
+    with ``file.internal_error``, stamped copies with a transient finding
+    (``TRANSIENT_SCAN_CODES``), anything that raised.
+
+    Limit, as for make and rsync: a file rewritten in place with the same size, mtime,
+    inode and change time (ctime cannot be set back by a user, only by the clock) keeps its
+    old record; the archive still keeps every content it saw under its sha256.
+    A damaged or unreadable cache file is ignored (and rewritten when next updated).
+    Writers do not lock: concurrent scans (``ingest_unit`` under LocalExecutor or Celery)
+    may lose each other's updates, which only costs recomputation, since every entry
+    carries its own key. Cache files are renamed into place without fsync: after a crash a
+    damaged one is ignored.
+    """
+
+    def __init__(self, paths, programme, unit: str | None):
+        self.paths = paths
+        self.unit = unit
+        fingerprint = f"{SCAN_CACHE_VERSION}:{_fingerprint(programme)}:{_stamped_fingerprint(settings())}:" \
+                      f"{_code_fingerprint()}"
+        self.folder = paths.output / "cache" / f"scan-{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}"
+        self.index: dict[str, list] = _read_entries(self.folder / "index.json")
+        self.groups: dict[str | None, dict[str, dict]] = {}
+        self.added: dict[str, tuple[list, dict]] = {}       # rel -> (index entry, group entry)
+
+    def _group_file(self, unit: str | None) -> Path:
+        name = unit if unit is not None and _UNIT_KEY.match(unit) else "none"
+        if unit is not None and name == "none":
+            name = "x" + hashlib.sha256(unit.encode("utf-8")).hexdigest()[:16]
+        return self.folder / f"unit-{name}.json"
+
+    def _group(self, unit: str | None) -> dict[str, dict]:
+        if unit not in self.groups:
+            self.groups[unit] = _read_entries(self._group_file(unit))
+        return self.groups[unit]
+
+    def lookup(self, rel: str, st: os.stat_result):
+        """The cached record of an unchanged file; ``_OTHER_UNIT``; or None (process the file)."""
+        entry = self.index.get(rel)
+        key = _stat_key(st)
+        if not isinstance(entry, list) or len(entry) != 5 or entry[:4] != key:
+            return None
+        owner = entry[4]
+        if self.unit is not None and owner != self.unit:
+            return _OTHER_UNIT
+        cached = self._group(owner).get(rel)
+        if not isinstance(cached, dict) or cached.get("stat") != key:
+            return None
+        record = _cached_record(cached.get("record"))
+        if record is None or record.path != rel or record.unit != owner or not self._still_valid(record, st):
+            return None
+        return record
+
+    def _still_valid(self, record: FileRecord, st: os.stat_result) -> bool:
+        """Its archive copy is there, and a clamped future time is still clamped to the same moment."""
+        try:
+            archived = (self.paths.output_root / (record.archived_as or "")).stat()
+        except OSError:
+            return False
+        if not record.archived_as or not stat_module.S_ISREG(archived.st_mode):
+            return False
+        if record.mtime == st.st_mtime:
+            return True                 # not clamped then, so not now (time only moves on)
+        now = time.time()
+        return st.st_mtime > now + FUTURE_SLACK_SECONDS and record.mtime == archived.st_mtime <= now
+
+    def store(self, rel: str, st: os.stat_result, record: FileRecord) -> None:
+        """Remember a freshly processed record, unless it must be processed again next time."""
+        if (record.sha256 is None or record.archived_as is None or still_being_written(record)
+                or any(f.code == "file.internal_error" or f.code in TRANSIENT_SCAN_CODES for f in record.findings)):
+            return
+        key = _stat_key(st)
+        self.added[rel] = ([*key, record.unit], {"stat": key, "record": record.model_dump(mode="json")})
+
+    def save(self, present: set[str]) -> None:
+        """Write what this scan learnt: new records, and the files gone from the folder."""
+        gone = set(self.index) - present
+        if not self.added and not gone:
+            return
+        by_unit: dict[str | None, dict[str, dict]] = {}
+        for rel, (entry, cached) in self.added.items():
+            by_unit.setdefault(entry[4], {})[rel] = cached
+        for owner, fresh in by_unit.items():      # records first: an index entry without one is a miss
+            group = _read_entries(self._group_file(owner))      # others may have written since we read
+            group = {rel: value for rel, value in group.items() if rel in present and rel not in self.added}
+            group.update(fresh)
+            _write_cache(self._group_file(owner), {"files": group})
+        index = _read_entries(self.folder / "index.json")
+        index = {rel: value for rel, value in index.items() if rel not in gone}
+        index.update({rel: entry for rel, (entry, _cached) in self.added.items()})
+        _write_cache(self.folder / "index.json", {"files": index})
+
+
+_UNIT_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+
+
+def _cached_record(data) -> FileRecord | None:
+    """A record from the stat cache (None if it does not validate): the one place records are deserialised."""
+    try:
+        return FileRecord.model_validate(data)
+    except ValueError:
+        return None
+
+
+def _read_entries(path: Path) -> dict:
+    """The ``files`` map of a stat-cache file; empty when it is missing, unreadable or damaged."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring the unreadable scan cache %s (%s: %s)", path, exc.__class__.__name__, exc)
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def _write_cache(path: Path, data: dict) -> None:
+    """``write_atomic`` without the fsync: a cache file is replaced whole, and a damaged one is ignored."""
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise output_unwritable(path, exc) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise output_unwritable(path, exc) from exc
+        raise
+
+
+_code_fingerprint_value: str | None = None
+
+
+def _code_fingerprint() -> str:
+    """Hash of the source that shapes a record (``intake`` and ``core``): a deploy invalidates the stat cache."""
+    global _code_fingerprint_value
+    if _code_fingerprint_value is None:
+        digest = hashlib.sha256()
+        package = Path(__file__).resolve().parents[1]
+        for folder in ("intake", "core"):
+            for source in sorted((package / folder).glob("*.py")):
+                try:
+                    digest.update(source.name.encode() + b"\0" + source.read_bytes())
+                except OSError:
+                    digest.update(source.name.encode() + b"\0?")
+        _code_fingerprint_value = digest.hexdigest()[:12]
+    return _code_fingerprint_value
 
 
 def still_being_written(record: FileRecord) -> bool:
