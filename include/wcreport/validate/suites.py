@@ -252,11 +252,23 @@ def _resolve(value: Any, params: dict[str, Any]) -> Any:
 
 
 # --- entry point ----------------------------------------------------------------------
-def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, quarter: Quarter,
-                    previous: UnitResult | None = None,
-                    data_docs_dir: Path | None = None) -> ValidationOutcome:
-    """Validate one unit's parsed report; errors reject the file, warnings do not."""
-    started = time.perf_counter()
+@dataclass
+class Prepared:
+    """One file's frames, suite parameters and message context, ready for a GX run."""
+
+    parsed: ParsedReport
+    unit_key: str
+    rows: list[ProgressRow]
+    frames: dict[str, Any]
+    params: dict[str, Any]
+    prev_values: dict[str, float]
+    prev_label: str
+    unit_seqs: set[int]
+
+
+def prepare(parsed: ParsedReport, unit_key: str, programme: Programme, quarter: Quarter,
+            previous: UnitResult | None = None) -> Prepared:
+    """The frames and parameters the suites test for one unit's parsed report."""
     year = programme.year
     unit_seqs = {t.seq for t in programme.tasks_of(unit_key)}
     rows = _form_rows(parsed, unit_seqs)
@@ -265,26 +277,43 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
     prev_rows = previous.rows if previous else []
     prev_values = {i.key: v for i in (previous.indicators if previous else [])
                    if i.key and (v := _indicator_value(i)) is not None}
-    prev_label = previous_label(previous, quarter)
-    params = _parameters(programme, unit_key, year, prev_rows)
     frames = {"progress_rows": _rows_frame(rows, programme, year),
               "indicators": _indicators_frame(parsed.indicators, programme, prev_values)}
+    return Prepared(parsed, unit_key, rows, frames, _parameters(programme, unit_key, year, prev_rows),
+                    prev_values, previous_label(previous, quarter), unit_seqs)
 
+
+def findings_of(prepared: Prepared, results: dict[str, Any], programme: Programme) -> list[Finding]:
+    """The Chinese findings of one file's suite results (cell by cell)."""
+    p, year = prepared, programme.year
+    findings: list[Finding] = []
+    findings += findings_from_result(
+        results["progress_rows"], _row_context(p.rows, programme, year, p.unit_seqs, p.prev_label),
+        _row_cell(p.rows), _table_context(programme, p.params))
+    findings += findings_from_result(
+        results["indicators"], _indicator_context(p.parsed.indicators, programme, p.prev_values, p.prev_label),
+        _indicator_cell(p.parsed.indicators),
+        _table_context(programme, p.params, _indicator_sheet(p.parsed)))
+    return findings
+
+
+def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, quarter: Quarter,
+                    previous: UnitResult | None = None,
+                    data_docs_dir: Path | None = None) -> ValidationOutcome:
+    """Validate one unit's parsed report; errors reject the file, warnings do not."""
+    started = time.perf_counter()
+    prepared = prepare(parsed, unit_key, programme, quarter, previous)
     docs_dir = Path(data_docs_dir) if data_docs_dir else None
     if docs_dir:
         docs_dir.mkdir(parents=True, exist_ok=True)
     project = _project(expectations_root(), docs_dir)
-    results, pages = _run(project, frames, params, docs_dir is not None, f"{quarter}-{unit_key}")
-
-    findings: list[Finding] = []
-    findings += findings_from_result(
-        results["progress_rows"], _row_context(rows, programme, year, unit_seqs, prev_label),
-        _row_cell(rows), _table_context(programme, params))
-    findings += findings_from_result(
-        results["indicators"], _indicator_context(parsed.indicators, programme, prev_values, prev_label),
-        _indicator_cell(parsed.indicators), _table_context(programme, params, _indicator_sheet(parsed)))
+    results, pages = _run(project, prepared.frames, prepared.params, docs_dir is not None,
+                          f"{quarter}-{unit_key}")
+    findings = findings_of(prepared, results, programme)
     if docs_dir:
-        pages = [str(_offline_page(docs_dir, quarter, unit_key, programme, results, cap_findings(findings), pages)),
+        pages = [str(offline_page(docs_dir, quarter, unit_key, programme,
+                                  {name: result.to_json_dict() for name, result in results.items()},
+                                  cap_findings(findings), pages)),
                  *pages]
     index = str(docs_dir / "index.html") if docs_dir and (docs_dir / "index.html").exists() else None
     log.info("validated %s %s: %d error(s), %d warning(s) in %.2f s; Data Docs: %s", quarter, unit_key,
@@ -312,9 +341,9 @@ def _run(project: _Project, frames, params, with_docs: bool, run_name: str
     keys = []
     for table in TABLES:
         definition = project.definitions[table]
-        out[table] = definition.run(
+        out[table] = in_suite_order(definition.run(
             batch_parameters={"dataframe": frames[table]}, expectation_parameters=params,
-            result_format=project.result_format, run_id=run_id)
+            result_format=project.result_format, run_id=run_id), definition.suite)
         keys.append(ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=definition.suite.name),
             run_id=run_id, batch_identifier=out[table].batch_id))
@@ -327,6 +356,14 @@ def _run(project: _Project, frames, params, with_docs: bool, run_name: str
         for key in keys:
             pages += _page_paths(project.context, key)
     return out, pages
+
+
+def in_suite_order(result, suite):
+    """GX returns results grouped by what they compute, not in suite order; findings take a
+    cell's first failing expectation in suite order, so put them back in that order."""
+    order = {e.id: n for n, e in enumerate(suite.expectations)}
+    result.results.sort(key=lambda r: order.get(r.expectation_config.id, len(order)))
+    return result
 
 
 def _index_exists(project: _Project) -> bool:
@@ -345,15 +382,15 @@ def _keep_gx_index(site_dir: Path) -> None:
         written.replace(site_dir / GX_INDEX)
 
 
-def _offline_page(docs_dir: Path, quarter: Quarter, unit_key: str, programme: Programme,
-                  results: dict[str, Any], findings: list[Finding], gx_pages: list[str]) -> Path:
-    """This run's offline page (and the quarter's offline index when there is none yet)."""
+def offline_page(docs_dir: Path, quarter: Quarter, unit_key: str, programme: Programme,
+                 results: dict[str, dict], findings: list[Finding], gx_pages: list[str]) -> Path:
+    """This run's offline page (and the quarter's offline index when there is none yet);
+    ``results`` are the suites' results in GX's JSON form."""
     from wcreport.validate import offline_docs
 
     page = offline_docs.write_unit_page(
         docs_dir, quarter=quarter, unit_key=unit_key, unit_name=programme.unit(unit_key).name,
-        results={name: result.to_json_dict() for name, result in results.items()},
-        findings=findings, gx_pages=gx_pages, validated_at=dt.datetime.now(dt.UTC))
+        results=results, findings=findings, gx_pages=gx_pages, validated_at=dt.datetime.now(dt.UTC))
     if not (docs_dir / offline_docs.INDEX).exists():
         offline_docs.write_index(docs_dir, quarter)
     return page
@@ -489,3 +526,60 @@ def _table_context(programme: Programme, params: dict[str, Any], sheet: str | No
                             "field": f"indicator:{value}"})
         return out
     return context
+
+
+# --- many files at once ---------------------------------------------------------------
+@dataclass
+class Item:
+    """One file of one unit to validate in a batch."""
+
+    parsed: ParsedReport
+    unit_key: str
+    previous: UnitResult | None = None
+
+
+def validate_many(items: list[Item], programme: Programme, quarter: Quarter,
+                  data_docs_dir: Path | None = None) -> list[ValidationOutcome]:
+    """Validate many files with one GX run per suite (``wcreport.validate.batch``); each
+    outcome equals ``validate_report`` of its item alone. Falls back to one run per item
+    when a suite cannot be batched."""
+    from wcreport.validate import batch
+
+    if not items:
+        return []
+    started = time.perf_counter()
+    prepared = [prepare(i.parsed, i.unit_key, programme, quarter, i.previous) for i in items]
+    project = _project(expectations_root(), None)
+    try:
+        folded = {t: batch.fold(project.definitions[t].suite, [p.params for p in prepared]) for t in TABLES}
+    except batch.NotFoldable as exc:
+        log.warning("suite cannot be validated in one run (%s): validating %d file(s) one by one",
+                    exc, len(items))
+        return [validate_report(i.parsed, i.unit_key, programme, quarter, i.previous, data_docs_dir)
+                for i in items]
+    per_item: list[dict[str, Any]] = [{} for _ in items]
+    for table in TABLES:
+        frames = [p.frames[table] for p in prepared]
+        frame = batch.batch_frame(frames, folded[table])
+        gx_batch = project.definitions[table].data.get_batch(batch_parameters={"dataframe": frame})
+        result = gx_batch.validate(folded[table].suite, result_format=project.result_format,
+                                   expectation_parameters=folded[table].params)
+        for item, share in enumerate(batch.split(result, folded[table], frames, frame)):
+            per_item[item][table] = share
+    log.info("validated %d file(s) in one run per suite in %.2f s", len(items), time.perf_counter() - started)
+    return [_outcome(p, results, programme, quarter, data_docs_dir) for p, results in zip(prepared, per_item,
+                                                                                          strict=True)]
+
+
+def _outcome(prepared: Prepared, results: dict[str, Any], programme: Programme, quarter: Quarter,
+             data_docs_dir: Path | None) -> ValidationOutcome:
+    findings = findings_of(prepared, results, programme)
+    if not data_docs_dir:
+        return ValidationOutcome(findings=findings)
+    docs_dir = Path(data_docs_dir)
+    page = offline_page(docs_dir, quarter, prepared.unit_key, programme,
+                        {name: result.to_json_dict() for name, result in results.items()},
+                        cap_findings(findings), [])
+    index = docs_dir / "index.html"
+    return ValidationOutcome(findings=findings, data_docs=str(index) if index.exists() else None,
+                             pages=[str(page)])

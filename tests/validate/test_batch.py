@@ -1,0 +1,103 @@
+"""One GX run for many files gives each file exactly what a run over it alone gives.
+
+The corpus is every rule's bad report and its corrected twin (tests/validate/test_rules.py)
+plus every unit's correct report, validated together in one batch: units with different
+tasks, indicators and previous quarters side by side, so a per-unit rule that leaked
+across items (a task another unit may report, a text copied from another unit's last
+quarter, a duplicate seq in two files) would show as a difference."""
+from __future__ import annotations
+
+import pytest
+
+from wcreport.validate import batch
+from wcreport.validate.suites import Item, validate_many, validate_report
+
+from .helpers import UNIT, good_report, previous_result, with_row
+from .test_rules import CASES, Q2
+
+
+def _as_compared(outcome):
+    return [(f.code, f.severity, f.sheet, f.cell, f.field, f.message) for f in outcome.findings]
+
+
+def _corpus(programme) -> list[Item]:
+    good = good_report(programme)
+    items = []
+    for case in CASES:
+        for make in (case[3], case[4]):
+            report, previous = make(programme, good)
+            items.append(Item(report, UNIT, previous))
+    for unit in programme.units:
+        report = good_report(programme, unit.key)
+        items.append(Item(report, unit.key))
+        items.append(Item(report, unit.key, previous_result(programme, report, unit.key)))   # all copied
+    return items
+
+
+def test_batch_findings_equal_single_runs(programme):
+    items = _corpus(programme)
+    batched = validate_many(items, programme, Q2)
+    single = [validate_report(i.parsed, i.unit_key, programme, Q2, previous=i.previous) for i in items]
+    assert len(batched) == len(items)
+    differing = [(n, _as_compared(b), _as_compared(s))
+                 for n, (b, s) in enumerate(zip(batched, single, strict=True)) if _as_compared(b) != _as_compared(s)]
+    assert differing == []
+    # the corpus is not trivially clean: most rules fire somewhere
+    codes = {f.code for o in batched for f in o.findings}
+    assert {c[1] for c in CASES} <= codes
+
+
+def test_a_units_seq_is_not_a_duplicate_of_another_files_seq(programme):
+    """Uniqueness is per file: two files with the same task numbers are each fine."""
+    report = good_report(programme)
+    outcomes = validate_many([Item(report, UNIT), Item(report, UNIT)], programme, Q2)
+    assert [o.findings for o in outcomes] == [[], []]
+
+
+def test_a_missing_task_is_reported_for_its_own_file_only(programme):
+    good = good_report(programme)
+    lacking = good.model_copy(update={"rows": good.rows[1:]})
+    outcomes = validate_many([Item(good, UNIT), Item(lacking, UNIT), Item(good, UNIT)], programme, Q2)
+    assert [[f.code for f in o.findings] for o in outcomes] == [[], ["task.missing"], []]
+
+
+def test_empty_frames_in_the_batch(programme):
+    empty = good_report(programme).model_copy(update={"rows": [], "indicators": []})
+    good = good_report(programme)
+    batched = validate_many([Item(empty, UNIT), Item(good, UNIT)], programme, Q2)
+    single = validate_report(empty, UNIT, programme, Q2)
+    assert _as_compared(batched[0]) == _as_compared(single)
+    assert batched[1].findings == []
+
+
+def test_a_seq_read_as_float_matches_the_integer_task_number(programme):
+    """Spreadsheet numbers arrive as 2.0: the qualified columns spell 2 and 2.0 alike."""
+    assert batch._token(2.0) == batch._token(2) == "2"
+    assert batch._token(float("nan")) is None
+
+
+class _Config:
+    def __init__(self, type_, kwargs):
+        self.type, self.kwargs, self.meta = type_, kwargs, {"code": "x"}
+
+
+@pytest.mark.parametrize("config", [
+    _Config("expect_column_values_to_be_in_set", {"column": "seq", "value_set": [1], "mostly": 0.9}),
+    _Config("expect_column_values_to_match_regex", {"column": "progress", "regex": "x"}),
+    _Config("expect_table_row_count_to_be_between", {"min_value": 1}),
+    _Config("expect_column_values_to_be_between", {"column": "v", "min_value": {"$PARAMETER": "unit_min"}}),
+], ids=["mostly", "unknown type", "table scoped", "per-unit bound"])
+def test_what_cannot_be_folded_is_refused(config):
+    with pytest.raises(batch.NotFoldable):
+        batch._mode(config, varying={"unit_min"})
+
+
+def test_an_unfoldable_suite_falls_back_to_single_runs(programme, monkeypatch):
+    """A reviewed suite the batch cannot reproduce is still applied, file by file."""
+    def refuse(suite, params):
+        raise batch.NotFoldable("expect_something_new")
+
+    monkeypatch.setattr(batch, "fold", refuse)
+    bad = with_row(good_report(programme), 0, progress="")
+    outcomes = validate_many([Item(bad, UNIT), Item(good_report(programme), UNIT)], programme, Q2)
+    assert [[f.code for f in o.findings] for o in outcomes] == [["progress.empty"], []]
