@@ -1,0 +1,327 @@
+"""The inbox's stat cache: a rescan redoes only new or changed files, a unit's scan reads only its own."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+
+import pytest
+
+from intake.conftest import EDU_ROWS
+from intake.corpus import Book, form_sheet, touch_mtime, write
+from wcreport.core.findings_catalogue import finding
+from wcreport.core.model import StampedCopy
+from wcreport.core.quarter import Quarter
+from wcreport.intake import inbox as inbox_module
+from wcreport.intake.inbox import scan_and_identify
+from wcreport.testing.sample import SampleOptions, write_quarter_samples
+
+OLD = time.time() - 3600
+HEALTH_ROWS = [[5, "实施“心希望”健康服务行动", "卫生健康服务中心", "开展筛查2次。", "2023年12月"]]
+
+
+def form(paths, rel, unit_line="教育和体育事业中心", rows=EDU_ROWS, mtime=OLD):
+    target = write(Book([form_sheet(unit_line, rows)]), paths.inbox / rel)
+    touch_mtime(target, mtime)
+    return target
+
+
+def dumps(records):
+    return [r.model_dump() for r in records]
+
+
+def cache_folder(paths):
+    (folder,) = (paths.output / "cache").glob("scan-*")
+    return folder
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts of the per-file work: archive (copy+hash), parse cache, identify, process, records deserialised."""
+    counts = {"archive_file": 0, "read_cached": 0, "identify_unit": 0, "_process": 0, "_cached_record": 0,
+              "_read_entries": 0}
+
+    def counting(name):
+        real = getattr(inbox_module, name)
+
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return real(*args, **kwargs)
+        monkeypatch.setattr(inbox_module, name, wrapper)
+
+    for name in counts:
+        counting(name)
+
+    def reset():
+        for name in counts:
+            counts[name] = 0
+    return counts, reset
+
+
+def test_an_unchanged_inbox_is_not_processed_again(paths, programme, calls):
+    counts, reset = calls
+    form(paths, "教体中心.xlsx")
+    form(paths, "卫健/季度报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    (paths.inbox / "说明.txt").write_text("请查收", encoding="utf-8")
+    touch_mtime(paths.inbox / "说明.txt", OLD)
+    first = scan_and_identify(paths, programme)
+    assert counts["archive_file"] == 3 and counts["identify_unit"] == 2
+    reset()
+    again = scan_and_identify(paths, programme)
+    assert dumps(again) == dumps(first)
+    assert (counts["archive_file"], counts["read_cached"], counts["identify_unit"], counts["_process"]) == (0, 0, 0, 0)
+    assert counts["_cached_record"] == 3
+    reset()
+    (edu,) = scan_and_identify(paths, programme, unit="edu_sports")
+    assert edu == next(r for r in first if r.unit == "edu_sports")
+    assert (counts["_process"], counts["_cached_record"]) == (0, 1)
+
+
+def test_a_units_scan_is_the_full_scans_records_of_that_unit(paths, programme, calls):
+    counts, _reset = calls
+    quarter = Quarter.parse("2023Q1")
+    for path in write_quarter_samples(programme, quarter, paths.inbox_root, SampleOptions(faulty=True)):
+        if path.stat().st_mtime > OLD:
+            touch_mtime(path, OLD)                       # the lock file and the note: no wait for them
+    form(paths, "教体中心/更正版.xlsx")                 # a second edu file, found by its folder too
+    full = scan_and_identify(paths, programme)
+    assert {r.unit for r in full} >= {u.key for u in programme.units}
+    for unit in programme.units:
+        mine = scan_and_identify(paths, programme, unit=unit.key)
+        assert dumps(mine) == dumps([r for r in full if r.unit == unit.key]), unit.key
+        assert mine
+    assert counts["_process"] == len([r for r in full if r.sha256])    # each file processed once, in the full scan
+    shutil.rmtree(paths.output / "cache")                # a cold cache: the unit's scan processes every file
+    cold = scan_and_identify(paths, programme, unit="edu_sports")
+    assert dumps(cold) == dumps([r for r in full if r.unit == "edu_sports"]) and len(cold) == 2
+    assert dumps(scan_and_identify(paths, programme)) == dumps(full)
+
+
+def test_a_replaced_added_or_deleted_file_is_seen(paths, programme, calls):
+    counts, reset = calls
+    edu = form(paths, "教体中心.xlsx")
+    health = form(paths, "卫健中心报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    form(paths, "其他/某单位.xlsx", unit_line="组织人事部")
+    scan_and_identify(paths, programme)
+    # same name, new content: the unit's file replaced by another unit's form
+    form(paths, "教体中心.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    # in place, same size and the same mtime: only the change time tells (no unit line: the name says health)
+    data = b"PK\x03\x04" + b"\xff" * (health.stat().st_size - 4)
+    size_before, mtime_before, ino_before = health.stat().st_size, health.stat().st_mtime_ns, health.stat().st_ino
+    time.sleep(0.01)
+    with open(health, "r+b") as fh:
+        fh.write(data)
+    os.utime(health, ns=(mtime_before, mtime_before))
+    assert (health.stat().st_size, health.stat().st_mtime_ns, health.stat().st_ino) == (
+        size_before, mtime_before, ino_before)
+    form(paths, "更正/教体中心 更正.xlsx")                # a new file in another folder
+    (paths.inbox / "其他" / "某单位.xlsx").unlink()
+    reset()
+    mine = {r.path: r for r in scan_and_identify(paths, programme, unit="health")}
+    assert set(mine) == {"教体中心.xlsx", "卫健中心报表.xlsx"}
+    assert mine["教体中心.xlsx"].status == "pending"
+    assert mine["卫健中心报表.xlsx"].status == "rejected" and mine["卫健中心报表.xlsx"].unit_source == "file_name"
+    assert counts["_process"] == 3                       # the changed and the new files only, whoever's they are
+    edu_records = scan_and_identify(paths, programme, unit="edu_sports")
+    assert [r.path for r in edu_records] == ["更正/教体中心 更正.xlsx"]
+    assert scan_and_identify(paths, programme, unit="org_personnel") == []
+    full = scan_and_identify(paths, programme)
+    assert [r.path for r in full] == ["卫健中心报表.xlsx", "教体中心.xlsx", "更正/教体中心 更正.xlsx"]
+    index = json.loads((cache_folder(paths) / "index.json").read_text(encoding="utf-8"))["files"]
+    assert "其他/某单位.xlsx" not in index
+    assert edu.exists()
+
+
+def fake_stamped(counter, *, transient=False):
+    def read(path, name, config):
+        counter.append(name)
+        findings = [finding("stamped.tool.missing", tool="tesseract-ocr")] if transient else []
+        return StampedCopy(path=name, format="pdf", readable=True, unit_line="教育和体育事业中心",
+                           findings=findings, reasons=[f.message for f in findings])
+    return read
+
+
+def scan_pdf(paths, rel="教体中心盖章件.pdf"):
+    target = paths.inbox / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    touch_mtime(target, OLD)
+
+
+def test_a_programme_or_stamped_settings_change_invalidates(paths, programme, calls, monkeypatch):
+    counts, reset = calls
+    read = []
+    monkeypatch.setattr(inbox_module, "read_stamped_copy", fake_stamped(read))
+    form(paths, "教体中心.xlsx")
+    scan_pdf(paths)
+    first = scan_and_identify(paths, programme)
+    assert [r.kind for r in first] == ["spreadsheet", "stamped_copy"] and len(read) == 1
+    reset()
+    assert dumps(scan_and_identify(paths, programme)) == dumps(first) and counts["_process"] == 0
+    monkeypatch.setenv("REPORT_OCR_DPI", "300")          # another reading: the copy is read again
+    reset()
+    again = scan_and_identify(paths, programme, unit="edu_sports")
+    assert counts["_process"] == 2 and len(read) == 2 and dumps(again) == dumps(first)
+    reset()
+    scan_and_identify(paths, programme, unit="edu_sports")
+    assert counts["_process"] == 0
+    report = programme.report.model_copy(update={"organiser": "某某办公室"})
+    other = programme.model_copy(update={"report": report})
+    reset()
+    scan_and_identify(paths, other, unit="edu_sports")
+    assert counts["_process"] == 2 and counts["identify_unit"] == 2
+
+
+def test_what_may_differ_next_time_is_never_cached(paths, programme, calls, monkeypatch):
+    counts, reset = calls
+    read = []
+    monkeypatch.setattr(inbox_module, "read_stamped_copy", fake_stamped(read, transient=True))
+    scan_pdf(paths)
+    form(paths, "教体中心.xlsx")
+    real_identify = inbox_module.identify_unit
+
+    def flaky(parsed, name, programme, **kwargs):
+        if name.endswith(".xlsx"):
+            raise RuntimeError("bug")
+        return real_identify(parsed, name, programme, **kwargs)
+
+    monkeypatch.setattr(inbox_module, "identify_unit", flaky)
+    records = scan_and_identify(paths, programme)
+    assert [f.code for r in records for f in r.findings] == ["file.internal_error", "stamped.tool.missing"]
+    reset()
+    scan_and_identify(paths, programme)
+    assert counts["_process"] == 2 and len(read) == 2    # both processed again
+    busy = paths.inbox / "正在写入.xlsx"
+    busy.write_bytes(b"PK")                             # just written: still being written with no wait
+    (record,) = [r for r in scan_and_identify(paths, programme, max_wait_seconds=0) if r.path == busy.name]
+    assert inbox_module.still_being_written(record)
+    assert not list((paths.output / "cache").glob("scan-*/*.json"))
+
+
+def test_a_damaged_cache_is_ignored_and_rebuilt(paths, programme, calls):
+    counts, reset = calls
+    form(paths, "教体中心.xlsx")
+    form(paths, "卫健中心报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    first = scan_and_identify(paths, programme)
+    folder = cache_folder(paths)
+    group = folder / "unit-edu_sports.json"
+    entries = json.loads(group.read_text(encoding="utf-8"))
+    entries["files"]["教体中心.xlsx"]["record"]["status"] = "no such status"
+    group.write_text(json.dumps(entries), encoding="utf-8")
+    reset()
+    assert scan_and_identify(paths, programme, unit="edu_sports") == [first[1]]
+    assert counts["_process"] == 1                       # an invalid record is a miss
+    for damaged in (b"{\"files\": [", b"\xff\xfe", b"[]", b"{\"files\": {\"x\": 1}}"):
+        (folder / "index.json").write_bytes(damaged)
+        group.write_bytes(damaged)
+        reset()
+        assert dumps(scan_and_identify(paths, programme, unit="edu_sports")) == dumps([first[1]])
+        assert counts["_process"] == 2
+        assert dumps(scan_and_identify(paths, programme)) == dumps(first)
+    json.loads((folder / "index.json").read_text(encoding="utf-8"))     # rewritten whole
+    reset()
+    assert dumps(scan_and_identify(paths, programme)) == dumps(first) and counts["_process"] == 0
+
+
+def test_an_archive_copy_moved_aside_is_copied_again(paths, programme):
+    form(paths, "教体中心.xlsx")
+    (record,) = scan_and_identify(paths, programme)
+    archived = paths.output_root / record.archived_as
+    archived.rename(archived.with_name("aside"))
+    assert scan_and_identify(paths, programme, unit="edu_sports") == [record]
+    assert archived.exists()
+
+
+def test_a_clamped_future_time_is_recomputed_once_it_has_passed(paths, programme, monkeypatch):
+    target = form(paths, "教体中心.xlsx", mtime=time.time() + 2 * 86400)
+    (record,) = scan_and_identify(paths, programme)
+    assert "晚于当前时间" in record.reasons[-1]
+    assert scan_and_identify(paths, programme, unit="edu_sports") == [record]
+    later = time.time() + 3 * 86400
+    monkeypatch.setattr(inbox_module.time, "time", lambda: later)
+    (now,) = scan_and_identify(paths, programme, unit="edu_sports")
+    assert now.mtime == target.stat().st_mtime and now.reasons == []
+
+
+def inbox_of(paths, programme, n_others: int) -> None:
+    """One edu form and ``n_others`` files of other units (copies of one health form, by name)."""
+    form(paths, "教体中心.xlsx")
+    health = form(paths, "卫健中心报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    for i in range(n_others - 1):
+        copy = paths.inbox / f"其他/卫健中心报表-{i:03d}.xlsx"
+        copy.parent.mkdir(exist_ok=True)
+        shutil.copyfile(health, copy)
+        touch_mtime(copy, OLD)
+
+
+@pytest.mark.parametrize("n_others", [15, 200])
+def test_a_units_scan_does_work_only_for_its_own_files(tmp_path, programme, calls, n_others):
+    from wcreport.core.settings import quarter_paths
+
+    counts, reset = calls
+    paths = quarter_paths("2023Q1", tmp_path / "inbox", tmp_path / "output")
+    inbox_of(paths, programme, n_others)
+    assert len(scan_and_identify(paths, programme)) == n_others + 1
+    reset()
+    (mine,) = scan_and_identify(paths, programme, unit="edu_sports")
+    assert mine.unit == "edu_sports"
+    # the same work at 15 and at 200 other files: the index and one unit's records
+    assert {k: v for k, v in counts.items() if v} == {"_cached_record": 1, "_read_entries": 1 + 1}
+    form(paths, "其他/卫健中心报表-000.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS,
+         mtime=OLD + 1)                                  # another unit's file changed: processed once
+    reset()
+    assert scan_and_identify(paths, programme, unit="edu_sports") == [mine]
+    assert (counts["_process"], counts["_cached_record"]) == (1, 1)
+    reset()
+    assert scan_and_identify(paths, programme, unit="edu_sports") == [mine]
+    assert (counts["_process"], counts["_cached_record"]) == (0, 1)
+
+
+def test_concurrent_unit_scans_agree_with_a_full_scan(paths, programme):
+    write_quarter_samples(programme, Quarter.parse("2023Q1"), paths.inbox_root)
+    scan_and_identify(paths, programme)
+    for path in sorted(paths.inbox.iterdir())[:5]:      # five files changed since gather
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)
+        touch_mtime(path, OLD)
+    expected = {u.key: [r for r in scan_and_identify(paths.__class__(paths.quarter, paths.inbox_root,
+                                                                      paths.output_root / "fresh"), programme)
+                        if r.unit == u.key] for u in programme.units}
+    got, errors = {}, []
+
+    def ingest(key):
+        try:
+            got[key] = scan_and_identify(paths, programme, unit=key)
+        except Exception as exc:     # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ingest, args=(u.key,)) for u in programme.units]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for key, records in expected.items():
+        assert [(r.path, r.sha256, r.unit, r.status, r.mtime) for r in got[key]] == \
+               [(r.path, r.sha256, r.unit, r.status, r.mtime) for r in records], key
+    full = scan_and_identify(paths, programme)
+    assert [(r.path, r.sha256, r.unit) for r in full] == \
+           sorted([(r.path, r.sha256, r.unit) for rs in expected.values() for r in rs])
+
+
+def test_a_lost_update_costs_recomputation_never_a_wrong_record(paths, programme, calls):
+    counts, reset = calls
+    form(paths, "教体中心.xlsx")
+    (old,) = scan_and_identify(paths, programme)
+    group = cache_folder(paths) / "unit-edu_sports.json"
+    stale = group.read_bytes()
+    form(paths, "教体中心.xlsx", rows=EDU_ROWS[:2])        # a correction: same name and mtime
+    (new,) = scan_and_identify(paths, programme, unit="edu_sports")
+    assert new.sha256 != old.sha256
+    group.write_bytes(stale)        # a slower writer put back the records it had read: the index is newer
+    reset()
+    assert scan_and_identify(paths, programme, unit="edu_sports") == [new]
+    assert counts["_process"] == 1
