@@ -6,25 +6,27 @@ Runbook, one task per step:
 1. **resolve_run** – the quarter (param `quarter`, else the run's data interval) and the
    inbox/output roots (params `inbox`, `output`, else `REPORT_INBOX` / `REPORT_OUTPUT`).
 2. **gather** – lists `<inbox>/<quarter>/`, archives every file by sha256, identifies units.
-3. **ingest_unit** – one mapped task instance per expected unit, named by the unit:
-   read, locate the form, validate with the Great Expectations suites in `expectations/`,
-   accept or reject, write feedback. *To rerun one unit after it replaced its file, clear
+3. **validate_quarter** – validates every unit's new files in one Great Expectations run
+   per suite (the suites in `expectations/`) and keeps each file's outcome.
+4. **ingest_unit** – one mapped task instance per expected unit, named by the unit:
+   read, locate the form, take its validation from step 3 (or validate a file step 3 did
+   not see, e.g. one replaced since), accept or reject, write feedback. *To rerun one unit after it replaced its file, clear
    its `ingest_unit` instance with "Downstream" ticked* (see the README runbook).
-4. **merge** – manifest, consolidated model and the workbook (`outlets`: the report asset).
+5. **merge** – manifest, consolidated model and the workbook (`outlets`: the report asset).
    Runs only when every unit's ingest succeeded: a unit's bad file never fails its ingest
    (it is rejected with feedback), so a failed ingest is our fault (disk, permissions, a
    bug) and must not reach the leaders as that unit's absence. The alert names the cause;
    fix it and clear the failed instance with Downstream (docs/runbook.md).
-5. **plan_mail** – decides the mail: the quarter's first report → **send** (unattended);
+6. **plan_mail** – decides the mail: the quarter's first report → **send** (unattended);
    content changed since the last mail → **review_correction**; unchanged or already rejected
    content → nothing.
-6. **send** – e-mails the workbook through the `smtp_default` connection, once.
-7. **review_correction** – a correction (更正版N) waits for the clerk's answer under
+7. **send** – e-mails the workbook through the `smtp_default` connection, once.
+8. **review_correction** – a correction (更正版N) waits for the clerk's answer under
    *Required Actions*: what changed since the last mail and a link to the new workbook.
-   **发送更正版** sends it (step 8); **不发送** keeps the last mail as the valid version
+   **发送更正版** sends it (step 9); **不发送** keeps the last mail as the valid version
    and the same content is not asked again. Nobody answers within `review_timeout_hours`
    (default 72) → `review_timeout_action` (default `hold`: not sent; a later run asks again).
-8. **send_correction** – sends the approved correction once (only if it is still the current
+9. **send_correction** – sends the approved correction once (only if it is still the current
    content) or records the rejection in the mail ledger.
 
 Outputs live in `<output>/<quarter>/` (manifest.json, the workbook, feedback/, data_docs/,
@@ -76,6 +78,12 @@ def quarterly_report():
 
         return gather_inbox(run)
 
+    @task
+    def validate_quarter(run: dict) -> dict:
+        from wcreport.orchestration.tasks import validate_quarter as validate_batch
+
+        return validate_batch(run)
+
     @task(map_index_template="{{ unit_name }}")
     def ingest_unit(unit: str, run: dict) -> dict:
         from wcreport.orchestration.tasks import ingest, map_label, programme_of
@@ -120,7 +128,10 @@ def quarterly_report():
 
     run = resolve_run()
     units = gather(run)
+    batch = validate_quarter(run)
+    units >> batch
     summaries = ingest_unit.partial(run=run).expand(unit=units)
+    batch >> summaries
     merged = merge(run, summaries)
     decision = plan_mail(run, merged)
     decision >> [send(run, merged), review]

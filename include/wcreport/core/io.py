@@ -34,11 +34,12 @@ def _umask() -> int:
     return current
 
 
-def write_atomic(path: Path, data: bytes, *, skip_if_same: bool = False) -> bool:
+def write_atomic(path: Path, data: bytes, *, skip_if_same: bool = False, durable: bool = True) -> bool:
     """Write ``data`` to ``path`` atomically and durably; True when the file was written.
 
     With ``skip_if_same`` an identical existing file is left alone (keeps mtimes stable
-    across reruns).
+    across reruns). ``durable=False`` skips the fsync: for caches that can be recomputed,
+    where thousands of small writes would otherwise each wait for the disk.
     """
     path = Path(path)
     if skip_if_same:
@@ -56,7 +57,8 @@ def write_atomic(path: Path, data: bytes, *, skip_if_same: bool = False) -> bool
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException as exc:

@@ -72,6 +72,29 @@ def gather(run: dict) -> list[str]:
     return [unit.key for unit in programme.units]
 
 
+@fail_fast
+def validate_quarter(run: dict) -> dict:
+    """Validate every unit's new files in one Great Expectations run per suite, for the
+    units' ingest to look up (``wcreport.validate.prevalidated``).
+
+    Only an operations fault fails this task. Should the batch itself break, the error is
+    logged with its traceback and each ``ingest_unit`` validates its unit's files on its
+    own: slower, same outcome."""
+    from wcreport.core.faults import OperationsFault
+    from wcreport.validate.decide import scan_inbox
+    from wcreport.validate.prevalidated import validate_quarter as validate_batch
+
+    paths, programme = paths_of(run), programme_of(run)
+    records = scan_inbox(paths, programme, max_wait_seconds=0)
+    try:
+        return validate_batch(paths, programme, records)
+    except OperationsFault:
+        raise
+    except Exception as exc:
+        log.exception("the quarter's batch validation failed; each unit is validated on its own")
+        return {"batch_failed": f"{exc.__class__.__name__}: {exc}"}
+
+
 def _fail_on_missing_tools(records) -> None:
     """A stamped copy could not be read because the worker lacks a tool: ours to install, not the unit's."""
     from wcreport.core.faults import ToolMissing

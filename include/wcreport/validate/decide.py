@@ -54,26 +54,44 @@ class _Passed:
 
 
 def _evaluate(paths, programme, unit_key: str, record: FileRecord) -> _Passed | None:
-    """Read, locate and validate one version; set its status. What it contributes if it passed."""
-    from wcreport.validate.suites import validate_report
+    """Read, locate and validate one version; set its status. What it contributes if it passed.
 
+    The quarter's batch (``validate.prevalidated``) usually validated this very file
+    already; only a file it did not see (replaced since, or the rules changed) is
+    validated here, on its own."""
     archived = paths.output_root / record.archived_as
     _fmt, parsed, error = read_cached(paths, programme, record.sha256, archived)
     if error is not None or parsed is None:
         record.status = "rejected"
         return None
-    outcome = validate_report(parsed, unit_key, programme, paths.quarter,
-                              previous=previous_result(paths, unit_key), data_docs_dir=paths.data_docs)
-    findings: list[Finding] = cap_findings([*parsed.findings, *outcome.findings])
+    findings, page = _validated(paths, programme, unit_key, record, parsed)
+    findings = cap_findings([*parsed.findings, *findings])
     errors = [f for f in findings if f.severity == "error"]
     record.findings = findings
-    data_docs = _relative_page(paths, outcome.pages[0] if outcome.pages else outcome.data_docs)
+    data_docs = _relative_page(paths, page)
     if errors:
         record.status = "rejected"
         record.reasons = [f.as_text() for f in errors] + [f.message for f in findings if f.code == "findings.truncated"]
         return None
     record.status = "accepted"
     return _Passed(parsed.rows, parsed.indicators, [f for f in findings if f.severity == "warning"], data_docs)
+
+
+def _validated(paths, programme, unit_key: str, record: FileRecord, parsed) -> tuple[list[Finding], str | None]:
+    """(the suites' findings, the Data Docs page) for one file: from the quarter's batch when
+    it validated exactly this, else from a validation of this file alone."""
+    from wcreport.validate import prevalidated, suites
+
+    previous = previous_result(paths, unit_key)
+    found = prevalidated.lookup(paths, programme, unit_key, record.sha256, previous)
+    if found is not None:
+        page = suites.offline_page(paths.data_docs, paths.quarter, unit_key, programme, found.results,
+                                   cap_findings(found.findings), [])
+        return found.findings, str(page)
+    log.info("%s: not in the quarter's batch, validated on its own", record.path)
+    outcome = suites.validate_report(parsed, unit_key, programme, paths.quarter, previous=previous,
+                                     data_docs_dir=paths.data_docs)
+    return outcome.findings, outcome.pages[0] if outcome.pages else outcome.data_docs
 
 
 def _evaluate_safely(paths, programme, unit_key: str, record: FileRecord) -> _Passed | None:
@@ -167,7 +185,8 @@ def ingest_unit(paths: QuarterPaths, programme, unit_key: str, *, max_wait_secon
     unit = programme.units_by_key[unit_key]
     result = UnitResult(quarter=str(paths.quarter), unit=unit_key, unit_name=unit.name, status="missing")
     # An unreadable inbox is an operations problem, not a unit's: let the task fail and alert.
-    records = scan_inbox(paths, programme, max_wait_seconds=max_wait_seconds)
+    # Only this unit's files: the others come from the stat cache without being read.
+    records = scan_and_identify(paths, programme, max_wait_seconds=max_wait_seconds, unit=unit_key)
     mine = [r for r in records if r.unit == unit_key and r.kind == "spreadsheet"
             and r.status in ("pending", "rejected")]
     versions = _distinct_versions(mine)

@@ -57,6 +57,8 @@ class ValidationOutcome:
     # This run's result pages (one per suite). Static HTML: they render offline, whereas
     # GX's index page lists results through JavaScript libraries loaded from CDNs.
     pages: list[str] = field(default_factory=list)
+    # The suites' results in GX's JSON form (batched runs: what the offline page is made from).
+    results: dict[str, dict] | None = None
 
 
 # --- text normalisation ------------------------------------------------------------
@@ -397,17 +399,22 @@ def offline_page(docs_dir: Path, quarter: Quarter, unit_key: str, programme: Pro
 
 
 def build_data_docs_index(data_docs_dir: Path) -> str | None:
-    """Rebuild the quarter's Data Docs index over all its results (once per quarter)."""
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+    """Rebuild the quarter's Data Docs index over all its results (once per quarter).
 
-    project = _project(expectations_root(), Path(data_docs_dir))
-    project.context.build_data_docs(
-        resource_identifiers=[ExpectationSuiteIdentifier(name=project.definitions[TABLES[0]].suite.name)],
-        build_index=True)
-    _keep_gx_index(Path(data_docs_dir))
+    GX's own index only when GX stored results here (files validated on their own); a
+    quarter validated in one batch has only the offline pages, and this needs no GX."""
     from wcreport.validate.offline_docs import write_index
 
-    return str(write_index(Path(data_docs_dir)))
+    docs_dir = Path(data_docs_dir)
+    if any((docs_dir / "results").rglob("*.json")):
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+        project = _project(expectations_root(), docs_dir)
+        project.context.build_data_docs(
+            resource_identifiers=[ExpectationSuiteIdentifier(name=project.definitions[TABLES[0]].suite.name)],
+            build_index=True)
+        _keep_gx_index(docs_dir)
+    return str(write_index(docs_dir))
 
 
 def _page_paths(context, key) -> list[str]:
@@ -574,12 +581,11 @@ def validate_many(items: list[Item], programme: Programme, quarter: Quarter,
 def _outcome(prepared: Prepared, results: dict[str, Any], programme: Programme, quarter: Quarter,
              data_docs_dir: Path | None) -> ValidationOutcome:
     findings = findings_of(prepared, results, programme)
+    as_json = {name: result.to_json_dict() for name, result in results.items()}
     if not data_docs_dir:
-        return ValidationOutcome(findings=findings)
+        return ValidationOutcome(findings=findings, results=as_json)
     docs_dir = Path(data_docs_dir)
-    page = offline_page(docs_dir, quarter, prepared.unit_key, programme,
-                        {name: result.to_json_dict() for name, result in results.items()},
-                        cap_findings(findings), [])
+    page = offline_page(docs_dir, quarter, prepared.unit_key, programme, as_json, cap_findings(findings), [])
     index = docs_dir / "index.html"
     return ValidationOutcome(findings=findings, data_docs=str(index) if index.exists() else None,
-                             pages=[str(page)])
+                             pages=[str(page)], results=as_json)

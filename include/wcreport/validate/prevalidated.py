@@ -1,0 +1,127 @@
+"""The quarter's files validated in one batch, kept for each unit's ingest.
+
+``validate_quarter`` (DAG task ``validate_quarter``, after ``gather``) validates every
+unit's file versions in one Great Expectations run per suite (``suites.validate_many``)
+and keeps each file's outcome under ``<output>/<quarter>/cache/validated/``. Each
+unit's ``ingest_unit`` then looks its files up (``lookup``) and validates on its own
+only what is not there, so a quarter pays GX's fixed cost about once instead of once
+per unit, and ``ingest_unit`` does not import GX at all when the batch covered it.
+
+An outcome is found only for the same bytes (sha256), the same unit, the same programme,
+the same previous-quarter result and the same suites: a file replaced after the batch, a
+rerun after the rules changed or after the previous quarter was corrected all miss the
+cache and are validated afresh, for that unit only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from wcreport.core.io import write_atomic
+from wcreport.core.model import FileRecord, Finding, UnitResult
+from wcreport.core.settings import QuarterPaths, expectations_root
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = "1"
+RULE_FILES = ("gx/expectations/*.json", "gx/validation_definitions/*.json", "gx/checkpoints/*.json")
+
+
+@dataclass
+class Prevalidated:
+    """A file's validation outcome from the quarter's batch."""
+
+    findings: list[Finding]
+    results: dict[str, dict]        # the suites' results in GX's JSON form (for the offline page)
+
+
+def _programme_digest(programme, _memo: dict = {}) -> str:  # noqa: B006 - a per-process memo
+    key = id(programme)
+    if _memo.get("key") != key:
+        _memo.update(key=key, value=hashlib.sha256(programme.model_dump_json().encode()).hexdigest())
+    return _memo["value"]
+
+
+def rules_digest(root: Path | None = None) -> str:
+    """Hash of the GX project's suites, definitions and checkpoints (the reviewed rules)."""
+    root = Path(root or expectations_root())
+    digest = hashlib.sha256(CACHE_VERSION.encode())
+    for pattern in RULE_FILES:
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(programme, unit_key: str, sha256: str, previous: UnitResult | None, rules: str) -> str:
+    """What a file's outcome depends on: its bytes, its unit, the programme, the unit's
+    previous quarter and the rules."""
+    previous_json = previous.model_dump_json() if previous is not None else ""
+    parts = [CACHE_VERSION, sha256, unit_key, _programme_digest(programme), rules,
+             hashlib.sha256(previous_json.encode()).hexdigest()]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _entry(paths: QuarterPaths, key: str) -> Path:
+    return paths.output / "cache" / "validated" / f"{key}.json"
+
+
+def lookup(paths: QuarterPaths, programme, unit_key: str, sha256: str | None,
+           previous: UnitResult | None) -> Prevalidated | None:
+    """The batch's outcome for this file, if it was validated exactly as it would be now."""
+    if not sha256:
+        return None
+    key = cache_key(programme, unit_key, sha256, previous, rules_digest())
+    try:
+        data = json.loads(_entry(paths, key).read_text(encoding="utf-8"))
+        return Prevalidated([Finding.model_validate(f) for f in data["findings"]], data["results"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _versions(records: list[FileRecord]) -> list[FileRecord]:
+    """Each unit's distinct pending workbook contents, newest first (as ``decide`` reads them)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for record in sorted(records, key=lambda r: (r.mtime, r.path), reverse=True):
+        if record.kind != "spreadsheet" or record.status != "pending" or not record.unit or not record.sha256:
+            continue
+        if (record.unit, record.sha256) not in seen:
+            seen.add((record.unit, record.sha256))
+            out.append(record)
+    return out
+
+
+def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) -> dict:
+    """Validate, in one batch, every pending workbook version not validated yet; keep the outcomes."""
+    from wcreport.intake.inbox import read_cached
+    from wcreport.validate.decide import previous_result
+    from wcreport.validate.suites import Item, validate_many
+
+    started = time.perf_counter()
+    rules = rules_digest()
+    previous = {u.key: previous_result(paths, u.key) for u in programme.units}
+    todo: list[tuple[str, Item]] = []
+    cached = unreadable = 0
+    for record in _versions(records):
+        key = cache_key(programme, record.unit, record.sha256, previous.get(record.unit), rules)
+        if _entry(paths, key).exists():
+            cached += 1
+            continue
+        _fmt, parsed, error = read_cached(paths, programme, record.sha256, paths.output_root / record.archived_as)
+        if error is not None or parsed is None:
+            unreadable += 1         # rejected by ingest_unit with its reading error
+            continue
+        todo.append((key, Item(parsed, record.unit, previous.get(record.unit))))
+    outcomes = validate_many([item for _key, item in todo], programme, paths.quarter)
+    for (key, _item), outcome in zip(todo, outcomes, strict=True):
+        payload = {"findings": [f.model_dump(mode="json") for f in outcome.findings], "results": outcome.results}
+        write_atomic(_entry(paths, key), json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+                     durable=False)
+    summary = {"validated": len(todo), "already_validated": cached, "unreadable": unreadable,
+               "seconds": round(time.perf_counter() - started, 2)}
+    log.info("Quarter %s validated in one batch: %s", paths.quarter, summary)
+    return summary

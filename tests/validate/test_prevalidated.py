@@ -1,0 +1,130 @@
+"""The quarter's batch: each unit's ingest takes its files' outcomes from it, with exactly the
+result it would have reached alone, and validates on its own only what the batch did not see."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from intake.corpus import Book, form_sheet, touch_mtime, write
+from wcreport.core.quarter import Quarter
+from wcreport.core.settings import quarter_paths
+from wcreport.testing.sample import SampleOptions, write_quarter_samples
+from wcreport.validate import prevalidated, suites
+from wcreport.validate.decide import ingest_unit, scan_inbox
+
+from .helpers import good_report, previous_result
+
+Q1 = Quarter(2023, 1)
+
+
+def _outcome(result):
+    return (result.status, result.accepted_path, result.rejected_corrections, result.data_docs,
+            [(r.seq, r.progress) for r in result.rows],
+            [(f.path, f.status, f.reasons, [(x.code, x.sheet, x.cell, x.message) for x in f.findings])
+             for f in result.files])
+
+
+def _blank_progress(programme, unit, path, mtime):
+    task = programme.tasks_of(unit.key)[0]
+    write(Book([form_sheet(unit.name, [[task.seq, task.name, unit.name, "", "2023年12月"]])]), path)
+    touch_mtime(path, mtime)
+
+
+@pytest.fixture
+def quarter(tmp_path, programme):
+    """The sample quarter with its faulty files, a unit whose only file fails and a unit
+    whose newer correction fails."""
+    paths = quarter_paths(str(Q1), tmp_path / "inbox", tmp_path / "output")
+    written = write_quarter_samples(programme, Q1, paths.inbox_root, SampleOptions(faulty=True))
+    failing, corrected = written[1], written[2]
+    _blank_progress(programme, programme.units[1], failing, failing.stat().st_mtime)
+    _blank_progress(programme, programme.units[2], failing.with_name("更正-" + corrected.name),
+                    corrected.stat().st_mtime + 600)
+    return paths
+
+
+@pytest.fixture
+def single_runs(monkeypatch):
+    """Counts the files validated on their own, by unit."""
+    calls: list[str] = []
+    original = suites.validate_report
+
+    def counting(parsed, unit_key, *args, **kwargs):
+        calls.append(unit_key)
+        return original(parsed, unit_key, *args, **kwargs)
+
+    monkeypatch.setattr(suites, "validate_report", counting)
+    return calls
+
+
+def test_units_take_the_batch_and_reach_what_they_reach_alone(quarter, programme, tmp_path, single_runs):
+    alone = quarter_paths(str(Q1), tmp_path / "alone-inbox", tmp_path / "alone-output")
+    shutil.copytree(quarter.inbox_root, alone.inbox_root)          # copy2: same received times
+    expected = {u.key: _outcome(ingest_unit(alone, programme, u.key, max_wait_seconds=0))
+                for u in programme.units}
+    assert len(single_runs) >= len(programme.units) - 1           # the reference validated alone
+    single_runs.clear()
+
+    summary = prevalidated.validate_quarter(quarter, programme, scan_inbox(quarter, programme, max_wait_seconds=0))
+    assert summary["validated"] >= len(programme.units) - 1
+    got = {u.key: _outcome(ingest_unit(quarter, programme, u.key, max_wait_seconds=0))
+           for u in programme.units}
+
+    assert single_runs == []
+    assert got == expected
+    statuses = {key: outcome[0] for key, outcome in got.items()}
+    assert statuses[programme.units[1].key] == "rejected"
+    assert got[programme.units[2].key][2], "the failed correction is listed"
+
+
+def test_a_second_batch_validates_nothing_again(quarter, programme):
+    records = scan_inbox(quarter, programme, max_wait_seconds=0)
+    first = prevalidated.validate_quarter(quarter, programme, records)
+    again = prevalidated.validate_quarter(quarter, programme, records)
+    assert (again["validated"], again["already_validated"]) == (0, first["validated"])
+
+
+def test_a_file_replaced_after_the_batch_is_validated_on_its_own(quarter, programme, single_runs):
+    prevalidated.validate_quarter(quarter, programme, scan_inbox(quarter, programme, max_wait_seconds=0))
+    unit = programme.units[0]
+    mine = [r for r in scan_inbox(quarter, programme, max_wait_seconds=0)
+            if r.unit == unit.key and r.kind == "spreadsheet"]
+    assert mine
+    target = quarter.inbox / mine[0].path
+    _blank_progress(programme, unit, target, target.stat().st_mtime + 60)
+
+    result = ingest_unit(quarter, programme, unit.key, max_wait_seconds=0)
+
+    assert single_runs == [unit.key]
+    replaced = next(f for f in result.files if f.path == mine[0].path)
+    assert replaced.status == "rejected"
+    assert "progress.empty" in {f.code for f in replaced.findings}
+    others = [ingest_unit(quarter, programme, u.key, max_wait_seconds=0) for u in programme.units[1:4]]
+    assert single_runs == [unit.key] and all(o.status for o in others)
+
+
+def test_the_outcome_is_kept_for_those_inputs_only(programme, tmp_path):
+    report = good_report(programme)
+    rules = prevalidated.rules_digest()
+    base = prevalidated.cache_key(programme, "construction", "a" * 64, None, rules)
+    assert base == prevalidated.cache_key(programme, "construction", "a" * 64, None, rules)
+    variants = {
+        "other bytes": prevalidated.cache_key(programme, "construction", "b" * 64, None, rules),
+        "other unit": prevalidated.cache_key(programme, "health", "a" * 64, None, rules),
+        "previous quarter": prevalidated.cache_key(programme, "construction", "a" * 64,
+                                                   previous_result(programme, report), rules),
+        "other rules": prevalidated.cache_key(programme, "construction", "a" * 64, None, rules + "x"),
+        "other programme": prevalidated.cache_key(programme.model_copy(update={"year": 2024}),
+                                                  "construction", "a" * 64, None, rules),
+    }
+    assert base not in variants.values() and len(set(variants.values())) == len(variants)
+
+
+def test_edited_rules_change_the_digest(tmp_path):
+    copy = tmp_path / "expectations"
+    shutil.copytree(suites.expectations_root(), copy)
+    before = prevalidated.rules_digest(copy)
+    suite = copy / "gx" / "expectations" / "progress_rows.json"
+    suite.write_text(suite.read_text(encoding="utf-8").replace("暂无", "暂时没有"), encoding="utf-8")
+    assert prevalidated.rules_digest(copy) != before
