@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ITEM = "_item"
 ROW_ID = "row_id"
+LOCAL_ROW_ID = "local_row_id"
 QUALIFIED = "@item"         # suffix of qualified columns
 QUALIFIED_PARAM = "_by_item"  # suffix of qualified parameters (GX wants identifiers)
 ROW_TYPES = frozenset({
@@ -145,51 +146,100 @@ def _qualified_set(value_set: Any, params: list[dict[str, Any]], batch_params: d
     return {"$PARAMETER": name + QUALIFIED_PARAM}
 
 
-def batch_frame(frames: list[Any], folded: FoldedSuite):
-    """All items' frames as one, with the item number, a global row id and qualified columns."""
-    import pandas as pd
+def batch_frame(table: str, records: list[list[dict[str, Any]]], folded: FoldedSuite):
+    """(one frame of all items' rows, each item's first global row): the item number, a
+    global row id and the qualified columns added."""
+    from wcreport.validate.suites import typed_frame
 
-    tagged = []
-    for item, frame in enumerate(frames):
-        part = frame.copy()
-        part[ITEM] = item
-        tagged.append(part)
-    batch = pd.concat(tagged, ignore_index=True) if tagged else pd.DataFrame()
-    batch["local_row_id"] = batch[ROW_ID]
-    batch[ROW_ID] = range(len(batch))
-    for column in {c for c in folded.qualified if c}:
-        batch[column + QUALIFIED] = [
-            None if (t := _token(v)) is None else f"{item}|{t}"
-            for item, v in zip(batch[ITEM], batch[column], strict=True)]
-        batch[column + QUALIFIED] = batch[column + QUALIFIED].astype(object)
-    return batch
+    qualified = sorted({c for c in folded.qualified if c})
+    rows: list[dict[str, Any]] = []
+    offsets = []
+    for item, item_records in enumerate(records):
+        offsets.append(len(rows))
+        for record in item_records:
+            row = {**record, ITEM: item, LOCAL_ROW_ID: record[ROW_ID], ROW_ID: len(rows)}
+            for column in qualified:
+                token = _token(record[column])
+                row[column + QUALIFIED] = None if token is None else f"{item}|{token}"
+            rows.append(row)
+    offsets.append(len(rows))
+    frame = typed_frame(table, rows, extra=(ITEM, LOCAL_ROW_ID, *(c + QUALIFIED for c in qualified)))
+    for column in qualified:
+        frame[column + QUALIFIED] = frame[column + QUALIFIED].astype(object)
+    return frame, offsets
 
 
-def split(result, folded: FoldedSuite, frames: list[Any], batch) -> list[Any]:
-    """Each item's suite result, as a GX result over that item alone would read."""
-    from great_expectations.core import ExpectationSuiteValidationResult
+@dataclass
+class ExpectationShare:
+    """One expectation's outcome over one item (the attributes findings read of a GX result)."""
 
-    items: list[list[Any]] = [[None] * len(folded.originals) for _ in frames]
-    item_of = batch[ITEM].to_numpy()
-    local_of = batch["local_row_id"].to_numpy()
+    success: bool
+    expectation_config: Any         # the reviewed suite's ExpectationConfiguration
+    result: dict[str, Any]
+    exception_info: dict[str, Any] | None
+
+
+@dataclass
+class ItemResult:
+    """One suite's outcome over one item; ``to_json_dict`` has GX's JSON form."""
+
+    suite_name: str
+    results: list[ExpectationShare]
+    configs_json: list[dict[str, Any]]
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.results)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        evaluated = len(self.results)
+        successful = sum(bool(r.success) for r in self.results)
+        return {
+            "success": self.success, "suite_name": self.suite_name,
+            "statistics": {"evaluated_expectations": evaluated, "successful_expectations": successful,
+                           "unsuccessful_expectations": evaluated - successful,
+                           "success_percent": 100.0 * successful / evaluated if evaluated else None},
+            "results": [{"success": r.success, "expectation_config": config, "result": r.result,
+                         "exception_info": r.exception_info}
+                        for r, config in zip(self.results, self.configs_json, strict=True)]}
+
+
+class _Columns:
+    """The batch frame's columns as Python lists, converted once."""
+
+    def __init__(self, frame) -> None:
+        self.frame = frame
+        self.lists: dict[str, list[Any]] = {}
+
+    def __getitem__(self, column: str) -> list[Any]:
+        if column not in self.lists:
+            self.lists[column] = self.frame[column].tolist()
+        return self.lists[column]
+
+
+def split(result, folded: FoldedSuite, frame, offsets: list[int]) -> list[ItemResult]:
+    """Each item's suite result, as a GX run over that item alone would give it."""
+    n_items = len(offsets) - 1
+    shares: list[list[Any]] = [[None] * len(folded.originals) for _ in range(n_items)]
+    columns = _Columns(frame)
+    item_of = columns[ITEM]
     folded_configs = [e.configuration for e in folded.suite.expectations]
     for expectation in result.results:
         index = int(expectation.expectation_config.meta[FOLD_INDEX])
         original, column = folded.originals[index], folded.qualified[index]
         details = expectation.result or {}
-        if expectation.exception_info and expectation.exception_info.get("raised_exception"):
-            shares = [(expectation.success, dict(details)) for _ in frames]
+        exception = expectation.exception_info
+        if exception and exception.get("raised_exception"):
+            outcomes = [(expectation.success, dict(details))] * n_items
         elif original.type == CONTAINS:
-            shares = _contains_shares(_required(folded_configs[index], folded.params), column, frames, batch)
+            outcomes = _contains_shares(_required(folded_configs[index], folded.params), column, columns, offsets)
         else:
-            shares = _row_shares(details, original, column, frames, item_of, local_of)
-        for item, (success, share) in enumerate(shares):
-            items[item][index] = _expectation_result(original, success, share, expectation.exception_info)
+            outcomes = _row_shares(details, original, column, columns, item_of, offsets)
+        for item, (success, share) in enumerate(outcomes):
+            shares[item][index] = ExpectationShare(success, original, share, exception)
+    configs_json = [c.to_json_dict() for c in folded.originals]
     suite_name = result.suite_name.removesuffix(QUALIFIED)
-    return [ExpectationSuiteValidationResult(
-        success=all(r.success for r in results), results=results, suite_name=suite_name,
-        statistics=_statistics(results), meta=dict(result.meta or {}))
-        for results in items]
+    return [ItemResult(suite_name, item_shares, configs_json) for item_shares in shares]
 
 
 def _required(config, params: dict[str, Any]) -> list[str]:
@@ -198,42 +248,34 @@ def _required(config, params: dict[str, Any]) -> list[str]:
     return list(params.get(name, []) if name else value_set or [])
 
 
-def _expectation_result(config, success: bool, share: dict, exception_info):
-    from great_expectations.core import ExpectationValidationResult
-
-    return ExpectationValidationResult(success=success, expectation_config=config, result=share,
-                                       exception_info=exception_info)
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _statistics(results: list[Any]) -> dict[str, Any]:
-    evaluated = len(results)
-    successful = sum(bool(r.success) for r in results)
-    return {"evaluated_expectations": evaluated, "successful_expectations": successful,
-            "unsuccessful_expectations": evaluated - successful,
-            "success_percent": 100.0 * successful / evaluated if evaluated else None}
-
-
-def _row_shares(details: dict, config, column: str | None, frames, item_of, local_of) -> list[tuple[bool, dict]]:
+def _row_shares(details: dict, config, column: str | None, columns: _Columns, item_of: list[int],
+                offsets: list[int]) -> list[tuple[bool, dict]]:
     """Failing rows of a row-level (or uniqueness) expectation, item by item, local row ids."""
     by_item: dict[int, list[dict]] = defaultdict(list)
     for entry in details.get("unexpected_index_list") or []:
         global_id = int(entry[ROW_ID] if isinstance(entry, dict) else entry)
-        item, local = int(item_of[global_id]), int(local_of[global_id])
-        by_item[item].append(_local_entry(entry, local, frames[item], column))
+        item = item_of[global_id]
+        by_item[item].append(_local_entry(entry, global_id, global_id - offsets[item], columns, column))
+    checked = config.kwargs.get("column")
+    checked_values = columns[checked] if checked else None
     shares = []
-    checked_column = config.kwargs.get("column")
-    for item, frame in enumerate(frames):
+    for item in range(len(offsets) - 1):
+        start, end = offsets[item], offsets[item + 1]
         entries = by_item.get(item, [])
-        values = [e.get(checked_column) if checked_column else
-                  tuple(v for k, v in e.items() if k != ROW_ID) for e in entries]
-        missing = int(frame[checked_column].isna().sum()) if checked_column in frame else 0
-        nonmissing = len(frame) - missing
+        values = [e.get(checked) if checked else tuple(v for k, v in e.items() if k != ROW_ID) for e in entries]
+        size = end - start
+        missing = sum(_is_missing(v) for v in checked_values[start:end]) if checked_values is not None else 0
+        nonmissing = size - missing
         shares.append((not entries, {
-            "element_count": len(frame),
+            "element_count": size,
             "unexpected_count": len(entries),
             "unexpected_percent": 100.0 * len(entries) / nonmissing if nonmissing else 0.0,
             "missing_count": missing,
-            "missing_percent": 100.0 * missing / len(frame) if len(frame) else None,
+            "missing_percent": 100.0 * missing / size if size else None,
             "partial_unexpected_list": values[:_SHOWN],
             "unexpected_list": values,
             "unexpected_index_column_names": [ROW_ID],
@@ -243,7 +285,7 @@ def _row_shares(details: dict, config, column: str | None, frames, item_of, loca
     return shares
 
 
-def _local_entry(entry: Any, local: int, frame, column: str | None) -> dict:
+def _local_entry(entry: Any, global_id: int, local: int, columns: _Columns, column: str | None) -> dict:
     """A failing row as a run over its item alone reports it: original column, local row id."""
     if not isinstance(entry, dict):
         return {ROW_ID: local}
@@ -252,23 +294,25 @@ def _local_entry(entry: Any, local: int, frame, column: str | None) -> dict:
         if key == ROW_ID:
             continue
         original = key.removesuffix(QUALIFIED) if column and key == column + QUALIFIED else key
-        out[original] = frame[original].iloc[local] if original in frame else entry[key]
+        out[original] = columns[original][global_id]
     out[ROW_ID] = local
     return out
 
 
-def _contains_shares(required: list[str], column: str, frames, batch) -> list[tuple[bool, dict]]:
+def _contains_shares(required: list[str], column: str, columns: _Columns, offsets: list[int]
+                     ) -> list[tuple[bool, dict]]:
     """Distinct values containing a set, per item: the item's own distinct values, and
     success when none of its qualified required values is missing from the batch."""
-    present = set(batch[column + QUALIFIED].dropna())
+    present = set(v for v in columns[column + QUALIFIED] if v is not None)
     lacking = {int(v.split("|", 1)[0]) for v in required if v not in present}
+    values = columns[column]
     shares = []
-    for item, frame in enumerate(frames):
-        values = frame[column].dropna()
-        counts = sorted(values.value_counts().items(), key=lambda vc: _sort_key(vc[0]))
+    for item in range(len(offsets) - 1):
+        counts = Counter(v for v in values[offsets[item]:offsets[item + 1]] if not _is_missing(v))
+        ordered = sorted(counts, key=_sort_key)
         shares.append((item not in lacking, {
-            "observed_value": sorted(values.unique().tolist(), key=_sort_key),
-            "details": {"value_counts": [{"value": v, "count": int(c)} for v, c in counts]}}))
+            "observed_value": ordered,
+            "details": {"value_counts": [{"value": v, "count": counts[v]} for v in ordered]}}))
     return shares
 
 

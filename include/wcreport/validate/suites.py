@@ -172,9 +172,15 @@ def _form_rows(parsed: ParsedReport, unit_seqs: set[int]) -> list[ProgressRow]:
             if r.progress.strip() or (r.seq is not None and r.seq in unit_seqs)]
 
 
-def _rows_frame(rows: list[ProgressRow], programme: Programme, year: int):
-    import pandas as pd
+# Per table: the columns GX sees as objects and as floats (``row_id`` stays as built).
+COLUMNS = {
+    "progress_rows": (("seq", "task_key", "progress", "progress_norm", "progress_key", "deadline_status"),
+                      ("deadline_yyyymmdd",)),
+    "indicators": (("key", "raw"), ("value", "previous_value", "ratio_to_target")),
+}
 
+
+def _rows_records(rows: list[ProgressRow], programme: Programme, year: int) -> list[dict[str, Any]]:
     known = set(programme.tasks_by_seq)
     records = []
     for i, row in enumerate(rows):
@@ -190,12 +196,20 @@ def _rows_frame(rows: list[ProgressRow], programme: Programme, year: int):
             "deadline_status": None if deadline.kind == "empty" else deadline.kind,
             "deadline_yyyymmdd": float(deadline.yyyymmdd) if deadline.yyyymmdd else math.nan,
         })
-    columns = ["row_id", "seq", "task_key", "progress", "progress_norm", "progress_key",
-               "deadline_status", "deadline_yyyymmdd"]
-    frame = pd.DataFrame.from_records(records, columns=columns)
-    for name in columns[1:-1]:
+    return records
+
+
+def typed_frame(table: str, records: list[dict[str, Any]], extra: tuple[str, ...] = ()):
+    """The frame GX validates: ``records`` with the table's column types; ``extra``
+    columns (the batch's item number, qualified columns) are kept as they are."""
+    import pandas as pd
+
+    objects, floats = COLUMNS[table]
+    frame = pd.DataFrame.from_records(records, columns=["row_id", *objects, *floats, *extra])
+    for name in objects:
         frame[name] = frame[name].astype(object)
-    frame["deadline_yyyymmdd"] = frame["deadline_yyyymmdd"].astype(float)
+    for name in floats:
+        frame[name] = frame[name].astype(float)
     return frame
 
 
@@ -205,10 +219,8 @@ def _indicator_value(ind: IndicatorValue) -> float | None:
     return parse_number(ind.raw)
 
 
-def _indicators_frame(indicators: list[IndicatorValue], programme: Programme,
-                      previous: dict[str, float]):
-    import pandas as pd
-
+def _indicator_records(indicators: list[IndicatorValue], programme: Programme,
+                       previous: dict[str, float]) -> list[dict[str, Any]]:
     targets = {i.key: i.target for t in programme.tasks for i in t.indicators}
     records = []
     for i, ind in enumerate(indicators):
@@ -222,13 +234,7 @@ def _indicators_frame(indicators: list[IndicatorValue], programme: Programme,
             "previous_value": previous.get(ind.key, math.nan) if ind.key else math.nan,
             "ratio_to_target": (float(value) / target) if value is not None and target else math.nan,
         })
-    columns = ["row_id", "key", "raw", "value", "previous_value", "ratio_to_target"]
-    frame = pd.DataFrame.from_records(records, columns=columns)
-    for name in ("key", "raw"):
-        frame[name] = frame[name].astype(object)
-    for name in columns[3:]:
-        frame[name] = frame[name].astype(float)
-    return frame
+    return records
 
 
 # --- parameters -----------------------------------------------------------------------
@@ -261,7 +267,7 @@ class Prepared:
     parsed: ParsedReport
     unit_key: str
     rows: list[ProgressRow]
-    frames: dict[str, Any]
+    records: dict[str, list[dict[str, Any]]]     # per table: the rows of its frame
     params: dict[str, Any]
     prev_values: dict[str, float]
     prev_label: str
@@ -279,9 +285,9 @@ def prepare(parsed: ParsedReport, unit_key: str, programme: Programme, quarter: 
     prev_rows = previous.rows if previous else []
     prev_values = {i.key: v for i in (previous.indicators if previous else [])
                    if i.key and (v := _indicator_value(i)) is not None}
-    frames = {"progress_rows": _rows_frame(rows, programme, year),
-              "indicators": _indicators_frame(parsed.indicators, programme, prev_values)}
-    return Prepared(parsed, unit_key, rows, frames, _parameters(programme, unit_key, year, prev_rows),
+    records = {"progress_rows": _rows_records(rows, programme, year),
+               "indicators": _indicator_records(parsed.indicators, programme, prev_values)}
+    return Prepared(parsed, unit_key, rows, records, _parameters(programme, unit_key, year, prev_rows),
                     prev_values, previous_label(previous, quarter), unit_seqs)
 
 
@@ -309,7 +315,8 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
     if docs_dir:
         docs_dir.mkdir(parents=True, exist_ok=True)
     project = _project(expectations_root(), docs_dir)
-    results, pages = _run(project, prepared.frames, prepared.params, docs_dir is not None,
+    frames = {table: typed_frame(table, records) for table, records in prepared.records.items()}
+    results, pages = _run(project, frames, prepared.params, docs_dir is not None,
                           f"{quarter}-{unit_key}")
     findings = findings_of(prepared, results, programme)
     if docs_dir:
@@ -566,12 +573,11 @@ def validate_many(items: list[Item], programme: Programme, quarter: Quarter,
                 for i in items]
     per_item: list[dict[str, Any]] = [{} for _ in items]
     for table in TABLES:
-        frames = [p.frames[table] for p in prepared]
-        frame = batch.batch_frame(frames, folded[table])
+        frame, offsets = batch.batch_frame(table, [p.records[table] for p in prepared], folded[table])
         gx_batch = project.definitions[table].data.get_batch(batch_parameters={"dataframe": frame})
         result = gx_batch.validate(folded[table].suite, result_format=project.result_format,
                                    expectation_parameters=folded[table].params)
-        for item, share in enumerate(batch.split(result, folded[table], frames, frame)):
+        for item, share in enumerate(batch.split(result, folded[table], frame, offsets)):
             per_item[item][table] = share
     log.info("validated %d file(s) in one run per suite in %.2f s", len(items), time.perf_counter() - started)
     return [_outcome(p, results, programme, quarter, data_docs_dir) for p, results in zip(prepared, per_item,
