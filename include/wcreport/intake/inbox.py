@@ -312,31 +312,34 @@ def _list(paths) -> tuple[list[str], list[FileRecord], dict[str, os.stat_result]
     rels: list[str] = []
     skipped: list[FileRecord] = []
     stats: dict[str, os.stat_result] = {}
-    for dirpath, dirnames, filenames in os.walk(inbox, onerror=refuse, followlinks=False):
+    top = str(inbox)
+    for dirpath, dirnames, filenames in os.walk(top, onerror=refuse, followlinks=False):
         dirnames.sort()
-        for name in [*dirnames, *filenames]:
-            full = Path(dirpath) / name
-            rel = full.relative_to(inbox).as_posix()
-            kept, st = _not_followed(full, rel, is_dir=name in dirnames)
-            if kept is not None:
-                skipped.append(kept)
-            elif name in filenames:
-                rels.append(rel)
-                if st is not None:      # None: gone since the listing (it is not in the folder any more)
-                    stats[rel] = st
+        # plain strings, not Path objects: this runs for every entry of every rescan
+        folder = os.path.relpath(dirpath, top).replace(os.sep, "/") if dirpath != top else ""
+        for names, is_dir in ((dirnames, True), (filenames, False)):
+            for name in names:
+                rel = f"{folder}/{name}" if folder else name
+                kept, st = _not_followed(os.path.join(dirpath, name), rel, is_dir=is_dir)
+                if kept is not None:
+                    skipped.append(kept)
+                elif not is_dir:
+                    rels.append(rel)
+                    if st is not None:      # None: gone since the listing (it is not in the folder any more)
+                        stats[rel] = st
     return sorted(rels), sorted(skipped, key=lambda r: r.path), stats
 
 
-def _not_followed(full: Path, rel: str, *, is_dir: bool) -> tuple[FileRecord | None, os.stat_result | None]:
+def _not_followed(full: str, rel: str, *, is_dir: bool) -> tuple[FileRecord | None, os.stat_result | None]:
     """(an ignored record for a symbolic link or a special file, else None; the entry's lstat or None if gone)."""
     try:
         st = os.lstat(full)
     except FileNotFoundError:
         return None, None
     except OSError as exc:
-        raise inbox_unreadable(full, exc) from exc
+        raise inbox_unreadable(Path(full), exc) from exc
     if stat_module.S_ISLNK(st.st_mode):
-        reason = LINK_TO_FOLDER if full.is_dir() else LINK_TO_FILE if full.exists() else LINK_DANGLING
+        reason = LINK_TO_FOLDER if os.path.isdir(full) else LINK_TO_FILE if os.path.exists(full) else LINK_DANGLING
     elif is_dir or stat_module.S_ISREG(st.st_mode):
         return None, st
     else:
