@@ -420,10 +420,11 @@ def markdown(data: dict) -> str:
         "",
         f"`bench/bench_scheduler.py` (`make bench-scheduler`): the topology of `tests/integration/harness.py` "
         f"on this machine ({m.get('cpu_model', '?')} × {m.get('cpus', '?')} CPUs, {m.get('mem_gib', '?')} GiB): "
-        f"a private PostgreSQL cluster, `airflow db migrate` ({_fmt(s.get('start_s'))} s with the services' start), "
+        f"a private PostgreSQL cluster, `airflow db migrate`, "
         f"scheduler + dag-processor + api-server as child processes, **{s.get('executor', 'LocalExecutor')}** "
         f"(one task process per instance), `parallelism` = `max_active_tasks_per_dag` = **{s.get('parallelism')}**, "
-        f"`max_map_length` {s.get('max_map_length')}. `quarterly_report` and its no-op twin share the stack, "
+        f"`max_map_length` {s.get('max_map_length')} (cluster, migration and services up in "
+        f"{_fmt(s.get('start_s'))} s, not counted). `quarterly_report` and its no-op twin share the stack, "
         "runs are triggered through the REST API one at a time (real and no-op interleaved), each real run "
         "into a fresh output folder with a loopback SMTP sink. Wall time from the trigger to the terminal "
         "state as the API reports it (polled every 2 s); CPU of the stack's whole process tree (services, "
