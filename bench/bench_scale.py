@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -78,7 +79,43 @@ def warm_up_gx(programme) -> float:
     return t.wall
 
 
-def run_size(work: Path, n_units: int, sampled: int) -> dict:
+# Where the batch's time goes: inclusive CPU of these functions (name, file suffix).
+BATCH_PHASES = {
+    "GX: Batch.validate (metric graph + metrics, both suites)": ("validate", "great_expectations/datasource/fluent/interfaces.py"),
+    "wcreport: prepare frames and parameters": ("prepare", "wcreport/validate/suites.py"),
+    "wcreport: batched suites (fold)": ("fold", "wcreport/validate/batch.py"),
+    "wcreport: one frame of all items (batch_frame)": ("batch_frame", "wcreport/validate/batch.py"),
+    "wcreport: cut each item's results out (split)": ("split", "wcreport/validate/batch.py"),
+    "wcreport: findings and JSON form per item (_outcome)": ("_outcome", "wcreport/validate/suites.py"),
+    "wcreport: parsed reports from the cache (read_cached)": ("read_cached", "wcreport/intake/inbox.py"),
+    "wcreport: outcome files written (write_atomic)": ("write_atomic", "wcreport/core/io.py"),
+}
+
+
+def profile_batch(paths, programme, records) -> dict:
+    """validate_quarter again (outcome cache cleared) under cProfile: the phases' shares."""
+    import cProfile
+    import pstats
+
+    shutil.rmtree(paths.output / "cache" / "validated", ignore_errors=True)
+    from wcreport.validate.prevalidated import validate_quarter
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    validate_quarter(paths, programme, records)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    total = max((ct for (_f, _l, name), (_cc, _nc, _tt, ct, _c) in stats.items() if name == "validate_quarter"),
+                default=0.0)
+    phases = {}
+    for label, (name, suffix) in BATCH_PHASES.items():
+        seconds = sum(ct for (file, _line, fn), (_cc, _nc, _tt, ct, _c) in stats.items()
+                      if fn == name and file.endswith(suffix))
+        phases[label] = {"s": round(seconds, 3), "share": round(seconds / total, 3) if total else None}
+    return {"total_s": round(total, 3), "phases": phases}
+
+
+def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> dict:
     from openpyxl import load_workbook
 
     case = work / f"n{n_units}"
@@ -139,6 +176,8 @@ def run_size(work: Path, n_units: int, sampled: int) -> dict:
         "merge_s": round(merged["wall_s"], 2), "merge_peak_rss_mib": round(merged["peak_rss_bytes"] / 2**20, 0),
         "merge_units": merged["units"], "report_bytes": report.stat().st_size, "report_rows": sheet_rows,
     }
+    if profile:
+        result["profile"] = profile_batch(paths, programme, records)
     result["validate_ratio"] = round(result["validate_cpu_s"] / result["floor_cpu_s"], 2)
     result["parse_ratio"] = round(result["parse_cpu_s"] / result["floor_cpu_s"], 2)
     return result
@@ -164,8 +203,9 @@ def main() -> int:
     results = []
     try:
         private_expectations(work)
-        for n in (int(x) for x in args.sizes.split(",")):
-            results.append(run_size(work, n, args.sampled))
+        sizes = [int(x) for x in args.sizes.split(",")]
+        for n in sizes:
+            results.append(run_size(work, n, args.sampled, profile=n == sizes[-1]))
             r = results[-1]
             print(f"  scale {n}: validation {r['validate_cpu_s']} s = {r['validate_ratio']}x the calamine floor "
                   f"({r['floor_cpu_s']} s), unit scan {r['unit_scan_median_ms']} ms, ingest/unit "

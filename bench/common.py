@@ -121,7 +121,11 @@ def private_expectations(work: Path) -> Path:
 
 def synthetic_programme(directory: Path, n_units: int, n_tasks: int = 10, year: int = 2023) -> Path:
     """A valid programme YAML: ``n_units`` units, each responsible for all ``n_tasks`` tasks,
-    one indicator per task. Written as ``<directory>/<year>.yaml`` (REPORT_PROGRAMMES_DIR)."""
+    one indicator per task. Written as ``<directory>/<year>.yaml`` (REPORT_PROGRAMMES_DIR).
+
+    The units form the programme's ``area_group``, so the form's 责任单位 column reads one
+    label, as a provincial notice writes "各市、县（区）": listing every unit by name in every
+    task's cell would make each unit's file, and so every per-file cost, grow with N."""
     directory.mkdir(parents=True, exist_ok=True)
     units = [{"key": f"unit_{i:05d}", "name": f"测试镇{i:05d}"} for i in range(n_units)]
     keys = [u["key"] for u in units]
@@ -137,6 +141,7 @@ def synthetic_programme(directory: Path, n_units: int, n_tasks: int = 10, year: 
         "report": {"title": f"{year}年省级测试报表", "organiser": "测试科"},
         "recipients": {"to": [{"name": "测试科", "email": "test@example.invalid"}]},
         "deadlines": {1: f"{year}-03-31", 2: f"{year}-06-30", 3: f"{year}-09-30", 4: f"{year}-12-31"},
+        "area_group": {"label": "各市、县（区）", "units": keys},
         "units": units, "tasks": tasks,
     }
     path = directory / f"{year}.yaml"
