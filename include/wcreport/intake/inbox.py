@@ -536,23 +536,9 @@ def _read_entries(path: Path) -> dict:
 
 
 def _write_cache(path: Path, data: dict) -> None:
-    """``write_atomic`` without the fsync: a cache file is replaced whole, and a damaged one is ignored."""
+    """A cache file replaced whole, without the fsync (a damaged one is ignored and rebuilt)."""
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise output_unwritable(path, exc) from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise output_unwritable(path, exc) from exc
-        raise
+    write_atomic(path, payload, durable=False)
 
 
 _code_fingerprint_value: str | None = None
