@@ -89,7 +89,7 @@ class _Config:
 ], ids=["mostly", "unknown type", "table scoped", "per-unit bound"])
 def test_what_cannot_be_folded_is_refused(config):
     with pytest.raises(batch.NotFoldable):
-        batch._mode(config, varying={"unit_min"})
+        batch.folding(config, varying={"unit_min"})
 
 
 def test_an_unfoldable_suite_falls_back_to_single_runs(programme, monkeypatch):
@@ -101,3 +101,29 @@ def test_an_unfoldable_suite_falls_back_to_single_runs(programme, monkeypatch):
     bad = with_row(good_report(programme), 0, progress="")
     outcomes = validate_many([Item(bad, UNIT), Item(good_report(programme), UNIT)], programme, Q2)
     assert [[f.code for f in o.findings] for o in outcomes] == [["progress.empty"], []]
+
+
+def _sizes_passed_to_gx(folded) -> int:
+    """How many values GX's expectation arguments carry (GX copies them thousands of times a run)."""
+    total = sum(len(v) for v in folded.params.values() if isinstance(v, list))
+    for expectation in folded.suite.expectations:
+        value_set = expectation.configuration.kwargs.get("value_set")
+        total += len(value_set) if isinstance(value_set, list) else 0
+    return total
+
+
+def test_what_gx_is_given_does_not_grow_with_the_items(programme):
+    """Per-unit sets become marker columns, not a union of every unit's set."""
+    from wcreport.core.settings import expectations_root
+    from wcreport.validate.suites import _project, prepare
+
+    project = _project(expectations_root(), None)
+    reports = [prepare(good_report(programme, u.key), u.key, programme, Q2,
+                       previous_result(programme, good_report(programme, u.key), u.key))
+               for u in programme.units]
+    for table in ("progress_rows", "indicators"):
+        suite = project.definitions[table].suite
+        few = batch.fold(suite, [r.params for r in reports[:2]])
+        many = batch.fold(suite, [r.params for r in reports])
+        assert _sizes_passed_to_gx(many) == _sizes_passed_to_gx(few)
+        assert {f.mode for f in many.foldings} >= {"plain", "marker"}

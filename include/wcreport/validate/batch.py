@@ -11,17 +11,22 @@ The reviewed suites stay the contract; the batched suite is derived from them me
   (not null, in a set, between bounds, column pairs: a row's outcome does not depend on
   the other rows).
 * A set expectation whose parameter differs between items (the unit's tasks, its previous
-  quarter's texts, its indicators) and every table-scoped expectation (unique values,
-  distinct values containing a set) runs on a qualified twin of its column, values
-  written ``<item>|<value>``, against the union of the items' qualified sets: per item,
-  exactly the rows and missing values a run over that item alone would report.
+  quarter's texts, its indicators) is folded into a column: the batch frame carries, per
+  row, whether the value is in that row's item's set (``<column>__in__<parameter>``), and
+  GX checks that marker (in the set / not in the set: ``[True]``). Passing the union of
+  all items' sets to GX instead would cost per item: GX copies an expectation's
+  arguments, value set included, thousands of times per run.
+* Uniqueness runs on a qualified twin of its column, values written ``<item>|<value>``.
+* Distinct values containing a set is decided per item from the item's own distinct
+  values (one set difference; GX would need the union of every item's set).
 * Anything else (another expectation type, ``mostly`` below 1, a row condition, a
   parameter that differs between items in a bound) cannot be folded; the caller then
   validates item by item (correct, slower) and a warning names the expectation.
 
-Each item's share of the batch result is rebuilt as GX result objects that carry the
-reviewed suite's own expectation configuration, so findings (``suites.findings_of``) and
-the offline pages are made exactly as for a single run.
+Each item's share of the batch result is rebuilt in GX's result form, carrying the reviewed
+suite's own expectation configuration, so findings (``suites.findings_of``) and the offline
+pages are made exactly as for a single run; ``tests/validate/test_batch.py`` checks that
+every rule gives the same findings either way.
 """
 from __future__ import annotations
 
@@ -57,13 +62,25 @@ class NotFoldable(Exception):
 
 
 @dataclass
+class Folding:
+    """How one reviewed expectation runs in the batch."""
+
+    mode: str                       # plain | marker | qualified | per_item
+    column: str | None = None       # the reviewed expectation's column
+    frame_column: str | None = None  # the batch frame's column GX checks instead (marker, qualified)
+    param: str | None = None        # the per-item parameter (marker, per_item)
+    literal: list | None = None     # a literal value set (per_item)
+
+
+@dataclass
 class FoldedSuite:
     """The batched form of one reviewed suite."""
 
     suite: Any                                  # GX ExpectationSuite (in memory, not saved)
     originals: list[Any]                        # the reviewed ExpectationConfiguration, in order
-    qualified: list[str | None]                 # per expectation: the column it was qualified on
-    params: dict[str, Any] = field(default_factory=dict)
+    foldings: list[Folding]
+    item_params: list[dict[str, Any]]           # each item's suite parameters
+    params: dict[str, Any] = field(default_factory=dict)    # the parameters all items share
 
 
 def _param_name(value: Any) -> str | None:
@@ -71,7 +88,7 @@ def _param_name(value: Any) -> str | None:
 
 
 def _token(value: Any) -> str | None:
-    """A value as the qualified columns and sets spell it (1 and 1.0 are the same task)."""
+    """A value as the qualified columns spell it (1 and 1.0 are the same task)."""
     if value is None:
         return None
     if isinstance(value, float):
@@ -84,27 +101,37 @@ def _token(value: Any) -> str | None:
     return str(value)
 
 
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def varying_params(params: list[dict[str, Any]]) -> set[str]:
     """The names of suite parameters whose value differs between items."""
     first = params[0]
     return {name for name in first if any(p.get(name) != first[name] for p in params[1:])}
 
 
-def _mode(config, varying: set[str]) -> str:
-    """'plain', 'qualified'; raises NotFoldable."""
+def folding(config, varying: set[str]) -> Folding:
+    """How ``config`` runs in the batch; raises NotFoldable."""
     kwargs = config.kwargs
     described = f"{config.type} {dict(kwargs)} ({(config.meta or {}).get('code')})"
     if kwargs.get("mostly", 1) != 1 or kwargs.get("row_condition"):
         raise NotFoldable(described)
     used = {name for value in kwargs.values() if (name := _param_name(value))}
-    if config.type in (UNIQUE, CONTAINS):
-        return "qualified"
+    column = kwargs.get("column")
+    value_set = kwargs.get("value_set")
+    if config.type == UNIQUE:
+        return Folding("qualified", column, column + QUALIFIED)
+    if config.type == CONTAINS:
+        return Folding("per_item", column, param=_param_name(value_set),
+                       literal=None if _param_name(value_set) else list(value_set or []))
     if config.type in SET_TYPES and used & varying:
-        if used - {_param_name(kwargs.get("value_set"))}:
+        name = _param_name(value_set)
+        if name is None or used - {name}:
             raise NotFoldable(described)
-        return "qualified"
+        return Folding("marker", column, f"{column}__in__{name}", param=name)
     if config.type in ROW_TYPES and not used & varying:
-        return "plain"
+        return Folding("plain", column)
     raise NotFoldable(described)
 
 
@@ -115,57 +142,50 @@ def fold(suite, params: list[dict[str, Any]]) -> FoldedSuite:
 
     varying = varying_params(params)
     originals = [e.configuration for e in suite.expectations]
+    foldings = [folding(config, varying) for config in originals]
     folded = ExpectationSuite(name=f"{suite.name}{QUALIFIED}")
-    qualified: list[str | None] = []
-    batch_params = {name: value for name, value in params[0].items() if name not in varying}
-    for config in originals:
+    for index, (config, how) in enumerate(zip(originals, foldings, strict=True)):
+        if how.mode == "per_item":
+            continue
         kwargs = dict(config.kwargs)
-        column = None
-        if _mode(config, varying) == "qualified":
-            column = kwargs["column"]
-            kwargs["column"] = column + QUALIFIED
-            if "value_set" in kwargs:
-                kwargs["value_set"] = _qualified_set(kwargs["value_set"], params, batch_params)
-        qualified.append(column)
-        meta = {**(config.meta or {}), FOLD_INDEX: len(qualified) - 1}     # GX reorders results
+        if how.mode == "qualified":
+            kwargs["column"] = how.frame_column
+        elif how.mode == "marker":
+            kwargs["column"], kwargs["value_set"] = how.frame_column, [True]
+        meta = {**(config.meta or {}), FOLD_INDEX: index}      # GX reorders results
         folded.add_expectation(ExpectationConfiguration(
             type=config.type, kwargs=kwargs, meta=meta, severity=config.severity).to_domain_obj())
-    return FoldedSuite(folded, originals, qualified, batch_params)
-
-
-def _qualified_set(value_set: Any, params: list[dict[str, Any]], batch_params: dict[str, Any]) -> Any:
-    """The union over items of ``<item>|<value>``: a new parameter, or a literal list."""
-    name = _param_name(value_set)
-    qualified = []
-    for item, item_params in enumerate(params):
-        values = item_params.get(name, []) if name else value_set
-        qualified += [f"{item}|{t}" for v in values or [] if (t := _token(v)) is not None]
-    if name is None:
-        return qualified
-    batch_params[name + QUALIFIED_PARAM] = qualified
-    return {"$PARAMETER": name + QUALIFIED_PARAM}
+    shared = {name: value for name, value in params[0].items() if name not in varying}
+    return FoldedSuite(folded, originals, foldings, params, shared)
 
 
 def batch_frame(table: str, records: list[list[dict[str, Any]]], folded: FoldedSuite):
     """(one frame of all items' rows, each item's first global row): the item number, a
-    global row id and the qualified columns added."""
+    global row id, the marker and the qualified columns added."""
     from wcreport.validate.suites import typed_frame
 
-    qualified = sorted({c for c in folded.qualified if c})
+    derived = {f.frame_column: f for f in folded.foldings if f.frame_column}
     rows: list[dict[str, Any]] = []
     offsets = []
     for item, item_records in enumerate(records):
         offsets.append(len(rows))
+        sets = {f.param: set(folded.item_params[item].get(f.param) or []) for f in derived.values()
+                if f.mode == "marker"}
         for record in item_records:
             row = {**record, ITEM: item, LOCAL_ROW_ID: record[ROW_ID], ROW_ID: len(rows)}
-            for column in qualified:
-                token = _token(record[column])
-                row[column + QUALIFIED] = None if token is None else f"{item}|{token}"
+            for name, how in derived.items():
+                value = record[how.column]
+                if _is_missing(value):
+                    row[name] = None
+                elif how.mode == "marker":
+                    row[name] = value in sets[how.param]
+                else:
+                    row[name] = f"{item}|{_token(value)}"
             rows.append(row)
     offsets.append(len(rows))
-    frame = typed_frame(table, rows, extra=(ITEM, LOCAL_ROW_ID, *(c + QUALIFIED for c in qualified)))
-    for column in qualified:
-        frame[column + QUALIFIED] = frame[column + QUALIFIED].astype(object)
+    frame = typed_frame(table, rows, extra=(ITEM, LOCAL_ROW_ID, *derived))
+    for name in derived:
+        frame[name] = frame[name].astype(object)
     return frame, offsets
 
 
@@ -223,43 +243,37 @@ def split(result, folded: FoldedSuite, frame, offsets: list[int]) -> list[ItemRe
     shares: list[list[Any]] = [[None] * len(folded.originals) for _ in range(n_items)]
     columns = _Columns(frame)
     item_of = columns[ITEM]
-    folded_configs = [e.configuration for e in folded.suite.expectations]
     for expectation in result.results:
         index = int(expectation.expectation_config.meta[FOLD_INDEX])
-        original, column = folded.originals[index], folded.qualified[index]
+        original, how = folded.originals[index], folded.foldings[index]
         details = expectation.result or {}
         exception = expectation.exception_info
         if exception and exception.get("raised_exception"):
             outcomes = [(expectation.success, dict(details))] * n_items
-        elif original.type == CONTAINS:
-            outcomes = _contains_shares(_required(folded_configs[index], folded.params), column, columns, offsets)
         else:
-            outcomes = _row_shares(details, original, column, columns, item_of, offsets)
+            outcomes = _row_shares(details, original, how, columns, item_of, offsets)
         for item, (success, share) in enumerate(outcomes):
             shares[item][index] = ExpectationShare(success, original, share, exception)
+    no_exception = {"raised_exception": False, "exception_traceback": None, "exception_message": None}
+    for index, how in enumerate(folded.foldings):
+        if how.mode != "per_item":
+            continue
+        required = [how.literal or [] if how.param is None else p.get(how.param) or [] for p in folded.item_params]
+        for item, (success, share) in enumerate(_contains_shares(required, how.column, columns, offsets)):
+            shares[item][index] = ExpectationShare(success, folded.originals[index], share, no_exception)
     configs_json = [c.to_json_dict() for c in folded.originals]
     suite_name = result.suite_name.removesuffix(QUALIFIED)
     return [ItemResult(suite_name, item_shares, configs_json) for item_shares in shares]
 
 
-def _required(config, params: dict[str, Any]) -> list[str]:
-    value_set = config.kwargs.get("value_set")
-    name = _param_name(value_set)
-    return list(params.get(name, []) if name else value_set or [])
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _row_shares(details: dict, config, column: str | None, columns: _Columns, item_of: list[int],
+def _row_shares(details: dict, config, how: Folding, columns: _Columns, item_of: list[int],
                 offsets: list[int]) -> list[tuple[bool, dict]]:
     """Failing rows of a row-level (or uniqueness) expectation, item by item, local row ids."""
     by_item: dict[int, list[dict]] = defaultdict(list)
     for entry in details.get("unexpected_index_list") or []:
         global_id = int(entry[ROW_ID] if isinstance(entry, dict) else entry)
         item = item_of[global_id]
-        by_item[item].append(_local_entry(entry, global_id, global_id - offsets[item], columns, column))
+        by_item[item].append(_local_entry(entry, global_id, global_id - offsets[item], columns, how))
     checked = config.kwargs.get("column")
     checked_values = columns[checked] if checked else None
     shares = []
@@ -285,7 +299,7 @@ def _row_shares(details: dict, config, column: str | None, columns: _Columns, it
     return shares
 
 
-def _local_entry(entry: Any, global_id: int, local: int, columns: _Columns, column: str | None) -> dict:
+def _local_entry(entry: Any, global_id: int, local: int, columns: _Columns, how: Folding) -> dict:
     """A failing row as a run over its item alone reports it: original column, local row id."""
     if not isinstance(entry, dict):
         return {ROW_ID: local}
@@ -293,24 +307,22 @@ def _local_entry(entry: Any, global_id: int, local: int, columns: _Columns, colu
     for key in entry:
         if key == ROW_ID:
             continue
-        original = key.removesuffix(QUALIFIED) if column and key == column + QUALIFIED else key
+        original = how.column if how.frame_column and key == how.frame_column else key
         out[original] = columns[original][global_id]
     out[ROW_ID] = local
     return out
 
 
-def _contains_shares(required: list[str], column: str, columns: _Columns, offsets: list[int]
+def _contains_shares(required: list[list[Any]], column: str, columns: _Columns, offsets: list[int]
                      ) -> list[tuple[bool, dict]]:
     """Distinct values containing a set, per item: the item's own distinct values, and
-    success when none of its qualified required values is missing from the batch."""
-    present = set(v for v in columns[column + QUALIFIED] if v is not None)
-    lacking = {int(v.split("|", 1)[0]) for v in required if v not in present}
+    success when every value of the item's set is among them."""
     values = columns[column]
     shares = []
     for item in range(len(offsets) - 1):
         counts = Counter(v for v in values[offsets[item]:offsets[item + 1]] if not _is_missing(v))
         ordered = sorted(counts, key=_sort_key)
-        shares.append((item not in lacking, {
+        shares.append((all(v in counts for v in required[item]), {
             "observed_value": ordered,
             "details": {"value_counts": [{"value": v, "count": counts[v]} for v in ordered]}}))
     return shares
