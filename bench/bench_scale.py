@@ -7,6 +7,7 @@ temporary REPORT_PROGRAMMES_DIR and one sample file per unit (``wcreport.testing
 the pipeline functions called directly (no Airflow), CPU time of this process:
 
 - floor: python-calamine reading every sheet of every archived file (the bare read);
+  floor, read + locate and validation are each the median of ``REPEAT`` runs;
 - read + locate: ``reader.read_workbook`` + ``locate.locate_report`` of every file (our parse);
 - gather: ``tasks.gather`` once (archive, read, identify every file);
 - validation: ``prevalidated.validate_quarter`` (the DAG's ``validate_quarter``: every
@@ -49,6 +50,15 @@ wall = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024     # Linux: KiB
 print(json.dumps({"wall_s": wall, "peak_rss_bytes": rss, "report": out["report"], "units": out["units"]}))
 """
+
+
+REPEAT = 3      # floor, parse and validation: median of this many runs
+
+
+def _cpu(fn) -> float:
+    with Timer() as t:
+        fn()
+    return t.cpu
 
 
 def calamine_floor(paths: list[Path]) -> None:
@@ -134,13 +144,16 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
     paths, programme = pipeline.paths_of(run), pipeline.programme_of(run)
     records = scan_inbox(paths, programme, max_wait_seconds=0)
     files = [paths.output_root / r.archived_as for r in records if r.kind == "spreadsheet" and r.archived_as]
-    with Timer() as t_floor:
-        calamine_floor(files)
-    with Timer() as t_parse:
-        read_and_locate(files, programme)
+    floor_cpu = median(_cpu(lambda: calamine_floor(files)) for _ in range(REPEAT))
+    parse_cpu = median(_cpu(lambda: read_and_locate(files, programme)) for _ in range(REPEAT))
     gx_cold_s = warm_up_gx(programme)
-    with Timer() as t_validate:
-        batch = validate_quarter(paths, programme, records)
+    validate_cpu, validate_wall = [], []
+    for _ in range(REPEAT):     # each time from scratch: the outcomes kept by the previous run removed
+        shutil.rmtree(paths.output / "cache" / "validated", ignore_errors=True)
+        with Timer() as t_validate:
+            batch = validate_quarter(paths, programme, records)
+        validate_cpu.append(t_validate.cpu)
+        validate_wall.append(t_validate.wall)
     step = max(1, len(keys) // sampled)
     chosen = keys[::step][:sampled]
     scan_s = []
@@ -163,10 +176,11 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
     result = {
         "units": n_units, "tasks": len(programme.tasks), "files": len(files),
         "samples_s": round(t_samples.wall, 1),
-        "floor_cpu_s": round(t_floor.cpu, 3), "parse_cpu_s": round(t_parse.cpu, 3),
+        "repeat": REPEAT, "floor_cpu_s": round(floor_cpu, 4), "parse_cpu_s": round(parse_cpu, 3),
         "gather_s": round(t_gather.wall, 2), "gather_per_unit_ms": round(t_gather.wall / n_units * 1000, 1),
         "gx_cold_s": round(gx_cold_s, 2),
-        "validate_cpu_s": round(t_validate.cpu, 3), "validate_wall_s": round(t_validate.wall, 3),
+        "validate_cpu_s": round(median(validate_cpu), 3), "validate_wall_s": round(median(validate_wall), 3),
+        "validate_cpu_samples_s": [round(x, 3) for x in validate_cpu],
         "validated_files": batch["validated"],
         "unit_scan_median_ms": round(median(scan_s) * 1000, 2),
         "ingest_median_ms": round(median(ingest_s) * 1000, 1),

@@ -203,7 +203,7 @@ def section_scale(lines: list[str]) -> None:
               "Synthetic programme (`bench/common.py: synthetic_programme`, every unit responsible for all 10 "
               "tasks, one indicator each) in a temporary `REPORT_PROGRAMMES_DIR`, one sample file per unit; the "
               "pipeline functions called directly (no Airflow), CPU time of the process. Floor: python-calamine "
-              "reading every sheet of every archived file. *Validation* is `validate_quarter` (the DAG task: "
+              "reading every sheet of every archived file; floor, read + locate and validation are medians of 3 runs. *Validation* is `validate_quarter` (the DAG task: "
               "every file in one GX run per suite, outcomes written for the units' ingest), GX imported and "
               "loaded before (its cold cost in its own column). *Ingest* is `tasks.ingest` of **every** unit "
               "after the batch, as the mapped `ingest_unit` runs it; *unit scan* is the part of it that finds the "

@@ -38,9 +38,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-ITEM = "_item"
 ROW_ID = "row_id"
-LOCAL_ROW_ID = "local_row_id"
 QUALIFIED = "@item"         # suffix of qualified columns
 QUALIFIED_PARAM = "_by_item"  # suffix of qualified parameters (GX wants identifiers)
 ROW_TYPES = frozenset({
@@ -160,8 +158,8 @@ def fold(suite, params: list[dict[str, Any]]) -> FoldedSuite:
 
 
 def batch_frame(table: str, records: list[list[dict[str, Any]]], folded: FoldedSuite):
-    """(one frame of all items' rows, each item's first global row): the item number, a
-    global row id, the marker and the qualified columns added."""
+    """(one frame of all items' rows, each item's first global row): a global row id, the
+    marker and the qualified columns added (no more columns: GX's cost grows with them)."""
     from wcreport.validate.suites import typed_frame
 
     derived = {f.frame_column: f for f in folded.foldings if f.frame_column}
@@ -172,7 +170,7 @@ def batch_frame(table: str, records: list[list[dict[str, Any]]], folded: FoldedS
         sets = {f.param: set(folded.item_params[item].get(f.param) or []) for f in derived.values()
                 if f.mode == "marker"}
         for record in item_records:
-            row = {**record, ITEM: item, LOCAL_ROW_ID: record[ROW_ID], ROW_ID: len(rows)}
+            row = {**record, ROW_ID: len(rows)}
             for name, how in derived.items():
                 value = record[how.column]
                 if _is_missing(value):
@@ -183,7 +181,7 @@ def batch_frame(table: str, records: list[list[dict[str, Any]]], folded: FoldedS
                     row[name] = f"{item}|{_token(value)}"
             rows.append(row)
     offsets.append(len(rows))
-    frame = typed_frame(table, rows, extra=(ITEM, LOCAL_ROW_ID, *derived))
+    frame = typed_frame(table, rows, extra=tuple(derived))
     for name in derived:
         frame[name] = frame[name].astype(object)
     return frame, offsets
@@ -242,7 +240,7 @@ def split(result, folded: FoldedSuite, frame, offsets: list[int]) -> list[ItemRe
     n_items = len(offsets) - 1
     shares: list[list[Any]] = [[None] * len(folded.originals) for _ in range(n_items)]
     columns = _Columns(frame)
-    item_of = columns[ITEM]
+    item_of = [item for item in range(n_items) for _ in range(offsets[item], offsets[item + 1])]
     for expectation in result.results:
         index = int(expectation.expectation_config.meta[FOLD_INDEX])
         original, how = folded.originals[index], folded.foldings[index]

@@ -186,13 +186,14 @@ def _rows_records(rows: list[ProgressRow], programme: Programme, year: int) -> l
     for i, row in enumerate(rows):
         progress = row.progress.strip()
         deadline = parse_deadline(row.deadline if row.deadline.strip() else None, year)
+        progress_text = text_key(progress) if progress else ""
         records.append({
             "row_id": i,
             "seq": row.seq,
             "task_key": f"{row.seq}|{name_key(row.task_name)}" if row.seq in known else None,
             "progress": progress or None,
-            "progress_norm": placeholder_key(progress) if progress else None,
-            "progress_key": f"{row.seq}|{text_key(progress)}" if progress else None,
+            "progress_norm": progress_text.strip(_EDGE_PUNCT) if progress else None,    # placeholder_key
+            "progress_key": f"{row.seq}|{progress_text}" if progress else None,
             "deadline_status": None if deadline.kind == "empty" else deadline.kind,
             "deadline_yyyymmdd": float(deadline.yyyymmdd) if deadline.yyyymmdd else math.nan,
         })
