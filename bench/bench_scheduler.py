@@ -370,6 +370,7 @@ def ceiling(stack, cpu, sink, work: Path, inbox: Path, units: int, minutes: floa
                        if rf["finished_in_time"] else
                        {"ceiling_units": rf["projected_ceiling_units"], "mode": "projected",
                         "meaning": f"throughput of a run stopped after {minutes} min x {goal_minutes} min"})
+    out["ceiling_units"], out["ceiling_mode"] = out["headline"]["ceiling_units"], out["headline"]["mode"]
     if rf["seconds_per_instance"] and nf["seconds_per_instance"]:
         out["cause"] = {
             "airflow_s_per_instance": nf["seconds_per_instance"],
