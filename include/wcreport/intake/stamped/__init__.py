@@ -9,9 +9,18 @@ raises: problems become Chinese reasons and findings on the returned StampedCopy
 """
 from wcreport.intake.stamped.agree import agreement
 from wcreport.intake.stamped.reading import OPS_CODES, compare_with_workbook, read_stamped_copy
-from wcreport.intake.stamped.seal import detect_seal
 from wcreport.intake.stamped.sniff import sniff
 
 SCAN_FORMATS = ("pdf", "jpeg", "png", "ofd")
 
-__all__ = ["OPS_CODES", "SCAN_FORMATS", "agreement", "compare_with_workbook", "detect_seal", "read_stamped_copy", "sniff"]
+__all__ = ["OPS_CODES", "SCAN_FORMATS", "agreement", "compare_with_workbook", "read_stamped_copy", "sniff"]
+
+
+def __getattr__(name: str):
+    """``detect_seal`` on first use: it imports numpy and scipy, which a task that reads no
+    scan (most of them) should not pay for."""
+    if name == "detect_seal":
+        from wcreport.intake.stamped.seal import detect_seal
+
+        return detect_seal
+    raise AttributeError(name)

@@ -22,7 +22,6 @@ from wcreport.core.settings import Settings, settings
 from wcreport.intake.stamped import ocr, pages
 from wcreport.intake.stamped.agree import agreement
 from wcreport.intake.stamped.reasons import ScanRefused
-from wcreport.intake.stamped.seal import detect_seal
 from wcreport.intake.stamped.sniff import sniff
 
 log = logging.getLogger(__name__)
@@ -116,6 +115,8 @@ class _Reader:
     def look_at(self, image: Image.Image, dpi: int, with_ocr: bool, born_digital: bool = False) -> None:
         """Seal and (optionally) OCR of the next page."""
         copy = self.copy
+        from wcreport.intake.stamped.seal import detect_seal  # numpy + scipy: only when a page is read
+
         seal = detect_seal(image, dpi, born_digital)
         self.seals.append(seal)
         copy.pages_read += 1
