@@ -42,9 +42,11 @@ bench: venv
 	bash tools/run_bench.sh
 
 # The quarter under the real scheduler (PostgreSQL, LocalExecutor): 200 units vs the no-op twin and a
-# 2,000-unit ceiling run capped at 30 minutes per DAG (up to ~75 min); writes data/bench/scheduler.json.
+# 2,000-unit ceiling run capped at 30 minutes per DAG (up to ~75 min); writes data/bench/scheduler.json
+# and regenerates docs/benchmarks.md with the other figures of the last `make bench`.
 bench-scheduler: venv
 	bash tools/run_bench_scheduler.sh --units 200 --runs 1 --ceiling-units 2000 --ceiling-minutes 30
+	$(BIN)/python bench/report.py --out docs/benchmarks.md
 
 # Re-resolve after editing requirements*.txt: the runtime lock, then the development lock
 # (runtime + tools), each from a scratch venv.
