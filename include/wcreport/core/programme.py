@@ -247,19 +247,47 @@ class Programme(_Strict):
         return found
 
     def tasks_of(self, unit_key: str) -> list[Task]:
-        return [t for t in self.tasks if unit_key in t.units]
+        return list(self.tasks_by_unit.get(unit_key, ()))
 
     def indicators_of(self, unit_key: str) -> list[tuple[Task, Indicator]]:
-        return [(t, i) for t in self.tasks_of(unit_key) for i in t.indicators
-                if unit_key in (i.reporters or t.units)]
+        return list(self.indicators_by_unit.get(unit_key, ()))
+
+    @cached_property
+    def tasks_by_unit(self) -> dict[str, tuple[Task, ...]]:
+        """unit key -> its tasks in programme order (one pass: a province has thousands of units)."""
+        found: dict[str, list[Task]] = {}
+        for task in self.tasks:
+            for key in dict.fromkeys(task.units):
+                found.setdefault(key, []).append(task)
+        return {key: tuple(tasks) for key, tasks in found.items()}
+
+    @cached_property
+    def indicators_by_unit(self) -> dict[str, tuple[tuple[Task, Indicator], ...]]:
+        """unit key -> the (task, indicator) pairs it reports: its tasks' indicators whose
+        reporters (all of the task's units when none are named) include it."""
+        found: dict[str, list[tuple[Task, Indicator]]] = {}
+        for task in self.tasks:
+            responsible = set(task.units)
+            for indicator in task.indicators:
+                for key in dict.fromkeys(indicator.reporters or task.units):
+                    if key in responsible:
+                        found.setdefault(key, []).append((task, indicator))
+        order = {t.seq: n for n, t in enumerate(self.tasks)}
+        return {key: tuple(sorted(pairs, key=lambda pair: order[pair[0].seq]))
+                for key, pairs in found.items()}
 
     def units_label_for_form(self, task: Task) -> list[str]:
         """Responsible units as the attached form writes them (area units grouped)."""
         area = self.area_group
-        if area and set(area.units) <= set(task.units):
-            others = [self.units_by_key[k].name for k in task.units if k not in area.units]
+        if area and self.area_unit_keys <= set(task.units):
+            others = [self.units_by_key[k].name for k in task.units if k not in self.area_unit_keys]
             return others + [area.label]
         return [self.units_by_key[k].name for k in task.units]
+
+    @cached_property
+    def area_unit_keys(self) -> frozenset[str]:
+        """The area group's unit keys as a set (a province's group has thousands)."""
+        return frozenset(self.area_group.units) if self.area_group else frozenset()
 
     def deadline(self, quarter: int) -> dt.date:
         return self.deadlines[quarter]
