@@ -67,6 +67,18 @@ def fake_results(tmp_path, monkeypatch):
         "real": [{"ingest_unit_median_s": 1.4, "ingest_first_median_s": 1.4, "ingest_last_median_s": 1.5,
                   "mails": 1, "units_by_status": {"submitted": 15}}],
         "noop": [{"ingest_unit_median_s": 0.3}]}]})
+    size = {"tasks": 10, "repeat": 3, "parse_cpu_s": 0.1, "parse_ratio": 5.0, "gather_s": 1.0,
+            "gather_per_unit_ms": 5.0, "gx_cold_s": 4.0, "validate_wall_s": 1.0, "validated_files": 0,
+            "unit_scan_median_ms": 1.0, "ingest_all_cpu_s": 1.0, "merge_s": 1.0, "merge_units": {},
+            "report_bytes": 1, "report_rows": {"明细": 11}}
+    common.save_result("scale", {"machine": m, "rss_goal_mib": 512, "sizes": [
+        {**size, "units": 15, "files": 15, "floor_cpu_s": 0.01, "validate_cpu_s": 0.6, "validate_ratio": 60.0,
+         "ingest_median_ms": 10.0, "ingest_first_tenth_ms": 10.0, "ingest_last_tenth_ms": 10.0,
+         "merge_peak_rss_mib": 250},
+        {**size, "units": 2000, "files": 2000, "floor_cpu_s": 1.0, "validate_cpu_s": 2.5, "validate_ratio": 2.5,
+         "ingest_median_ms": 12.0, "ingest_first_tenth_ms": 12.0, "ingest_last_tenth_ms": 12.0,
+         "merge_peak_rss_mib": 400,
+         "profile": {"total_s": 2.5, "phases": {"GX: Batch.validate": {"s": 1.0, "share": 0.4}}}}]})
     return tmp_path
 
 
@@ -80,3 +92,8 @@ def test_report_writes_figures_and_verdicts(fake_results):
     assert "| 1 | DAG parse `dags/quarterly_report.py` / empty DAG | 1.2× | ≤ 1.5× | **met** |" in text
     assert "15 units / no-op twin | 1.6× | ≤ 1.3× | **missed** |" in text
     assert "bench-dashboard.md" in text
+    assert "calamine read of all its files, 2,000 units | 2.5× | ≤ 3× | **met** |" in text
+    assert "calamine read of all its files, 15 units | 60.0× | ≤ 50× | **missed** |" in text
+    assert "(10.0 → 12.0 ms) | 1.2× | flat (≤ 1.5×) | **met** |" in text
+    assert "merge peak RSS at 2,000 units | 400 MiB | < 512 MiB | **met** |" in text
+    assert "Not measured in this run: `make bench-scheduler`" in text
