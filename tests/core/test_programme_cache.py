@@ -10,7 +10,7 @@ from wcreport.core import programme as programme_module
 from wcreport.core.programme import CACHE_FROM_BYTES, load_programme
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.common import synthetic_programme  # noqa: E402
+from bench.common import synthetic_programme
 
 
 def _no_yaml(monkeypatch):
