@@ -39,11 +39,15 @@ class Prevalidated:
     results: dict[str, dict]        # the suites' results in GX's JSON form (for the offline page)
 
 
-def _programme_digest(programme, _memo: dict = {}) -> str:  # noqa: B006 - a per-process memo
-    key = id(programme)
-    if _memo.get("key") != key:
-        _memo.update(key=key, value=hashlib.sha256(programme.model_dump_json().encode()).hexdigest())
-    return _memo["value"]
+_digest_memo: tuple[object, str] | None = None
+
+
+def _programme_digest(programme) -> str:
+    """Hash of the programme, once per programme object (held, so its id cannot be reused)."""
+    global _digest_memo
+    if _digest_memo is None or _digest_memo[0] is not programme:
+        _digest_memo = (programme, hashlib.sha256(programme.model_dump_json().encode()).hexdigest())
+    return _digest_memo[1]
 
 
 def rules_digest(root: Path | None = None) -> str:
