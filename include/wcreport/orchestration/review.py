@@ -19,7 +19,7 @@ import datetime as dt
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 
-from wcreport.orchestration.tasks import (
+from wcreport.orchestration.review_answers import (
     DEFAULT_REVIEW_TIMEOUT_HOURS,
     REVIEW_HOLD,
     REVIEW_SEND,

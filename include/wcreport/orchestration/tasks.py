@@ -16,6 +16,13 @@ from wcreport.core.programme import Programme, programme_for_year
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import QuarterPaths, quarter_paths
 from wcreport.orchestration.failures import fail_fast
+from wcreport.orchestration.review_answers import (  # noqa: F401 - part of this module's interface
+    DEFAULT_REVIEW_TIMEOUT_HOURS,
+    REVIEW_HOLD,
+    REVIEW_SEND,
+    review_timeout_hours,
+    send_on_timeout,
+)
 from wcreport.report.manifest import build_manifest, verify_accepted, write_manifest
 
 log = logging.getLogger(__name__)
@@ -198,9 +205,6 @@ def merge(run: dict) -> dict:
 # review ``review_correction`` (human-in-the-loop) for a correction, or nothing.
 SEND_TASK = "send"
 REVIEW_TASK = "review_correction"
-REVIEW_SEND = "发送更正版"          # the clerk's two answers, as the Airflow UI shows them
-REVIEW_HOLD = "不发送"
-DEFAULT_REVIEW_TIMEOUT_HOURS = 72.0
 DASHBOARD_FILES = "/wcreport/files/"    # the dashboard plugin's download route (output-relative paths)
 
 
@@ -208,17 +212,6 @@ def _consolidated(path: str | Path):
     from wcreport.report.consolidate import Consolidated
 
     return Consolidated.model_validate_json(Path(path).read_text(encoding="utf-8"))
-
-
-def review_timeout_hours(params: dict | None) -> float | None:
-    """Hours the review waits for an answer (DAG param ``review_timeout_hours``); None: no limit."""
-    value = (params or {}).get("review_timeout_hours", DEFAULT_REVIEW_TIMEOUT_HOURS)
-    return float(value) if value else None
-
-
-def send_on_timeout(params: dict | None) -> bool:
-    """DAG param ``review_timeout_action``: ``hold`` (default: do not send) or ``send``."""
-    return (params or {}).get("review_timeout_action") == "send"
 
 
 @fail_fast
