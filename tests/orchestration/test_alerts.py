@@ -98,3 +98,10 @@ def test_a_real_task_failure_emails_ops(tmp_path, migrated_airflow_home):
     assert "RuntimeError: 读取文件失败：权限不足" in body
     assert "http://airflow.example.org:8080/dags/alert_probe/runs/" in body
     assert "/tasks/ingest_unit/mapped/1" in body
+
+
+def test_alerts_use_the_connection_the_pipeline_mails_through():
+    """alerts names the SMTP connection itself (no SMTP imports at DAG parse time): the same one."""
+    from wcreport.orchestration import alerts, connections
+
+    assert alerts.SMTP_CONN_ID == connections.SMTP_CONN_ID

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from wcreport.core.settings import settings
-from wcreport.core.templating import render
-from wcreport.deliver.smtp import send_message
-from wcreport.orchestration.connections import SMTP_CONN_ID, smtp_settings, variable
+
+# The SMTP, connection and template modules are imported when an alert is sent, not when a
+# DAG file imports this module (through dag_defaults) at parse time.
+SMTP_CONN_ID = "smtp_default"
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ def send_mail(to: str | Iterable[str], subject: str, html_body: str, *, text_bod
     The connection's ``from_email`` extra is the sender; for a plain loopback server set
     the extras ``{"disable_ssl": true, "disable_tls": true}``.
     """
+    from wcreport.deliver.smtp import send_message
+    from wcreport.orchestration.connections import smtp_settings
+
     send_message(smtp_settings(conn_id), to, subject, html_body, text_body=text_body,
                  attachments=files, headers=headers)
 
@@ -54,6 +58,8 @@ def ops_recipients() -> list[str]:
     found = split_addresses(settings().ops_email)
     if found:
         return found
+    from wcreport.orchestration.connections import variable
+
     return split_addresses(variable(OPS_EMAIL_VARIABLE))
 
 
@@ -106,11 +112,15 @@ def failure_subject(report: FailureReport) -> str:
 
 def failure_body(report: FailureReport) -> str:
     """The alert as HTML, from templates/alert.html.j2 (autoescaped)."""
+    from wcreport.core.templating import render
+
     return render(__package__, "alert.html.j2", report=report)
 
 
 def failure_text(report: FailureReport) -> str:
     """The alert as plain text, from templates/alert.txt.j2."""
+    from wcreport.core.templating import render
+
     return render(__package__, "alert.txt.j2", report=report)
 
 
