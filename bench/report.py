@@ -113,7 +113,9 @@ def section_parse(lines: list[str]) -> None:
     lines += ["",
               "No DAG file imports pandas, GX, openpyxl or calamine at parse time. What `quarterly_report.py` "
               "adds over the twin is `wcreport.orchestration.timetable` (the custom timetable, which pulls "
-              "`airflow.timetables.base` and `wcreport.core.workdays`) and `wcreport.orchestration.dag_defaults` → `wcreport.orchestration.alerts`; "
+              "`airflow.timetables.base` and `wcreport.core.workdays`), `wcreport.orchestration.review` (Airflow's "
+              "`HITLOperator`) and `wcreport.orchestration.dag_defaults` → `wcreport.orchestration.alerts` (which "
+              "imports SMTP, connections and templates only when an alert is sent); "
               "the rest of its cost is Airflow's own lazy `airflow.sdk` attributes (`Asset`, `Param`, "
               "`get_current_context`), which the twin pays too.",
               "Byte-code matters: with `PYTHONDONTWRITEBYTECODE=1` (or a read-only checkout without "
