@@ -232,23 +232,23 @@ def _copy(src: Path, out, archive_dir: Path):
     return digest
 
 
-_fingerprint_cache: tuple[object, str] | None = None
+_programme_fingerprint_cache: tuple[object, str] | None = None
 
 
-def _fingerprint(programme) -> str:
+def programme_fingerprint(programme) -> str:
     """Hash of the (frozen) programme, computed once per programme object, not per file."""
-    global _fingerprint_cache
-    if _fingerprint_cache is not None and _fingerprint_cache[0] is programme:
-        return _fingerprint_cache[1]
+    global _programme_fingerprint_cache
+    if _programme_fingerprint_cache is not None and _programme_fingerprint_cache[0] is programme:
+        return _programme_fingerprint_cache[1]
     text = programme.model_dump_json() + CACHE_VERSION
     value = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    _fingerprint_cache = (programme, value)
+    _programme_fingerprint_cache = (programme, value)
     return value
 
 
 def read_cached(paths, programme, sha: str, archived: Path) -> tuple[str | None, ParsedReport | None, UnreadableFile | None]:
     """(format, parsed report, error) for an archived file, cached by content hash."""
-    cache = paths.output / "cache" / f"{sha}-{_fingerprint(programme)}.json"
+    cache = paths.output / "cache" / f"{sha}-{programme_fingerprint(programme)}.json"
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
         error = UnreadableFile(data["error"]["code"], data["error"]["reason"]) if data.get("error") else None
@@ -402,7 +402,7 @@ class _ScanCache:
     """Processed records of unchanged inbox files: the stat cache of one quarter.
 
     Layout, under ``<output>/cache/scan-<fingerprint>/``, the fingerprint covering the
-    programme (``_fingerprint``, with ``CACHE_VERSION``), the stamped-copy reading settings
+    programme (``programme_fingerprint``, with ``CACHE_VERSION``), the stamped-copy reading settings
     (``_stamped_fingerprint``), the source of the code that shapes a record
     (``_code_fingerprint``) and ``SCAN_CACHE_VERSION``:
 
@@ -432,7 +432,7 @@ class _ScanCache:
     def __init__(self, paths, programme, unit: str | None):
         self.paths = paths
         self.unit = unit
-        fingerprint = f"{SCAN_CACHE_VERSION}:{_fingerprint(programme)}:{_stamped_fingerprint(settings())}:" \
+        fingerprint = f"{SCAN_CACHE_VERSION}:{programme_fingerprint(programme)}:{_stamped_fingerprint(settings())}:" \
                       f"{_code_fingerprint()}"
         self.folder = paths.output / "cache" / f"scan-{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}"
         self.index: dict[str, list] = _read_entries(self.folder / "index.json")

@@ -24,6 +24,7 @@ from pathlib import Path
 from wcreport.core.io import write_atomic
 from wcreport.core.model import FileRecord, Finding, UnitResult
 from wcreport.core.settings import QuarterPaths, expectations_root
+from wcreport.intake.inbox import programme_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +38,6 @@ class Prevalidated:
 
     findings: list[Finding]
     results: dict[str, dict]        # the suites' results in GX's JSON form (for the offline page)
-
-
-_digest_memo: tuple[object, str] | None = None
-
-
-def _programme_digest(programme) -> str:
-    """Hash of the programme, once per programme object (held, so its id cannot be reused)."""
-    global _digest_memo
-    if _digest_memo is None or _digest_memo[0] is not programme:
-        _digest_memo = (programme, hashlib.sha256(programme.model_dump_json().encode()).hexdigest())
-    return _digest_memo[1]
 
 
 def rules_digest(root: Path | None = None) -> str:
@@ -64,7 +54,7 @@ def cache_key(programme, unit_key: str, sha256: str, previous: UnitResult | None
     """What a file's outcome depends on: its bytes, its unit, the programme, the unit's
     previous quarter and the rules."""
     previous_json = previous.model_dump_json() if previous is not None else ""
-    parts = [CACHE_VERSION, sha256, unit_key, _programme_digest(programme), rules,
+    parts = [CACHE_VERSION, sha256, unit_key, programme_fingerprint(programme), rules,
              hashlib.sha256(previous_json.encode()).hexdigest()]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
