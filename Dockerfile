@@ -48,3 +48,7 @@ RUN pip install --no-cache-dir --no-deps -e /opt/airflow
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 expectations/ /opt/airflow/expectations/
+
+# 3. Byte-code compiled once here: every Airflow task runs in a fresh process, which would
+#    otherwise compile the package from source again (about 0.1 s per task instance).
+RUN python -m compileall -q /opt/airflow/include /opt/airflow/dags /opt/airflow/plugins

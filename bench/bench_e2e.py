@@ -34,6 +34,7 @@ from bench.common import (
     PROJECT_ROOT,
     QUARTER,
     VENV_BIN,
+    as_deployed,
     machine,
     median,
     private_expectations,
@@ -194,6 +195,7 @@ def main() -> int:
     parser.add_argument("--cases", default="15:3,200:1")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     args = parser.parse_args()
+    as_deployed()
     cases = [tuple(int(x) for x in c.split(":")) for c in args.cases.split(",") if c]
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     try:

@@ -41,6 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import (
     PROJECT_ROOT,
+    as_deployed,
     machine,
     median,
     private_expectations,
@@ -539,6 +540,7 @@ def main() -> int:
                         help="a sentence for the docs section (e.g. a parallelism probe's outcome)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     args = parser.parse_args()
+    as_deployed()
     if postgres_bindir() is None:
         print("PostgreSQL is not installed (tools/install_system_packages.sh)", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ import datetime as dt
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined, select_autoescape
 
 from wcreport.core.labels import returned_summary
 
@@ -34,6 +34,20 @@ def month_day_zh(day: dt.date) -> str:
 
 
 @cache
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    """Jinja's compiled templates kept between processes (in Jinja's private per-user temp folder).
+
+    Every Airflow task runs in a fresh process; compiling a template costs more than rendering
+    it. Jinja checks each cached entry against the template's source, so an edited template is
+    compiled again. No usable folder (Jinja refuses one it does not own): compile every time.
+    """
+    try:
+        return FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
+
+
+@cache
 def environment(package: str) -> Environment:
     """One Environment per package, reading ``<package>/templates``."""
     env = Environment(
@@ -43,6 +57,7 @@ def environment(package: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(number=number, date_zh=date_zh, month_day_zh=month_day_zh, returned_summary=returned_summary)
     return env

@@ -7,20 +7,28 @@ finds the 「单位：」 line, and decides whether a red official seal is visib
 progress text the copy contains and warns below the configured threshold. Neither
 raises: problems become Chinese reasons and findings on the returned StampedCopy.
 """
-from wcreport.intake.stamped.agree import agreement
-from wcreport.intake.stamped.reading import OPS_CODES, compare_with_workbook, read_stamped_copy
 from wcreport.intake.stamped.sniff import sniff
 
 SCAN_FORMATS = ("pdf", "jpeg", "png", "ofd")
+# Refusals that are the server's problem (tell ops), not the unit's.
+OPS_CODES = {"stamped.tool.missing"}
 
-__all__ = ["OPS_CODES", "SCAN_FORMATS", "agreement", "compare_with_workbook", "read_stamped_copy", "sniff"]
+__all__ = ["OPS_CODES", "SCAN_FORMATS", "agreement", "compare_with_workbook", "detect_seal",
+           "read_stamped_copy", "sniff"]
+
+# Imported on first use: the reader pulls in Pillow and rapidfuzz, the seal detector numpy
+# and scipy. Most task processes (a unit's ingest without a scan) use none of them.
+_LAZY = {
+    "read_stamped_copy": "wcreport.intake.stamped.reading",
+    "compare_with_workbook": "wcreport.intake.stamped.reading",
+    "agreement": "wcreport.intake.stamped.agree",
+    "detect_seal": "wcreport.intake.stamped.seal",
+}
 
 
 def __getattr__(name: str):
-    """``detect_seal`` on first use: it imports numpy and scipy, which a task that reads no
-    scan (most of them) should not pay for."""
-    if name == "detect_seal":
-        from wcreport.intake.stamped.seal import detect_seal
+    if name not in _LAZY:
+        raise AttributeError(name)
+    import importlib
 
-        return detect_seal
-    raise AttributeError(name)
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -19,7 +19,7 @@ from PIL import Image
 from wcreport.core.findings_catalogue import finding
 from wcreport.core.model import Finding, StampedCopy
 from wcreport.core.settings import Settings, settings
-from wcreport.intake.stamped import ocr, pages
+from wcreport.intake.stamped import OPS_CODES, ocr, pages
 from wcreport.intake.stamped.agree import agreement
 from wcreport.intake.stamped.reasons import ScanRefused
 from wcreport.intake.stamped.sniff import sniff
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 # Pages of a PDF with a text layer are rasterised only to look for the seal.
 SEAL_ONLY_DPI = 100
-# Refusals that are the server's problem (tell ops), not the unit's.
-OPS_CODES = {"stamped.tool.missing"}
 
 
 def read_stamped_copy(path: str | Path, name: str | None = None, config: Settings | None = None) -> StampedCopy:
