@@ -183,6 +183,28 @@ def run_case(work: Path, home: Path, n_units: int, repeat: int, sink: Sink) -> d
             "noop_per_unit_s": round(noop_wall / n_units, 3)}
 
 
+GX_IMPORT_PROBE = r"""
+import json, time
+import airflow.sdk, airflow.models            # what the `airflow dags test` process already has
+started = time.perf_counter()
+import great_expectations                     # noqa: F401
+print(json.dumps({"s": time.perf_counter() - started}))
+"""
+
+
+def gx_import_seconds(env: dict, repeat: int = 3) -> float:
+    """Wall time of ``import great_expectations`` in a process that already has Airflow loaded:
+    what ``validate_quarter`` pays before it validates anything (GX's own code), median."""
+    samples = []
+    for _ in range(repeat):
+        proc = subprocess.run([sys.executable, "-c", GX_IMPORT_PROBE], env=env, capture_output=True, text=True,
+                              timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-2000:])
+        samples.append(json.loads(proc.stdout.strip().splitlines()[-1])["s"])
+    return round(median(samples), 2)
+
+
 def _count(values) -> dict:
     out: dict = {}
     for v in values:
@@ -216,6 +238,11 @@ def main() -> int:
                 results.append(run_case(work, home, n_units, repeat, sink))
                 save_result("e2e", {"machine": machine(), "db_migrate_s": round(migrate_s, 1),
                                     "cases": results})
+        gx_import_s = gx_import_seconds(env)
+        for c in results:
+            c["gx_import_s"] = gx_import_s
+            c["ratio_wall_without_gx_import"] = round(ratio(c["real_wall_s"] - gx_import_s, c["noop_wall_s"]), 2)
+        save_result("e2e", {"machine": machine(), "db_migrate_s": round(migrate_s, 1), "cases": results})
     finally:
         if args.keep:
             print(f"  kept {work}")

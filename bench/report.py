@@ -73,7 +73,7 @@ def summary_rows(lines: list[str]) -> None:
     if e2e:
         for c in e2e["cases"]:
             lines.append(f"| 3 | `airflow dags test quarterly_report`, {c['units']} units / no-op twin | "
-                         f"{c['ratio_wall']}× | ≤ 1.3× | {verdict(c['ratio_wall'], 1.3)} |")
+                         f"{c['ratio_wall']}× | ≤ 1.3× | {_e2e_verdict(c)} |")
     if sched:
         if (c := sched.get("compare")):
             lines.append(f"| 5 | real scheduler (LocalExecutor, PostgreSQL), {c['units']} units / no-op twin | "
@@ -89,6 +89,16 @@ def summary_rows(lines: list[str]) -> None:
         lines.append(f"| 4 | merge peak RSS at {big['units']:,} units | {big['merge_peak_rss_mib']:.0f} MiB | "
                      f"< 512 MiB | {verdict(big['merge_peak_rss_mib'], 511)} |")
     lines.append("")
+
+
+def _e2e_verdict(case: dict) -> str:
+    """Met, or explained when only GX's own import (measured in the same run) puts it over the goal."""
+    if case["ratio_wall"] <= 1.3:
+        return "**met**"
+    net = case.get("ratio_wall_without_gx_import")
+    if net is not None and net <= 1.3:
+        return f"**missed**; {net}× without GX's import ({case['gx_import_s']} s, GX's own code: §3)"
+    return "**missed**"
 
 
 def section_parse(lines: list[str]) -> None:
@@ -195,6 +205,14 @@ def section_e2e(lines: list[str]) -> None:
               "one batch; each `ingest_unit` then takes its files' outcomes from it (no GX import), scans only its "
               "unit's files through the stat cache and writes its result, feedback and offline Data Docs page. "
               "The other tasks' durations (real / no-op) are in `other_tasks_s` of `data/bench/e2e.json`.", ""]
+    if "gx_import_s" in r["cases"][0]:
+        c = r["cases"][0]
+        lines += [f"`import great_expectations` alone, in a fresh interpreter that already has Airflow loaded (as "
+                  f"the `dags test` process has), takes **{c['gx_import_s']} s** (median of 3, same run): GX's own "
+                  "module graph (its expectation classes, scipy.stats, altair, its checkpoint actions), paid once "
+                  "by `validate_quarter`, the one task that validates. Net of it the ratios are "
+                  + ", ".join(f"{x['units']} units {x['ratio_wall_without_gx_import']}×" for x in r["cases"])
+                  + ".", ""]
 
 
 def section_scale(lines: list[str]) -> None:
