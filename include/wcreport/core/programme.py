@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 
 class ProgrammeError(ValueError):
@@ -24,6 +24,16 @@ class ProgrammeError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Validation context of a programme read back from our own cache (``_from_cache``): it passed
+# every check when it was parsed from the same YAML by the same schema, so the checks that
+# cost O(units) in Python are not run again; the types are still validated.
+_ALREADY_CHECKED = "already_checked"
+
+
+def _already_checked(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(_ALREADY_CHECKED))
 
 
 class Recipient(_Strict):
@@ -89,12 +99,16 @@ class Unit(_Strict):
 
     @field_validator("email")
     @classmethod
-    def _email_is_address(cls, value: str | None) -> str | None:
-        return None if value is None else _check_address(value)
+    def _email_is_address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or _already_checked(info):
+            return value
+        return _check_address(value)
 
     @field_validator("emails")
     @classmethod
-    def _emails_are_addresses(cls, values: list[str]) -> list[str]:
+    def _emails_are_addresses(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        if _already_checked(info):
+            return values
         return [_check_address(v) for v in values]
 
     @property
@@ -178,7 +192,9 @@ class Programme(_Strict):
     tasks: list[Task] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _check_references(self) -> "Programme":
+    def _check_references(self, info: ValidationInfo) -> "Programme":
+        if _already_checked(info):
+            return self
         keys = [u.key for u in self.units]
         _reject_duplicates("units[].key", keys)
         _reject_duplicates("units[].name", [u.name for u in self.units])
@@ -320,15 +336,31 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: load
 
 
 def load_programme(path: str | os.PathLike) -> Programme:
-    """Load and validate a programme file; raise ProgrammeError naming the bad field."""
+    """Load and validate a programme file; raise ProgrammeError naming the bad field.
+
+    A process loads each content once: the same bytes at the same path give the same
+    (frozen) Programme object, so what is derived from it (lookups, fingerprints) is
+    computed once too. A changed file is read again.
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ProgrammeError(f"programme file not found: {path}") from None
-    cached = _from_cache(raw)
-    if cached is not None:
-        return cached
+    digest = hashlib.sha256(raw + _schema_digest()).hexdigest()
+    loaded = _loaded.get(str(path))
+    if loaded is not None and loaded[0] == digest:
+        return loaded[1]
+    programme = _from_cache(raw, digest) or _parse(path, raw, digest)
+    _loaded[str(path)] = (digest, programme)
+    return programme
+
+
+# path -> (digest of its content and of the schema, the programme): one entry per file
+_loaded: dict[str, tuple[str, Programme]] = {}
+
+
+def _parse(path: Path, raw: bytes, digest: str) -> Programme:
     try:
         data = yaml.load(raw.decode("utf-8"), Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -339,7 +371,7 @@ def load_programme(path: str | os.PathLike) -> Programme:
         programme = Programme.model_validate(data)
     except ValidationError as exc:
         raise ProgrammeError(f"{path}: {_describe(exc)}") from None
-    _to_cache(raw, programme)
+    _to_cache(raw, digest, programme)
     return programme
 
 
@@ -348,12 +380,11 @@ def load_programme(path: str | os.PathLike) -> Programme:
 CACHE_FROM_BYTES = 64 * 1024
 
 
-def _cache_path(raw: bytes) -> Path | None:
+def _cache_path(raw: bytes, digest: str) -> Path | None:
     if len(raw) < CACHE_FROM_BYTES:
         return None
     from wcreport.core.settings import settings
 
-    digest = hashlib.sha256(raw + _schema_digest()).hexdigest()
     return settings().output_root / "cache" / "programmes" / f"{digest}.json"
 
 
@@ -364,25 +395,32 @@ def _schema_digest(_memo: list = []) -> bytes:  # noqa: B006 - a per-process mem
     return _memo[0]
 
 
-def _from_cache(raw: bytes) -> Programme | None:
-    path = _cache_path(raw)
+def _from_cache(raw: bytes, digest: str) -> Programme | None:
+    """The programme as we cached it: the file is named by the YAML's and the schema's digest,
+    and its first line is the digest of the JSON that follows, so a damaged entry is a miss
+    and only what this code validated in full is read back without the O(units) checks."""
+    path = _cache_path(raw, digest)
     if path is None:
         return None
     try:
-        return Programme.model_validate_json(path.read_bytes())
+        stored, _, body = path.read_bytes().partition(b"\n")
+        if stored.decode("ascii") != hashlib.sha256(body).hexdigest():
+            return None
+        return Programme.model_validate_json(body, context={_ALREADY_CHECKED: True})
     except (OSError, ValueError):
         return None
 
 
-def _to_cache(raw: bytes, programme: Programme) -> None:
-    path = _cache_path(raw)
+def _to_cache(raw: bytes, digest: str, programme: Programme) -> None:
+    path = _cache_path(raw, digest)
     if path is None:
         return
     from wcreport.core.faults import OperationsFault
     from wcreport.core.io import write_atomic
 
+    body = programme.model_dump_json().encode("utf-8")
     try:
-        write_atomic(path, programme.model_dump_json().encode("utf-8"), durable=False)
+        write_atomic(path, hashlib.sha256(body).hexdigest().encode("ascii") + b"\n" + body, durable=False)
     except OperationsFault:      # no writable cache folder: parse the YAML every time
         pass
 
