@@ -68,13 +68,15 @@ def mailbox_intake():
             return None
         return resolve_poll(params)
 
-    @task
+    # multiple_outputs=False: from a `-> dict` annotation Airflow would also push every key of the
+    # returned dict as its own XCom (one execution-API call and metadata row each); nothing reads them.
+    @task(multiple_outputs=False)
     def take_in_mail(run: dict) -> dict:
         from wcreport.orchestration.mailbox import take_in_mail as take_in
 
         return take_in(run)
 
-    @task(trigger_rule="all_done", retries=5)  # SMTP outages: backoff and cap from default_args
+    @task(multiple_outputs=False, trigger_rule="all_done", retries=5)  # SMTP outages: backoff and cap from default_args
     def send_receipts(run: dict) -> dict:
         from wcreport.orchestration.mailbox import send_receipts as send
 

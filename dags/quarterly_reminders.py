@@ -74,7 +74,9 @@ def quarterly_reminders():
         return {**run, "today": today.isoformat(), "units": units,
                 "validate": bool(params.get("validate", True))}
 
-    @task
+    # multiple_outputs=False: from a `-> dict` annotation Airflow would also push every key of the
+    # returned dict as its own XCom (one execution-API call and metadata row each); nothing reads them.
+    @task(multiple_outputs=False)
     def check_units(run: dict) -> dict:
         import logging
 
@@ -93,7 +95,7 @@ def quarterly_reminders():
                 unchecked.append(unit)
         return {**run, "unchecked": unchecked}
 
-    @task
+    @task(multiple_outputs=False)
     def send_reminders(run: dict) -> dict:
         from wcreport.orchestration.tasks import send_reminders as send
 

@@ -65,7 +65,9 @@ CONSOLIDATED_REPORT = Asset(name="consolidated_report", uri="file:///wcreport/co
     },
 )
 def quarterly_report():
-    @task
+    # multiple_outputs=False: from a `-> dict` annotation Airflow would also push every key of the
+    # returned dict as its own XCom (one execution-API call and metadata row each); nothing reads them.
+    @task(multiple_outputs=False)
     def resolve_run(params=None, data_interval_start=None) -> dict:
         from wcreport.orchestration.tasks import resolve_run as resolve
 
@@ -78,13 +80,13 @@ def quarterly_report():
 
         return gather_inbox(run)
 
-    @task
+    @task(multiple_outputs=False)
     def validate_quarter(run: dict) -> dict:
         from wcreport.orchestration.tasks import validate_quarter as validate_batch
 
         return validate_batch(run)
 
-    @task(map_index_template="{{ unit_name }}")
+    @task(multiple_outputs=False, map_index_template="{{ unit_name }}")
     def ingest_unit(unit: str, run: dict) -> dict:
         from wcreport.orchestration.tasks import ingest, map_label, programme_of
 
@@ -94,7 +96,7 @@ def quarterly_report():
         context["unit_name"] = map_label(summary)   # rendered after the task: "<unit name> · 已退回"
         return summary
 
-    @task(outlets=[CONSOLIDATED_REPORT])
+    @task(multiple_outputs=False, outlets=[CONSOLIDATED_REPORT])
     def merge(run: dict, unit_summaries) -> dict:
         from wcreport.orchestration.tasks import merge as merge_units
 
@@ -108,7 +110,7 @@ def quarterly_report():
         ti.xcom_push(key="plan", value=decision)
         return decision["next"]
 
-    @task(retries=5)  # SMTP outages: backoff and cap from default_args
+    @task(multiple_outputs=False, retries=5)  # SMTP outages: backoff and cap from default_args
     def send(run: dict, merged: dict) -> dict:
         from wcreport.orchestration.tasks import send as send_report
 
@@ -120,7 +122,7 @@ def quarterly_report():
         body="{{ ti.xcom_pull(task_ids='plan_mail', key='plan')['hitl']['body'] }}",
     )
 
-    @task(retries=5)
+    @task(multiple_outputs=False, retries=5)
     def send_correction(run: dict, answer: dict, ti=None) -> dict:
         from wcreport.orchestration.tasks import send_correction as send_approved
 

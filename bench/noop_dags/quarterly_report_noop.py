@@ -38,7 +38,7 @@ NOOP_REPORT = Asset(name="noop_consolidated_report", uri="file:///wcreport/noop_
     },
 )
 def quarterly_report_noop():
-    @task
+    @task(multiple_outputs=False)
     def resolve_run(params=None) -> dict:
         return {"quarter": params.get("quarter") or "2023Q1", "inbox": params.get("inbox") or "",
                 "output": params.get("output") or "", "units": int(params.get("units") or 15)}
@@ -47,17 +47,17 @@ def quarterly_report_noop():
     def gather(run: dict) -> list[str]:
         return [f"unit_{i:05d}" for i in range(run["units"])]
 
-    @task
+    @task(multiple_outputs=False)
     def validate_quarter(run: dict) -> dict:
         return {"validated": run["units"], "already_validated": 0, "unreadable": 0, "seconds": 0.0}
 
-    @task(map_index_template="{{ unit_name }}")
+    @task(multiple_outputs=False, map_index_template="{{ unit_name }}")
     def ingest_unit(unit: str, run: dict) -> dict:
         get_current_context()["unit_name"] = unit
         return {"unit": unit, "unit_name": unit, "status": "submitted", "files": 1, "warnings": 0,
                 "feedback": None, "data_docs": None}
 
-    @task(outlets=[NOOP_REPORT])
+    @task(multiple_outputs=False, outlets=[NOOP_REPORT])
     def merge(run: dict, unit_summaries) -> dict:
         return {"manifest": "", "report": "", "consolidated": "", "units": {"submitted": run["units"]}}
 
@@ -65,13 +65,13 @@ def quarterly_report_noop():
     def plan_mail(run: dict, merged: dict) -> str:
         return "send"
 
-    @task(retries=5)
+    @task(multiple_outputs=False, retries=5)
     def send(run: dict, merged: dict) -> dict:
         return {"sent": False, "reason": "noop"}
 
     review = CorrectionReview(task_id="review_correction", subject="noop", body="noop")
 
-    @task(retries=5)
+    @task(multiple_outputs=False, retries=5)
     def send_correction(run: dict, answer: dict) -> dict:
         return {"sent": False, "reason": "noop"}
 

@@ -39,6 +39,7 @@ def test_noop_dag_has_the_shape_of_the_real_dag():
         r, n = real.get_task(task_id), noop.get_task(task_id)
         assert type(r).__name__ == type(n).__name__, task_id
         assert r.trigger_rule == n.trigger_rule, task_id
+        assert getattr(r, "multiple_outputs", False) == getattr(n, "multiple_outputs", False), task_id
         assert sorted(r.downstream_task_ids) == sorted(n.downstream_task_ids), task_id
     assert set(real.params) <= set(noop.params)
     assert type(real.timetable) is type(noop.timetable)

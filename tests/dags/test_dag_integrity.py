@@ -32,7 +32,8 @@ for dag_id, dag in bag.dags.items():
         info["tasks"][t.task_id] = {"owner": t.owner, "retries": t.retries,
             "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
             "on_failure": len(t.on_failure_callback or [])
-                          if isinstance(t.on_failure_callback, list) else int(bool(t.on_failure_callback))}
+                          if isinstance(t.on_failure_callback, list) else int(bool(t.on_failure_callback)),
+            "multiple_outputs": bool(getattr(t, "multiple_outputs", False))}
     try:
         DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag))))
         info["serialized"] = "ok"
@@ -98,6 +99,14 @@ def test_every_dag_is_documented_tagged_and_monitored(dagbag):
             if not t["on_failure"]:
                 problems.append(f"{dag_id}.{task_id}: no on_failure_callback")
     assert problems == []
+
+
+def test_no_task_pushes_each_key_of_its_result_as_an_xcom(dagbag):
+    """A `-> dict` annotation makes Airflow push every key as its own XCom too (one execution-API
+    call and metadata row each, per mapped unit); the pipeline reads only the return value."""
+    pushing = [f"{dag_id}.{task_id}" for dag_id, dag in dagbag["dags"].items()
+               for task_id, t in dag["tasks"].items() if t["multiple_outputs"]]
+    assert pushing == []
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
