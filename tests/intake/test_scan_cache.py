@@ -325,3 +325,121 @@ def test_a_lost_update_costs_recomputation_never_a_wrong_record(paths, programme
     reset()
     assert scan_and_identify(paths, programme, unit="edu_sports") == [new]
     assert counts["_process"] == 1
+
+
+def draft(paths, unit_line="教育和体育事业中心", rows=EDU_ROWS):
+    """A form written outside the inbox."""
+    return write(Book([form_sheet(unit_line, rows)]), paths.output_root.parent / "drafts" / "草稿.xlsx")
+
+
+def overwrite_in_place(target, source):
+    """``target`` gets ``source``'s bytes in the same inode (a copy over a file of the same name):
+    its folder's mtime does not change."""
+    folder_mtime = target.parent.stat().st_mtime_ns
+    inode = target.stat().st_ino
+    data = source.read_bytes()
+    source.unlink()
+    with open(target, "r+b") as fh:
+        fh.write(data)
+        fh.truncate()
+    touch_mtime(target, OLD + 60)
+    assert target.stat().st_ino == inode and target.parent.stat().st_mtime_ns == folder_mtime
+
+
+@pytest.fixture
+def looked_at(monkeypatch):
+    """The inbox folders listed and the paths stat'ed, as absolute paths (a directory entry can
+    only be stat'ed through its folder's listing)."""
+    seen = {"listed": [], "stat": []}
+    real = {name: getattr(os, name) for name in ("scandir", "stat", "lstat")}
+
+    def spy(name, kind):
+        def wrapper(path=".", *args, **kwargs):
+            seen[kind].append(os.fspath(path))
+            return real[name](path, *args, **kwargs)
+        monkeypatch.setattr(os, name, wrapper)
+
+    spy("scandir", "listed")
+    spy("stat", "stat")
+    spy("lstat", "stat")
+    return seen
+
+
+UNIDENTIFIED_ROWS = [[1, "实施优质教育资源扩增赋能行动", "", "新建幼儿园1所。", "2023年12月"]]
+
+
+def edu_records(paths, programme):
+    return scan_and_identify(paths, programme, unit="edu_sports")
+
+
+def test_a_units_scan_does_not_look_into_another_units_folder(paths, programme, calls, looked_at):
+    counts, reset = calls
+    form(paths, "教体中心/季度报表.xlsx")
+    health = form(paths, "卫健中心/季度报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    form(paths, "卫健中心/第一批/季度报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    form(paths, "四宝山、中埠镇/季度报表.xlsx")        # a folder naming two units refuses its files
+    first = scan_and_identify(paths, programme)
+    # health's file rewritten in place with edu's form, and a new file there: the folder still
+    # says health, so both are health's or refused, never edu's
+    overwrite_in_place(health, draft(paths))
+    form(paths, "卫健中心/教体中心 更正.xlsx")
+    form(paths, "四宝山、中埠镇/教体中心.xlsx")
+    reset()
+    looked_at["listed"].clear()
+    looked_at["stat"].clear()
+    assert dumps(edu_records(paths, programme)) == dumps([r for r in first if r.unit == "edu_sports"])
+    skipped = [str(paths.inbox / "卫健中心"), str(paths.inbox / "四宝山、中埠镇")]
+    looked = looked_at["listed"] + looked_at["stat"]
+    assert looked_at["listed"] and not [p for p in looked if any(p.startswith(s) for s in skipped)]
+    assert counts["_process"] == 0
+    full = scan_and_identify(paths, programme)          # the full scan sees them: refused or health's
+    assert [r for r in full if r.unit == "edu_sports"] == [r for r in first if r.unit == "edu_sports"]
+    assert {r.path: r.unit for r in full if r.path.startswith("卫健中心/")} == {
+        "卫健中心/季度报表.xlsx": None, "卫健中心/教体中心 更正.xlsx": None, "卫健中心/第一批/季度报表.xlsx": "health"}
+
+
+def test_a_units_scan_keeps_what_it_did_not_look_at(paths, programme, calls):
+    counts, reset = calls
+    form(paths, "教体中心/季度报表.xlsx")
+    form(paths, "卫健中心/季度报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    first = scan_and_identify(paths, programme)
+    form(paths, "教体中心/更正版.xlsx")                  # something to save
+    edu_records(paths, programme)
+    reset()
+    assert [r.path for r in scan_and_identify(paths, programme)] == [
+        "卫健中心/季度报表.xlsx", "教体中心/季度报表.xlsx", "教体中心/更正版.xlsx"]
+    assert counts["_process"] == 0 and len(first) == 2  # health's record was not forgotten
+
+
+def test_a_units_scan_sees_every_change_that_can_make_a_file_its_own(paths, programme, calls):
+    counts, reset = calls
+    form(paths, "教体中心/季度报表.xlsx")
+    form(paths, "卫健中心/季度报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    loose = form(paths, "季度报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    form(paths, "待分类/汇总.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)
+    full = {r.path: r for r in scan_and_identify(paths, programme)}
+    assert (full["季度报表.xlsx"].unit, full["待分类/汇总.xlsx"].unit) == ("health", None)
+
+    def seen():
+        return {r.path: r for r in edu_records(paths, programme)}
+
+    assert list(seen()) == ["教体中心/季度报表.xlsx"]
+    form(paths, "教体中心/更正版.xlsx")                  # a new file in the unit's folder
+    assert "教体中心/更正版.xlsx" in seen()
+    own = paths.inbox / "教体中心/季度报表.xlsx"          # replaced in place in the unit's folder
+    before = seen()[own.relative_to(paths.inbox).as_posix()].sha256
+    overwrite_in_place(own, draft(paths, rows=EDU_ROWS[:2]))
+    assert seen()["教体中心/季度报表.xlsx"].sha256 != before
+    form(paths, "教体中心 一季度.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)   # a new loose file naming it
+    assert seen()["教体中心 一季度.xlsx"].unit_source == "file_name"
+    (paths.inbox / "教体中心/汇总.xlsx").write_bytes((paths.inbox / "待分类/汇总.xlsx").read_bytes())
+    (paths.inbox / "待分类/汇总.xlsx").unlink()          # moved into the unit's folder
+    assert seen()["教体中心/汇总.xlsx"].unit_source == "folder"
+    form(paths, "教体中心/第二批/报表.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)   # new sub-folders
+    form(paths, "补报/一季度/教体中心补报.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)
+    assert {"教体中心/第二批/报表.xlsx", "补报/一季度/教体中心补报.xlsx"} <= set(seen())
+    # a loose file the cache gives to health, overwritten in place with edu's form: now edu's
+    overwrite_in_place(loose, draft(paths))
+    mine = seen()
+    assert mine["季度报表.xlsx"].unit_source == "unit_line"
+    assert dumps(mine.values()) == dumps([r for r in scan_and_identify(paths, programme) if r.unit == "edu_sports"])

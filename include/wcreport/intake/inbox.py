@@ -39,10 +39,10 @@ from wcreport.core.findings_catalogue import finding, finding_with_text
 from wcreport.core.io import DamagedStateError, file_mode, write_atomic
 from wcreport.core.model import FileRecord, ParsedReport, StampedCopy
 from wcreport.core.settings import settings
-from wcreport.intake.identity import identify_unit
+from wcreport.intake.identity import explicit_evidence, identify_unit
 from wcreport.intake.locate import locate_report
 from wcreport.intake.reader import MAX_ROWS, READABLE, UnreadableFile, detect_format, read_workbook
-from wcreport.intake.stamped import SCAN_FORMATS, read_stamped_copy, sniff
+from wcreport.intake.stamped import SCAN_FORMATS, sniff
 
 log = logging.getLogger(__name__)
 
@@ -348,6 +348,94 @@ def _not_followed(full: str, rel: str, *, is_dir: bool) -> tuple[FileRecord | No
                       reasons=[reason]), st
 
 
+def _list_for_unit(paths, programme, unit: str) -> tuple[list[str], dict[str, os.stat_result], set[str]]:
+    """(regular files that may be ``unit``'s, their lstat, the folders listed), relative to the inbox.
+
+    What a one-unit scan leaves out can never be that unit's file, whatever it holds:
+
+    - folders below which every file is another unit's or refused (``_never_units``): they
+      are neither listed nor stat'ed, so another unit's folder costs nothing, however full;
+    - symbolic links and other non-regular entries: the full scan ignores them with no unit.
+
+    Every other file is stat'ed, wherever it lies: a loose file (in no unit's folder) that
+    the stat cache gives to another unit may have been overwritten in place since (a unit
+    copying its file over one of the same name changes no folder's mtime), and may now be
+    this unit's. Errors as ``_list``.
+    """
+    inbox = paths.inbox
+    if not inbox.is_dir():
+        raise inbox_missing(inbox, paths.inbox_root)
+    top = str(inbox)
+    rels: list[str] = []
+    stats: dict[str, os.stat_result] = {}
+    listed: set[str] = set()
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        listed.add(folder)
+        for rel, entry in _entries(top, folder):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if not _never_units(rel, unit, programme):
+                        pending.append(rel)
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue            # gone since the listing
+            except OSError as exc:
+                raise inbox_unreadable(Path(entry.path), exc) from exc
+            if stat_module.S_ISREG(st.st_mode):     # else replaced by a link since the listing
+                rels.append(rel)
+                stats[rel] = st
+    return sorted(rels), stats, listed
+
+
+def _entries(top: str, folder: str) -> list[tuple[str, os.DirEntry]]:
+    """(path relative to the inbox, entry) of one folder's entries; a folder we cannot list raises."""
+    directory = os.path.join(top, folder) if folder else top
+    try:
+        with os.scandir(directory) as found:
+            return [(f"{folder}/{entry.name}" if folder else entry.name, entry) for entry in found]
+    except OSError as exc:
+        raise inbox_unreadable(Path(exc.filename or directory), exc) from exc
+
+
+def _never_units(folder: str, unit: str, programme) -> bool:
+    """Whether no file below ``folder`` can be ``unit``'s, whatever the file holds or is named.
+
+    - a hidden folder (``.x``, ``__MACOSX``): every file below it is ignored as hidden;
+    - a folder whose path is explicit evidence (docs/identity.md) for another unit, or
+      refuses every file below it (a folder naming several units, folders naming different
+      units): a deeper folder naming ``unit`` disagrees with it, as does a 「单位：」 line naming
+      ``unit``, and disagreeing explicit evidence refuses the file; weak evidence (the 责任单位
+      column, the file name) is never weighed against explicit evidence.
+    """
+    parts = folder.split("/")
+    if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+        return True
+    owner = _folder_owner(folder, programme)
+    return owner is not _NO_OWNER and owner != unit
+
+
+_NO_OWNER = object()        # ``_folder_owner``: the folder's path names no unit (no evidence)
+_folder_owners: tuple[object, dict[str, object]] | None = None
+
+
+def _folder_owner(folder: str, programme) -> object:
+    """The unit key the folder's path is explicit evidence for, None if it refuses its files,
+    ``_NO_OWNER`` if it is no evidence; memoised per (frozen) programme object."""
+    global _folder_owners
+    if _folder_owners is None or _folder_owners[0] is not programme:
+        _folder_owners = (programme, {})
+    owners = _folder_owners[1]
+    if folder not in owners:
+        found = explicit_evidence(None, f"{folder}/-", programme)
+        owners[folder] = found[0].unit if found else _NO_OWNER
+    return owners[folder]
+
+
 def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0, max_wait_seconds: float = 30.0,
                       unit: str | None = None) -> list[FileRecord]:
     """One FileRecord per inbox entry, in path order; see the module docstring.
@@ -361,10 +449,18 @@ def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0, max_wait
     ``file.internal_error`` (the others are still processed); the orchestration fails the
     task afterwards (``internal_errors``), so it is never a silent rejection.
     """
-    rels, skipped, listed = _list(paths)
-    stats, unstable = _settle(paths.inbox, listed, stable_seconds, max_wait_seconds)
     cache = _ScanCache(paths, programme, unit)
-    records: list[FileRecord] = list(skipped) if unit is None else []
+    if unit is None:
+        rels, skipped, listed = _list(paths)
+        folders = None
+    else:
+        rels, listed, folders = _list_for_unit(paths, programme, unit)
+        skipped = []
+    others = set() if unit is None else {rel for rel, st in listed.items() if cache.is_other_units(rel, st)}
+    # another unit's unchanged files are not this unit's, however recent: no wait for them
+    stats, unstable = _settle(paths.inbox, {rel: st for rel, st in listed.items() if rel not in others},
+                              stable_seconds, max_wait_seconds)
+    records: list[FileRecord] = list(skipped)
     for rel in rels:
         if rel not in stats:
             continue  # vanished while we looked: it is not in the folder any more
@@ -390,7 +486,7 @@ def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0, max_wait
             cache.store(rel, st, record)
         if unit is None or record.unit == unit:
             records.append(record)
-    cache.save(present=set(stats))
+    cache.save(present=set(stats) | others, listed=folders)
     return sorted(records, key=lambda r: r.path)
 
 
@@ -450,6 +546,12 @@ class _ScanCache:
             self.groups[unit] = _read_entries(self._group_file(unit))
         return self.groups[unit]
 
+    def is_other_units(self, rel: str, st: os.stat_result) -> bool:
+        """Unchanged since a scan found it is another unit's (only for a one-unit scan)."""
+        entry = self.index.get(rel)
+        return (isinstance(entry, list) and len(entry) == 5 and entry[4] != self.unit
+                and entry[:4] == _stat_key(st))
+
     def lookup(self, rel: str, st: os.stat_result):
         """The cached record of an unchanged file; ``_OTHER_UNIT``; or None (process the file)."""
         entry = self.index.get(rel)
@@ -488,9 +590,13 @@ class _ScanCache:
         key = _stat_key(st)
         self.added[rel] = ([*key, record.unit], {"stat": key, "record": record.model_dump(mode="json")})
 
-    def save(self, present: set[str]) -> None:
-        """Write what this scan learnt: new records, and the files gone from the folder."""
-        gone = set(self.index) - present
+    def save(self, present: set[str], listed: set[str] | None = None) -> None:
+        """Write what this scan learnt: new records, and the files gone from the folder.
+
+        ``listed``: the folders a one-unit scan listed (None: all); a file elsewhere is not
+        gone for not being seen (the next full scan forgets it if it is).
+        """
+        gone = {rel for rel in set(self.index) - present if listed is None or _folder_of(rel) in listed}
         if not self.added and not gone:
             return
         by_unit: dict[str | None, dict[str, dict]] = {}
@@ -508,6 +614,10 @@ class _ScanCache:
 
 
 _UNIT_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _folder_of(rel: str) -> str:
+    return rel.rpartition("/")[0]
 
 
 def _stat_key(st: os.stat_result) -> list[int]:
@@ -706,6 +816,14 @@ def read_stamped_cached(paths, sha: str, archived: Path, name: str) -> StampedCo
     if not any(f.code in TRANSIENT_SCAN_CODES for f in copy.findings):
         write_atomic(cache, copy.model_dump_json().encode("utf-8"), skip_if_same=True)
     return copy
+
+
+def read_stamped_copy(archived: Path, *, name: str, config) -> StampedCopy:
+    """The stamped-copy reader, imported on first use: a unit's ingest without a scan does
+    not pay for Pillow and rapidfuzz."""
+    from wcreport.intake.stamped import read_stamped_copy as read
+
+    return read(archived, name=name, config=config)
 
 
 def _stamped_fingerprint(config) -> str:

@@ -27,7 +27,6 @@ from wcreport.core.model import FileRecord, Finding, IndicatorValue, ProgressRow
 from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths
 from wcreport.intake.inbox import read_cached, read_stamped_cached, reject_internal_error, scan_and_identify
-from wcreport.intake.stamped import compare_with_workbook
 from wcreport.validate.feedback import write_feedback
 from wcreport.validate.limits import cap_findings
 
@@ -248,6 +247,9 @@ def _compared_copy(paths: QuarterPaths, record: FileRecord, result: UnitResult):
                                record.path)
     if result.status != "submitted":
         return copy
+    # imported here: Pillow and rapidfuzz are loaded only by an ingest that has a copy
+    from wcreport.intake.stamped import compare_with_workbook
+
     return compare_with_workbook(copy, [row.progress for row in result.rows])
 
 
