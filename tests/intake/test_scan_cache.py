@@ -349,19 +349,31 @@ def overwrite_in_place(target, source):
 @pytest.fixture
 def looked_at(monkeypatch):
     """The inbox folders listed and the paths stat'ed, as absolute paths (a directory entry can
-    only be stat'ed through its folder's listing)."""
+    only be stat'ed through its folder's listing or descriptor)."""
     seen = {"listed": [], "stat": []}
-    real = {name: getattr(os, name) for name in ("scandir", "stat", "lstat")}
+    real = {name: getattr(os, name) for name in ("open", "scandir", "stat", "lstat")}
+    folders: dict[int, str] = {}
 
-    def spy(name, kind):
-        def wrapper(path=".", *args, **kwargs):
-            seen[kind].append(os.fspath(path))
-            return real[name](path, *args, **kwargs)
-        monkeypatch.setattr(os, name, wrapper)
+    def opened(path, flags, *args, **kwargs):
+        fd = real["open"](path, flags, *args, **kwargs)
+        folders[fd] = os.fspath(path)
+        return fd
 
-    spy("scandir", "listed")
-    spy("stat", "stat")
-    spy("lstat", "stat")
+    def listed(path="."):
+        seen["listed"].append(folders.get(path, "?") if isinstance(path, int) else os.fspath(path))
+        return real["scandir"](path)
+
+    def stat(name):
+        def wrapper(path, *args, dir_fd=None, **kwargs):
+            where = os.fspath(path) if dir_fd is None else os.path.join(folders.get(dir_fd, "?"), path)
+            seen["stat"].append(where)
+            return real[name](path, *args, dir_fd=dir_fd, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(os, "open", opened)
+    monkeypatch.setattr(os, "scandir", listed)
+    monkeypatch.setattr(os, "stat", stat("stat"))
+    monkeypatch.setattr(os, "lstat", stat("lstat"))
     return seen
 
 
@@ -390,7 +402,8 @@ def test_a_units_scan_does_not_look_into_another_units_folder(paths, programme, 
     assert dumps(edu_records(paths, programme)) == dumps([r for r in first if r.unit == "edu_sports"])
     skipped = [str(paths.inbox / "卫健中心"), str(paths.inbox / "四宝山、中埠镇")]
     looked = looked_at["listed"] + looked_at["stat"]
-    assert looked_at["listed"] and not [p for p in looked if any(p.startswith(s) for s in skipped)]
+    assert str(paths.inbox) in looked_at["listed"] and str(paths.inbox / "教体中心" / "季度报表.xlsx") in looked
+    assert not [p for p in looked if p == "?" or any(p.startswith(s) for s in skipped)]
     assert counts["_process"] == 0
     full = scan_and_identify(paths, programme)          # the full scan sees them: refused or health's
     assert [r for r in full if r.unit == "edu_sports"] == [r for r in first if r.unit == "edu_sports"]

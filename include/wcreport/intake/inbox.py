@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
@@ -353,8 +354,8 @@ def _list_for_unit(paths, programme, unit: str) -> tuple[list[str], dict[str, os
 
     What a one-unit scan leaves out can never be that unit's file, whatever it holds:
 
-    - folders below which every file is another unit's or refused (``_never_units``): they
-      are neither listed nor stat'ed, so another unit's folder costs nothing, however full;
+    - folders below which every file is another unit's, refused or ignored (``_folder_owner``):
+      they are neither listed nor stat'ed, so another unit's folder costs nothing, however full;
     - symbolic links and other non-regular entries: the full scan ignores them with no unit.
 
     Every other file is stat'ed, wherever it lies: a loose file (in no unit's folder) that
@@ -366,74 +367,91 @@ def _list_for_unit(paths, programme, unit: str) -> tuple[list[str], dict[str, os
     if not inbox.is_dir():
         raise inbox_missing(inbox, paths.inbox_root)
     top = str(inbox)
-    rels: list[str] = []
     stats: dict[str, os.stat_result] = {}
     listed: set[str] = set()
+    owners = _folder_owners(programme)
     pending = [""]
     while pending:
         folder = pending.pop()
+        found = _list_folder(top, folder, stats)
+        if found is None:
+            continue                # no longer a folder (gone, or replaced by a link)
         listed.add(folder)
-        for rel, entry in _entries(top, folder):
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if not _never_units(rel, unit, programme):
-                        pending.append(rel)
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue            # gone since the listing
-            except OSError as exc:
-                raise inbox_unreadable(Path(entry.path), exc) from exc
-            if stat_module.S_ISREG(st.st_mode):     # else replaced by a link since the listing
-                rels.append(rel)
-                stats[rel] = st
-    return sorted(rels), stats, listed
+        for rel in found:
+            owner = owners[rel] if rel in owners else _folder_owner(rel, programme)
+            if owner is _NO_OWNER or owner == unit:     # else no file below can be the unit's
+                pending.append(rel)
+    return sorted(stats), stats, listed
 
 
-def _entries(top: str, folder: str) -> list[tuple[str, os.DirEntry]]:
-    """(path relative to the inbox, entry) of one folder's entries; a folder we cannot list raises."""
+def _list_folder(top: str, folder: str, stats: dict[str, os.stat_result]) -> list[str] | None:
+    """One folder's sub-folders, its regular files' lstat added to ``stats`` (paths relative to
+    the inbox); None when a sub-folder is no longer one. A folder we cannot list raises.
+
+    Files are stat'ed relative to the folder's descriptor: a loose inbox has a file per unit,
+    stat'ed by every unit's scan."""
     directory = os.path.join(top, folder) if folder else top
+    prefix = f"{folder}/" if folder else ""
     try:
-        with os.scandir(directory) as found:
-            return [(f"{folder}/{entry.name}" if folder else entry.name, entry) for entry in found]
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | (os.O_NOFOLLOW if folder else 0))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
     except OSError as exc:
-        raise inbox_unreadable(Path(exc.filename or directory), exc) from exc
+        if folder and exc.errno == errno.ELOOP:
+            return None
+        raise inbox_unreadable(Path(directory), exc) from exc
+    folders: list[str] = []
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(prefix + entry.name)
+                elif entry.is_file(follow_symlinks=False):
+                    try:
+                        st = os.stat(entry.name, dir_fd=fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue    # gone since the listing
+                    if stat_module.S_ISREG(st.st_mode):     # else replaced by a link since the listing
+                        stats[prefix + entry.name] = st
+    except OSError as exc:
+        name = exc.filename if isinstance(exc.filename, str) else ""
+        raise inbox_unreadable(Path(directory) / name, exc) from exc
+    finally:
+        os.close(fd)
+    return folders
 
 
-def _never_units(folder: str, unit: str, programme) -> bool:
-    """Whether no file below ``folder`` can be ``unit``'s, whatever the file holds or is named.
-
-    - a hidden folder (``.x``, ``__MACOSX``): every file below it is ignored as hidden;
-    - a folder whose path is explicit evidence (docs/identity.md) for another unit, or
-      refuses every file below it (a folder naming several units, folders naming different
-      units): a deeper folder naming ``unit`` disagrees with it, as does a 「单位：」 line naming
-      ``unit``, and disagreeing explicit evidence refuses the file; weak evidence (the 责任单位
-      column, the file name) is never weighed against explicit evidence.
-    """
-    parts = folder.split("/")
-    if any(part.startswith(".") or part == "__MACOSX" for part in parts):
-        return True
-    owner = _folder_owner(folder, programme)
-    return owner is not _NO_OWNER and owner != unit
+_NO_OWNER = object()        # ``_folder_owner``: any unit's files may lie below the folder
+_folder_owner_memo: tuple[object, dict[str, object]] | None = None
 
 
-_NO_OWNER = object()        # ``_folder_owner``: the folder's path names no unit (no evidence)
-_folder_owners: tuple[object, dict[str, object]] | None = None
+def _folder_owners(programme) -> dict[str, object]:
+    """``_folder_owner``'s answers so far, per (frozen) programme object."""
+    global _folder_owner_memo
+    if _folder_owner_memo is None or _folder_owner_memo[0] is not programme:
+        _folder_owner_memo = (programme, {})
+    return _folder_owner_memo[1]
 
 
 def _folder_owner(folder: str, programme) -> object:
-    """The unit key the folder's path is explicit evidence for, None if it refuses its files,
-    ``_NO_OWNER`` if it is no evidence; memoised per (frozen) programme object."""
-    global _folder_owners
-    if _folder_owners is None or _folder_owners[0] is not programme:
-        _folder_owners = (programme, {})
-    owners = _folder_owners[1]
-    if folder not in owners:
+    """The only unit whose files may lie below ``folder``; None if no unit's may; ``_NO_OWNER``
+    if any unit's may. Whatever a file below it holds or is named:
+
+    - a hidden folder (``.x``, ``__MACOSX``): every file below it is ignored as hidden (None);
+    - a folder whose path is explicit evidence (docs/identity.md) for one unit: a file below
+      it is that unit's or refused, since a deeper folder or a 「单位：」 line naming another
+      unit disagrees with it, disagreeing explicit evidence refuses the file, and weak
+      evidence (the 责任单位 column, the file name) is never weighed against explicit evidence;
+    - a folder whose path refuses every file below it (a folder naming several units,
+      folders naming different units): None.
+    """
+    if any(part.startswith(".") or part == "__MACOSX" for part in folder.split("/")):
+        owner = None
+    else:
         found = explicit_evidence(None, f"{folder}/-", programme)
-        owners[folder] = found[0].unit if found else _NO_OWNER
-    return owners[folder]
+        owner = found[0].unit if found else _NO_OWNER
+    _folder_owners(programme)[folder] = owner
+    return owner
 
 
 def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0, max_wait_seconds: float = 30.0,
@@ -456,7 +474,7 @@ def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0, max_wait
     else:
         rels, listed, folders = _list_for_unit(paths, programme, unit)
         skipped = []
-    others = set() if unit is None else {rel for rel, st in listed.items() if cache.is_other_units(rel, st)}
+    others = set() if unit is None else cache.other_units(listed)
     # another unit's unchanged files are not this unit's, however recent: no wait for them
     stats, unstable = _settle(paths.inbox, {rel: st for rel, st in listed.items() if rel not in others},
                               stable_seconds, max_wait_seconds)
@@ -531,7 +549,7 @@ class _ScanCache:
         fingerprint = f"{SCAN_CACHE_VERSION}:{programme_fingerprint(programme)}:{_stamped_fingerprint(settings())}:" \
                       f"{_code_fingerprint()}"
         self.folder = paths.output / "cache" / f"scan-{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}"
-        self.index: dict[str, list] = _read_entries(self.folder / "index.json")
+        self.index: dict[str, list] = _read_index(self.folder / "index.json")
         self.groups: dict[str | None, dict[str, dict]] = {}
         self.added: dict[str, tuple[list, dict]] = {}       # rel -> (index entry, group entry)
 
@@ -546,11 +564,14 @@ class _ScanCache:
             self.groups[unit] = _read_entries(self._group_file(unit))
         return self.groups[unit]
 
-    def is_other_units(self, rel: str, st: os.stat_result) -> bool:
-        """Unchanged since a scan found it is another unit's (only for a one-unit scan)."""
-        entry = self.index.get(rel)
-        return (isinstance(entry, list) and len(entry) == 5 and entry[4] != self.unit
-                and entry[:4] == _stat_key(st))
+    def other_units(self, stats: dict[str, os.stat_result]) -> set[str]:
+        """The files unchanged since a scan found they are another unit's (a one-unit scan's);
+        one pass, inline: a loose inbox has a file per unit, stat'ed by every unit's scan."""
+        index, unit = self.index, self.unit
+        return {rel for rel, st in stats.items()
+                if type(entry := index.get(rel)) is list and len(entry) == 5 and entry[4] != unit
+                and entry[0] == st.st_size and entry[1] == st.st_mtime_ns and entry[2] == st.st_ino
+                and entry[3] == st.st_ctime_ns}
 
     def lookup(self, rel: str, st: os.stat_result):
         """The cached record of an unchanged file; ``_OTHER_UNIT``; or None (process the file)."""
@@ -596,7 +617,11 @@ class _ScanCache:
         ``listed``: the folders a one-unit scan listed (None: all); a file elsewhere is not
         gone for not being seen (the next full scan forgets it if it is).
         """
-        gone = {rel for rel in set(self.index) - present if listed is None or _folder_of(rel) in listed}
+        if listed is not None and not self.added:
+            return      # a file gone from a listed folder: its entry matches nothing, and goes at the next write
+        gone = set(self.index) - present
+        if listed is not None:
+            gone = {rel for rel in gone if rel.rpartition("/")[0] in listed}
         if not self.added and not gone:
             return
         by_unit: dict[str | None, dict[str, dict]] = {}
@@ -616,10 +641,6 @@ class _ScanCache:
 _UNIT_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def _folder_of(rel: str) -> str:
-    return rel.rpartition("/")[0]
-
-
 def _stat_key(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
@@ -630,6 +651,24 @@ def _cached_record(data) -> FileRecord | None:
         return FileRecord.model_validate(data)
     except ValueError:
         return None
+
+
+_index_memo: tuple[tuple, dict] | None = None
+
+
+def _read_index(path: Path) -> dict:
+    """``_read_entries`` of the index, read again only when its stat changed. A stale map
+    (rewritten within the clock's resolution) costs only recomputation: each entry carries
+    the stat of the file it describes, and records are read with their own stat."""
+    global _index_memo
+    try:
+        st = path.stat()
+    except OSError:
+        return _read_entries(path)
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    if _index_memo is None or _index_memo[0] != key:
+        _index_memo = (key, _read_entries(path))
+    return _index_memo[1]
 
 
 def _read_entries(path: Path) -> dict:
