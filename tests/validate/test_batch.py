@@ -127,3 +127,49 @@ def test_what_gx_is_given_does_not_grow_with_the_items(programme):
         many = batch.fold(suite, [r.params for r in reports])
         assert _sizes_passed_to_gx(many) == _sizes_passed_to_gx(few)
         assert {f.mode for f in many.foldings} >= {"plain", "marker"}
+
+
+def test_the_results_text_is_the_json_form_of_the_results(programme, tmp_path):
+    """What the quarter's batch keeps per file (``results_json``) is, to the byte, GX's JSON form
+    the offline page is made from, failing rows and shared passing outcomes alike."""
+    import json
+
+    items = _corpus(programme)
+    outcomes = validate_many(items, programme, Q2, data_docs_dir=tmp_path / "docs")
+    assert any(not r["success"] for o in outcomes for r in o.results.values())
+    for outcome in outcomes:
+        assert outcome.results_json == json.dumps(outcome.results, ensure_ascii=False)
+
+
+def test_items_alike_share_their_passing_row_outcomes_but_not_their_failures(programme):
+    """Two passing items of the same size share each row-level expectation's outcome (made
+    once); a failing item keeps its own."""
+    from wcreport.core.settings import expectations_root
+    from wcreport.validate.suites import _project, prepare
+
+    good, bad = good_report(programme), with_row(good_report(programme), 0, progress="")
+    prepared = [prepare(r, UNIT, programme, Q2) for r in (good, good, bad)]
+    project = _project(expectations_root(), None)
+    definition = project.definitions["progress_rows"]
+    folded = batch.fold(definition.suite, [p.params for p in prepared])
+    frame, offsets = batch.batch_frame("progress_rows", [p.records["progress_rows"] for p in prepared], folded)
+    result = definition.data.get_batch(batch_parameters={"dataframe": frame}).validate(
+        folded.suite, result_format=project.result_format, expectation_parameters=folded.params)
+    first, second, third = batch.split(result, folded, frame, offsets)
+    rows = [n for n, share in enumerate(first.results) if "unexpected_index_list" in share.result]
+    assert rows and all(first.results[n] is second.results[n] for n in rows)
+    failing = [n for n, share in enumerate(third.results) if not share.success]
+    assert failing and all(third.results[n] is not first.results[n] for n in failing)
+
+
+def test_a_programme_copy_gets_its_own_task_keys(programme):
+    """The programme's facts are kept for the programme object they were computed from."""
+    from wcreport.validate.suites import prepare
+
+    renamed = programme.tasks[0].model_copy(update={"name": "另一项实事"})
+    other = programme.model_copy(update={"tasks": [renamed, *programme.tasks[1:]]})
+    report = good_report(programme)
+    keys = prepare(report, UNIT, programme, Q2).params["task_keys"]
+    other_keys = prepare(report, UNIT, other, Q2).params["task_keys"]
+    assert keys[1:] == other_keys[1:] and keys[0] != other_keys[0]
+    assert prepare(report, UNIT, programme, Q2).params["task_keys"] == keys

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,26 @@ def cache_key(programme, unit_key: str, sha256: str, previous: UnitResult | None
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
+def _folder(paths: QuarterPaths) -> Path:
+    return paths.output / "cache" / "validated"
+
+
 def _entry(paths: QuarterPaths, key: str) -> Path:
-    return paths.output / "cache" / "validated" / f"{key}.json"
+    return _folder(paths) / f"{key}.json"
+
+
+def _kept(folder: Path) -> set[str]:
+    """The names of the outcome files already kept (one listing, not a look-up per file)."""
+    try:
+        return set(os.listdir(folder))
+    except FileNotFoundError:
+        return set()
+
+
+def _payload(outcome) -> bytes:
+    """An outcome file: its findings and its suites' results (already JSON text)."""
+    findings = json.dumps([f.model_dump(mode="json") for f in outcome.findings], ensure_ascii=False)
+    return f'{{"findings": {findings}, "results": {outcome.results_json}}}'.encode()
 
 
 def lookup(paths: QuarterPaths, programme, unit_key: str, sha256: str | None,
@@ -98,11 +117,13 @@ def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) 
     started = time.perf_counter()
     rules = rules_digest()
     previous = {u.key: previous_result(paths, u.key) for u in programme.units}
+    folder = _folder(paths)
+    kept = _kept(folder)
     todo: list[tuple[str, Item]] = []
     cached = unreadable = 0
     for record in _versions(records):
         key = cache_key(programme, record.unit, record.sha256, previous.get(record.unit), rules)
-        if _entry(paths, key).exists():
+        if f"{key}.json" in kept:
             cached += 1
             continue
         _fmt, parsed, error = read_cached(paths, programme, record.sha256, paths.output_root / record.archived_as)
@@ -112,9 +133,7 @@ def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) 
         todo.append((key, Item(parsed, record.unit, previous.get(record.unit))))
     outcomes = validate_many([item for _key, item in todo], programme, paths.quarter)
     for (key, _item), outcome in zip(todo, outcomes, strict=True):
-        payload = {"findings": [f.model_dump(mode="json") for f in outcome.findings], "results": outcome.results}
-        write_atomic(_entry(paths, key), json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-                     durable=False)
+        write_atomic(folder / f"{key}.json", _payload(outcome), durable=False)
     summary = {"validated": len(todo), "already_validated": cached, "unreadable": unreadable,
                "seconds": round(time.perf_counter() - started, 2)}
     log.info("Quarter %s validated in one batch: %s", paths.quarter, summary)

@@ -21,6 +21,7 @@ The GX context is created once per process and (project, Data Docs folder) and r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -57,8 +58,11 @@ class ValidationOutcome:
     # This run's result pages (one per suite). Static HTML: they render offline, whereas
     # GX's index page lists results through JavaScript libraries loaded from CDNs.
     pages: list[str] = field(default_factory=list)
-    # The suites' results in GX's JSON form (batched runs: what the offline page is made from).
+    # The suites' results in GX's JSON form (batched runs with Data Docs: what the offline page
+    # is made from) ...
     results: dict[str, dict] | None = None
+    # ... and the same as JSON text (every batched run: what the quarter's batch keeps per file).
+    results_json: str | None = None
 
 
 # --- text normalisation ------------------------------------------------------------
@@ -180,22 +184,65 @@ COLUMNS = {
 }
 
 
+@dataclass(frozen=True)
+class _ProgrammeFacts:
+    """What every file's frames and parameters take from the programme, computed once per programme."""
+
+    programme: Programme
+    known_seqs: frozenset[int]
+    programme_seqs: tuple[int, ...]
+    task_keys: tuple[str, ...]
+    indicators: dict[str, Any]      # indicator key -> the programme's indicator
+
+
+_facts_memo: _ProgrammeFacts | None = None
+
+
+def _facts(programme: Programme) -> _ProgrammeFacts:
+    """The programme's facts, kept for the last programme seen (a quarter's batch has one)."""
+    global _facts_memo
+    memo = _facts_memo
+    if memo is not None and memo.programme is programme:
+        return memo
+    memo = _ProgrammeFacts(
+        programme, frozenset(programme.tasks_by_seq), tuple(sorted(programme.tasks_by_seq)),
+        tuple(f"{t.seq}|{name_key(t.name)}" for t in programme.tasks),
+        {i.key: i for t in programme.tasks for i in t.indicators})
+    _facts_memo = memo
+    return memo
+
+
+@functools.lru_cache(maxsize=4096)
+def _task_name_key(task_name: str) -> str:
+    """name_key of a task name: units copy the programme's few names, each normalised once."""
+    return name_key(task_name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _deadline_columns(deadline: str, year: int) -> tuple[str | None, float]:
+    """(deadline_status, deadline_yyyymmdd) of a 完成时限 text: units write the same few
+    texts ("2023年12月底", "长期坚持"), each parsed once."""
+    parsed = parse_deadline(deadline if deadline.strip() else None, year)
+    return (None if parsed.kind == "empty" else parsed.kind,
+            float(parsed.yyyymmdd) if parsed.yyyymmdd else math.nan)
+
+
 def _rows_records(rows: list[ProgressRow], programme: Programme, year: int) -> list[dict[str, Any]]:
-    known = set(programme.tasks_by_seq)
+    known = _facts(programme).known_seqs
     records = []
     for i, row in enumerate(rows):
         progress = row.progress.strip()
-        deadline = parse_deadline(row.deadline if row.deadline.strip() else None, year)
+        deadline_status, deadline_yyyymmdd = _deadline_columns(row.deadline, year)
         progress_text = text_key(progress) if progress else ""
         records.append({
             "row_id": i,
             "seq": row.seq,
-            "task_key": f"{row.seq}|{name_key(row.task_name)}" if row.seq in known else None,
+            "task_key": f"{row.seq}|{_task_name_key(row.task_name)}" if row.seq in known else None,
             "progress": progress or None,
             "progress_norm": progress_text.strip(_EDGE_PUNCT) if progress else None,    # placeholder_key
             "progress_key": f"{row.seq}|{progress_text}" if progress else None,
-            "deadline_status": None if deadline.kind == "empty" else deadline.kind,
-            "deadline_yyyymmdd": float(deadline.yyyymmdd) if deadline.yyyymmdd else math.nan,
+            "deadline_status": deadline_status,
+            "deadline_yyyymmdd": deadline_yyyymmdd,
         })
     return records
 
@@ -222,11 +269,12 @@ def _indicator_value(ind: IndicatorValue) -> float | None:
 
 def _indicator_records(indicators: list[IndicatorValue], programme: Programme,
                        previous: dict[str, float]) -> list[dict[str, Any]]:
-    targets = {i.key: i.target for t in programme.tasks for i in t.indicators}
+    specs = _facts(programme).indicators
     records = []
     for i, ind in enumerate(indicators):
         value = _indicator_value(ind)
-        target = targets.get(ind.key) if ind.key else None
+        spec = specs.get(ind.key) if ind.key else None
+        target = spec.target if spec else None
         records.append({
             "row_id": i,
             "key": ind.key,
@@ -241,11 +289,11 @@ def _indicator_records(indicators: list[IndicatorValue], programme: Programme,
 # --- parameters -----------------------------------------------------------------------
 def _parameters(programme: Programme, unit_key: str, year: int, previous_rows: list[ProgressRow],
                 ) -> dict[str, Any]:
-    unit_tasks = programme.tasks_of(unit_key)
+    facts = _facts(programme)
     return {
-        "programme_seqs": sorted(programme.tasks_by_seq),
-        "unit_seqs": sorted(t.seq for t in unit_tasks),
-        "task_keys": [f"{t.seq}|{name_key(t.name)}" for t in programme.tasks],
+        "programme_seqs": list(facts.programme_seqs),
+        "unit_seqs": sorted(t.seq for t in programme.tasks_of(unit_key)),
+        "task_keys": list(facts.task_keys),
         "previous_progress_keys": sorted({f"{r.seq}|{text_key(r.progress)}" for r in previous_rows
                                           if r.seq is not None and r.progress.strip()}),
         "year_first_day": year * 10000 + 101,
@@ -490,7 +538,7 @@ def _row_cell(rows: list[ProgressRow]):
 
 def _indicator_context(indicators: list[IndicatorValue], programme: Programme,
                        previous: dict[str, float], prev_label: str):
-    by_key = {i.key: i for t in programme.tasks for i in t.indicators}
+    by_key = _facts(programme).indicators
 
     def context(row_id: int) -> dict[str, Any]:
         ind = indicators[row_id]
@@ -521,7 +569,7 @@ def _indicator_sheet(parsed: ParsedReport) -> str | None:
 
 def _table_context(programme: Programme, params: dict[str, Any], sheet: str | None = None):
     tasks = programme.tasks_by_seq
-    indicators = {i.key: i for t in programme.tasks for i in t.indicators}
+    indicators = _facts(programme).indicators
 
     def context(kwargs, details) -> list[dict[str, Any]]:
         missing = details.get("partial_missing_list")
@@ -587,12 +635,17 @@ def validate_many(items: list[Item], programme: Programme, quarter: Quarter,
 
 def _outcome(prepared: Prepared, results: dict[str, Any], programme: Programme, quarter: Quarter,
              data_docs_dir: Path | None) -> ValidationOutcome:
-    findings = findings_of(prepared, results, programme)
-    as_json = {name: result.to_json_dict() for name, result in results.items()}
+    """One item's outcome from its share of the batch (``batch.ItemResult`` per suite)."""
+    from wcreport.validate.batch import results_json_text
+
+    passed = all(result.success for result in results.values())
+    findings = [] if passed else findings_of(prepared, results, programme)
+    results_json = results_json_text(results)
     if not data_docs_dir:
-        return ValidationOutcome(findings=findings, results=as_json)
+        return ValidationOutcome(findings=findings, results_json=results_json)
+    as_json = {name: result.to_json_dict() for name, result in results.items()}
     docs_dir = Path(data_docs_dir)
     page = offline_page(docs_dir, quarter, prepared.unit_key, programme, as_json, cap_findings(findings), [])
     index = docs_dir / "index.html"
     return ValidationOutcome(findings=findings, data_docs=str(index) if index.exists() else None,
-                             pages=[str(page)], results=as_json)
+                             pages=[str(page)], results=as_json, results_json=results_json)
