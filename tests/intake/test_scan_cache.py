@@ -267,8 +267,13 @@ def test_a_units_scan_does_work_only_for_its_own_files(tmp_path, programme, call
     reset()
     (mine,) = scan_and_identify(paths, programme, unit="edu_sports")
     assert mine.unit == "edu_sports"
-    # the same work at 15 and at 200 other files: the index and one unit's records
-    assert {k: v for k, v in counts.items() if v} == {"_cached_record": 1, "_read_entries": 1 + 1}
+    # the same work at 15 and at 200 other files: the index, one unit's records, and the folder
+    # owners (none known yet, then read again to add the folder "其他" it looked at)
+    assert {k: v for k, v in counts.items() if v} == {"_cached_record": 1, "_read_entries": 1 + 1 + 2}
+    for reads in (2, 1):        # records and the owners it wrote, then records only (an unchanged index is read once)
+        reset()
+        assert scan_and_identify(paths, programme, unit="edu_sports") == [mine]
+        assert {k: v for k, v in counts.items() if v} == {"_cached_record": 1, "_read_entries": reads}
     form(paths, "其他/卫健中心报表-000.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS,
          mtime=OLD + 1)                                  # another unit's file changed: processed once
     reset()
@@ -456,3 +461,15 @@ def test_a_units_scan_sees_every_change_that_can_make_a_file_its_own(paths, prog
     mine = seen()
     assert mine["季度报表.xlsx"].unit_source == "unit_line"
     assert dumps(mine.values()) == dumps([r for r in scan_and_identify(paths, programme) if r.unit == "edu_sports"])
+
+
+def test_damaged_folder_owners_are_worked_out_again(paths, programme):
+    form(paths, "教体中心/季度报表.xlsx")
+    form(paths, "卫健中心/季度报表.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS)
+    full = scan_and_identify(paths, programme)
+    edu_records(paths, programme)
+    owners = cache_folder(paths) / "folders.json"
+    assert json.loads(owners.read_text(encoding="utf-8"))["folders"] == {"教体中心": "edu_sports", "卫健中心": "health"}
+    for damaged in ('{"folders": {"教体中心": 5}}', '{"folders": {"教体中心": "no_such_unit"}}', "{", "[]"):
+        owners.write_text(damaged, encoding="utf-8")
+        assert dumps(edu_records(paths, programme)) == dumps([r for r in full if r.unit == "edu_sports"])

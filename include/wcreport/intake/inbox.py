@@ -349,7 +349,8 @@ def _not_followed(full: str, rel: str, *, is_dir: bool) -> tuple[FileRecord | No
                       reasons=[reason]), st
 
 
-def _list_for_unit(paths, programme, unit: str) -> tuple[list[str], dict[str, os.stat_result], set[str]]:
+def _list_for_unit(paths, programme, unit: str, cache: _ScanCache
+                   ) -> tuple[list[str], dict[str, os.stat_result], set[str]]:
     """(regular files that may be ``unit``'s, their lstat, the folders listed), relative to the inbox.
 
     What a one-unit scan leaves out can never be that unit's file, whatever it holds:
@@ -369,7 +370,6 @@ def _list_for_unit(paths, programme, unit: str) -> tuple[list[str], dict[str, os
     top = str(inbox)
     stats: dict[str, os.stat_result] = {}
     listed: set[str] = set()
-    owners = _folder_owners(programme)
     pending = [""]
     while pending:
         folder = pending.pop()
@@ -378,8 +378,8 @@ def _list_for_unit(paths, programme, unit: str) -> tuple[list[str], dict[str, os
             continue                # no longer a folder (gone, or replaced by a link)
         listed.add(folder)
         for rel in found:
-            owner = owners[rel] if rel in owners else _folder_owner(rel, programme)
-            if owner is _NO_OWNER or owner == unit:     # else no file below can be the unit's
+            owner = cache.folder_owner(rel, programme)
+            if owner in (ANY_UNIT, unit):       # else no file below can be the unit's
                 pending.append(rel)
     return sorted(stats), stats, listed
 
@@ -421,20 +421,11 @@ def _list_folder(top: str, folder: str, stats: dict[str, os.stat_result]) -> lis
     return folders
 
 
-_NO_OWNER = object()        # ``_folder_owner``: any unit's files may lie below the folder
-_folder_owner_memo: tuple[object, dict[str, object]] | None = None
+ANY_UNIT = ""       # ``_folder_owner``: any unit's files may lie below the folder (not a unit key)
 
 
-def _folder_owners(programme) -> dict[str, object]:
-    """``_folder_owner``'s answers so far, per (frozen) programme object."""
-    global _folder_owner_memo
-    if _folder_owner_memo is None or _folder_owner_memo[0] is not programme:
-        _folder_owner_memo = (programme, {})
-    return _folder_owner_memo[1]
-
-
-def _folder_owner(folder: str, programme) -> object:
-    """The only unit whose files may lie below ``folder``; None if no unit's may; ``_NO_OWNER``
+def _folder_owner(folder: str, programme) -> str | None:
+    """The only unit whose files may lie below ``folder``; None if no unit's may; ``ANY_UNIT``
     if any unit's may. Whatever a file below it holds or is named:
 
     - a hidden folder (``.x``, ``__MACOSX``): every file below it is ignored as hidden (None);
@@ -449,8 +440,7 @@ def _folder_owner(folder: str, programme) -> object:
         owner = None
     else:
         found = explicit_evidence(None, f"{folder}/-", programme)
-        owner = found[0].unit if found else _NO_OWNER
-    _folder_owners(programme)[folder] = owner
+        owner = found[0].unit if found else ANY_UNIT
     return owner
 
 
@@ -472,7 +462,7 @@ def scan_and_identify(paths, programme, *, stable_seconds: float = 2.0, max_wait
         rels, skipped, listed = _list(paths)
         folders = None
     else:
-        rels, listed, folders = _list_for_unit(paths, programme, unit)
+        rels, listed, folders = _list_for_unit(paths, programme, unit, cache)
         skipped = []
     others = set() if unit is None else cache.other_units(listed)
     # another unit's unchanged files are not this unit's, however recent: no wait for them
@@ -550,6 +540,8 @@ class _ScanCache:
                       f"{_code_fingerprint()}"
         self.folder = paths.output / "cache" / f"scan-{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}"
         self.index: dict[str, list] = _read_index(self.folder / "index.json")
+        self.owners: dict[str, str | None] = _read_index(self.folder / "folders.json", "folders")
+        self.learnt_owners: dict[str, str | None] = {}
         self.groups: dict[str | None, dict[str, dict]] = {}
         self.added: dict[str, tuple[list, dict]] = {}       # rel -> (index entry, group entry)
 
@@ -563,6 +555,14 @@ class _ScanCache:
         if unit not in self.groups:
             self.groups[unit] = _read_entries(self._group_file(unit))
         return self.groups[unit]
+
+    def folder_owner(self, folder: str, programme) -> str | None:
+        """``_folder_owner``, from ``folders.json`` once known: a folder's owner depends only on
+        its path and the programme, and the cache folder is the programme's."""
+        owner = self.owners.get(folder, 0)
+        if owner is not None and owner != ANY_UNIT and owner not in programme.units_by_key:   # unknown, damaged
+            owner = self.owners[folder] = self.learnt_owners[folder] = _folder_owner(folder, programme)
+        return owner
 
     def other_units(self, stats: dict[str, os.stat_result]) -> set[str]:
         """The files unchanged since a scan found they are another unit's (a one-unit scan's);
@@ -617,6 +617,10 @@ class _ScanCache:
         ``listed``: the folders a one-unit scan listed (None: all); a file elsewhere is not
         gone for not being seen (the next full scan forgets it if it is).
         """
+        if self.learnt_owners:
+            owners = _read_entries(self.folder / "folders.json", "folders")
+            owners.update(self.learnt_owners)
+            _write_cache(self.folder / "folders.json", {"folders": owners})
         if listed is not None and not self.added:
             return      # a file gone from a listed folder: its entry matches nothing, and goes at the next write
         gone = set(self.index) - present
@@ -653,26 +657,27 @@ def _cached_record(data) -> FileRecord | None:
         return None
 
 
-_index_memo: tuple[tuple, dict] | None = None
+_index_memo: dict[str, tuple[tuple, dict]] = {}
 
 
-def _read_index(path: Path) -> dict:
-    """``_read_entries`` of the index, read again only when its stat changed. A stale map
-    (rewritten within the clock's resolution) costs only recomputation: each entry carries
-    the stat of the file it describes, and records are read with their own stat."""
-    global _index_memo
+def _read_index(path: Path, field: str = "files") -> dict:
+    """``_read_entries`` of the index or the folder owners, read again only when its stat changed.
+    A stale map (rewritten within the clock's resolution) costs only recomputation: each index
+    entry carries the stat of the file it describes, records are read with their own stat, and
+    a folder's owner never changes for the cache folder's programme."""
     try:
         st = path.stat()
     except OSError:
-        return _read_entries(path)
-    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-    if _index_memo is None or _index_memo[0] != key:
-        _index_memo = (key, _read_entries(path))
-    return _index_memo[1]
+        return _read_entries(path, field)
+    key = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    memo = _index_memo.get(str(path))
+    if memo is None or memo[0] != key:
+        memo = _index_memo[str(path)] = (key, _read_entries(path, field))
+    return memo[1]
 
 
-def _read_entries(path: Path) -> dict:
-    """The ``files`` map of a stat-cache file; empty when it is missing, unreadable or damaged."""
+def _read_entries(path: Path, field: str = "files") -> dict:
+    """The ``field`` map of a stat-cache file; empty when it is missing, unreadable or damaged."""
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -680,7 +685,7 @@ def _read_entries(path: Path) -> dict:
     except (OSError, ValueError) as exc:
         log.warning("ignoring the unreadable scan cache %s (%s: %s)", path, exc.__class__.__name__, exc)
         return {}
-    files = data.get("files") if isinstance(data, dict) else None
+    files = data.get(field) if isinstance(data, dict) else None
     return files if isinstance(files, dict) else {}
 
 
