@@ -18,7 +18,9 @@ Rescans are cheap: a stat cache per quarter (``<output>/cache/scan-<fingerprint>
 ``_ScanCache``) maps each inbox file's (size, mtime_ns, inode, ctime_ns) to its processed
 record, so a file unchanged since the last scan is not copied, hashed, read or identified
 again, and ``scan_and_identify(..., unit=key)`` (one ``ingest_unit``) reads only that
-unit's records: its cost does not grow with the other units' files.
+unit's records, and neither lists nor stats the other units' folders (``_list_for_unit``):
+its cost does not grow with the files in other units' folders. Loose files (in no unit's
+folder) are stat'ed by every unit's scan.
 """
 from __future__ import annotations
 
@@ -514,7 +516,10 @@ class _ScanCache:
       the compact map a one-unit scan checks every listed file against;
     - ``unit-<key>.json`` (``unit-none.json`` for records without a unit):
       ``{"files": {rel: {"stat": [size, mtime_ns, ino, ctime_ns], "record": FileRecord}}}``,
-      the full records, so a one-unit scan deserialises its own records only.
+      the full records, so a one-unit scan deserialises its own records only;
+    - ``folders.json``: ``{"folders": {folder: unit key, "" or null}}``, each folder's owner
+      as ``_folder_owner`` worked it out for a one-unit scan (a function of the path and the
+      programme alone, so never stale).
 
     A record is used only when the file's stat equals the key stored with the record itself
     (the index only says whose a file is), its archive copy still exists (a copy moved
