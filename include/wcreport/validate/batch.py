@@ -37,7 +37,7 @@ import logging
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -212,6 +212,8 @@ class ExpectationShare:
 
 
 def _json(value: Any) -> str:
+    if value is True or value is False:
+        return "true" if value else "false"
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -228,24 +230,33 @@ class ItemResult:
     def success(self) -> bool:
         return all(r.success for r in self.results)
 
-    def statistics(self) -> dict[str, Any]:
-        evaluated = len(self.results)
-        successful = sum(bool(r.success) for r in self.results)
-        return {"evaluated_expectations": evaluated, "successful_expectations": successful,
-                "unsuccessful_expectations": evaluated - successful,
-                "success_percent": 100.0 * successful / evaluated if evaluated else None}
+    def counts(self) -> tuple[int, int]:
+        """(evaluated, successful) expectations."""
+        return len(self.results), sum(bool(r.success) for r in self.results)
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
-            "success": self.success, "suite_name": self.suite_name, "statistics": self.statistics(),
+            "success": self.success, "suite_name": self.suite_name, "statistics": _statistics(*self.counts()),
             "results": [{"success": r.success, "expectation_config": config, "result": r.result,
                          "exception_info": r.exception_info}
                         for r, config in zip(self.results, self.configs_json, strict=True)]}
 
     def to_json_text(self) -> str:
-        return (f'{{"success": {_json(self.success)}, "suite_name": {_json(self.suite_name)}, '
-                f'"statistics": {_json(self.statistics())}, '
+        evaluated, successful = self.counts()
+        return (f'{{"success": {_json(evaluated == successful)}, "suite_name": {_json(self.suite_name)}, '
+                f'"statistics": {_statistics_text(evaluated, successful)}, '
                 f'"results": [{", ".join(r.json_text for r in self.results)}]}}')
+
+
+def _statistics(evaluated: int, successful: int) -> dict[str, Any]:
+    return {"evaluated_expectations": evaluated, "successful_expectations": successful,
+            "unsuccessful_expectations": evaluated - successful,
+            "success_percent": 100.0 * successful / evaluated if evaluated else None}
+
+
+@lru_cache(maxsize=256)
+def _statistics_text(evaluated: int, successful: int) -> str:
+    return _json(_statistics(evaluated, successful))
 
 
 def results_json_text(results: dict[str, ItemResult]) -> str:
@@ -377,10 +388,18 @@ def _local_entry(entry: Any, global_id: int, local: int, columns: _Columns, how:
 def _contains_shares(required: list[list[Any]], column: str, columns: _Columns, template: ExpectationShare
                      ) -> list[ExpectationShare]:
     """Distinct values containing a set, per item: the item's own distinct values, and
-    success when every value of the item's set is among them."""
+    success when every value of the item's set is among them. Items with the same values
+    (of the same types: 1 and 1.0 are written apart) and the same set share one outcome."""
     values = columns[column]
-    return [_contains_share(template, values[start:end], required[item])
-            for item, (start, end) in enumerate(itertools.pairwise(columns.offsets))]
+    made: dict[tuple, ExpectationShare] = {}
+    shares = []
+    for item, (start, end) in enumerate(itertools.pairwise(columns.offsets)):
+        own = values[start:end]
+        key = (tuple(own), tuple(map(type, own)), tuple(required[item]))
+        if key not in made:
+            made[key] = _contains_share(template, own, required[item])
+        shares.append(made[key])
+    return shares
 
 
 def _contains_share(template: ExpectationShare, values: list[Any], required: list[Any]) -> ExpectationShare:
