@@ -13,7 +13,9 @@ the pipeline functions called directly (no Airflow), CPU time of this process:
 - validation: ``prevalidated.validate_quarter`` (the DAG's ``validate_quarter``: every
   file in one GX run per suite), GX warmed up first (its cold import is reported apart);
 - unit scan: ``inbox.scan_and_identify(unit=...)``, what each ``ingest_unit`` pays to see
-  its unit's files (``--sampled`` units spread over the programme, median);
+  its unit's files (``--sampled`` units spread over the programme, median); the inbox keeps
+  each unit's file in the unit's folder (as the mailbox saves it); the same scan over an inbox
+  with every file loose in the quarter's folder is measured too;
 - ingest: ``tasks.ingest`` for every unit (median, and the first vs last tenth);
 - merge: ``tasks.merge`` in a fresh interpreter: wall time and peak RSS.
 """
@@ -190,11 +192,31 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
         "merge_s": round(merged["wall_s"], 2), "merge_peak_rss_mib": round(merged["peak_rss_bytes"] / 2**20, 0),
         "merge_units": merged["units"], "report_bytes": report.stat().st_size, "report_rows": sheet_rows,
     }
+    result["loose_unit_scan_median_ms"] = loose_unit_scan_ms(case, chosen)
     if profile:
         result["profile"] = profile_batch(paths, programme, records)
     result["validate_ratio"] = round(result["validate_cpu_s"] / result["floor_cpu_s"], 2)
     result["parse_ratio"] = round(result["parse_cpu_s"] / result["floor_cpu_s"], 2)
     return result
+
+
+def loose_unit_scan_ms(case: Path, units: list[str]) -> float:
+    """The unit scan when every file lies directly in the quarter's folder (no unit folders):
+    each rerun stats every loose file, since one may have been overwritten in place with this
+    unit's form (docs/identity.md). Median over ``units``, after a gather built the stat cache."""
+    from wcreport.intake.inbox import scan_and_identify
+    from wcreport.orchestration import tasks as pipeline
+
+    run = {"quarter": QUARTER, "inbox": str(case / "inbox_loose"), "output": str(case / "output_loose")}
+    write_samples(case / "inbox_loose", layout="loose")
+    pipeline.gather(run)
+    paths, programme = pipeline.paths_of(run), pipeline.programme_of(run)
+    scans = []
+    for key in units:
+        with Timer() as t:
+            scan_and_identify(paths, programme, max_wait_seconds=0, unit=key)
+        scans.append(t.cpu)
+    return round(median(scans) * 1000, 2)
 
 
 def _merge_subprocess(run: dict, env: dict) -> dict:

@@ -165,14 +165,28 @@ def synthetic_programme(directory: Path, n_units: int, n_tasks: int = 10, year: 
     return path
 
 
-def write_samples(inbox_root: Path, quarter: str = QUARTER) -> list[Path]:
-    """One filled form per unit of the programme REPORT_PROGRAMMES_DIR selects."""
+def write_samples(inbox_root: Path, quarter: str = QUARTER, layout: str = "unit_folders") -> list[Path]:
+    """One filled form per unit of the programme REPORT_PROGRAMMES_DIR selects.
+
+    ``layout="unit_folders"``: each unit's file in a folder named after the unit, as the mailbox
+    intake saves attachments and as a province's shared folder is kept; ``"loose"``: every file
+    directly in the quarter's folder (the worst case for a unit's rescan, see docs/identity.md).
+    """
     from wcreport.core.programme import programme_for_year
     from wcreport.core.quarter import Quarter
     from wcreport.testing.sample import write_quarter_samples
 
     q = Quarter.parse(quarter)
-    return write_quarter_samples(programme_for_year(q.year), q, inbox_root)
+    programme = programme_for_year(q.year)
+    files = write_quarter_samples(programme, q, inbox_root)
+    if layout == "loose":
+        return files
+    moved = []
+    for unit, path in zip(programme.units, files, strict=True):
+        folder = path.parent / unit.name
+        folder.mkdir(exist_ok=True)
+        moved.append(path.rename(folder / path.name))      # a rename keeps the file's mtime
+    return moved
 
 
 def run_json(code: str, env: dict | None = None, timeout: int = 1800) -> dict:
