@@ -164,31 +164,35 @@ def fold(suite, params: list[dict[str, Any]]) -> FoldedSuite:
 def batch_frame(table: str, records: list[list[dict[str, Any]]], folded: FoldedSuite):
     """(one frame of all items' rows, each item's first global row): a global row id, the
     marker and the qualified columns added (no more columns: GX's cost grows with them)."""
+    import numpy as np
+    import pandas as pd
+
     from wcreport.validate.suites import typed_frame
 
+    rows = [record for item_records in records for record in item_records]
+    offsets = [0, *itertools.accumulate(map(len, records))]
+    frame = typed_frame(table, rows)
+    if rows:
+        frame[ROW_ID] = np.arange(len(rows), dtype=np.int64)
     derived = {f.frame_column: f for f in folded.foldings if f.frame_column}
-    rows: list[dict[str, Any]] = []
-    offsets = []
-    for item, item_records in enumerate(records):
-        offsets.append(len(rows))
-        sets = {f.param: set(folded.item_params[item].get(f.param) or []) for f in derived.values()
-                if f.mode == "marker"}
-        for record in item_records:
-            row = {**record, ROW_ID: len(rows)}
-            for name, how in derived.items():
-                value = record[how.column]
-                if _is_missing(value):
-                    row[name] = None
-                elif how.mode == "marker":
-                    row[name] = value in sets[how.param]
-                else:
-                    row[name] = f"{item}|{_token(value)}"
-            rows.append(row)
-    offsets.append(len(rows))
-    frame = typed_frame(table, rows, extra=tuple(derived))
-    for name in derived:
-        frame[name] = frame[name].astype(object)
+    for name, how in derived.items():
+        frame[name] = pd.Series(_derived_values(how, records, folded.item_params), index=frame.index, dtype=object)
     return frame, offsets
+
+
+def _derived_values(how: Folding, records: list[list[dict[str, Any]]], item_params: list[dict[str, Any]]
+                    ) -> list[Any]:
+    """A marker column (is the value in its item's set) or a qualified column (``<item>|<value>``),
+    None where the value is missing."""
+    values: list[Any] = []
+    for item, item_records in enumerate(records):
+        own = [record[how.column] for record in item_records]
+        if how.mode == "marker":
+            allowed = set(item_params[item].get(how.param) or [])
+            values += [None if _is_missing(v) else v in allowed for v in own]
+        else:
+            values += [None if _is_missing(v) else f"{item}|{_token(v)}" for v in own]
+    return values
 
 
 @dataclass(eq=False)

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 TABLES = ("progress_rows", "indicators")   # checkpoint = validation definition = suite names
 _QUOTES = re.compile(r"[\"'“”‘’„‟「」『』〝〞〃《》<>]")
+_SPACES = re.compile(r"\s+")
 _EDGE_PUNCT = "。.，,；;！!、:："
 _CACHE_SIZE = 8
 
@@ -69,12 +70,12 @@ class ValidationOutcome:
 def name_key(text: str | None) -> str:
     """Task names compared tolerant of whitespace, full-width forms and quote style."""
     text = unicodedata.normalize("NFKC", text or "")
-    return _QUOTES.sub("", re.sub(r"\s+", "", text))
+    return _QUOTES.sub("", _SPACES.sub("", text))
 
 
 def text_key(text: str | None) -> str:
     """Progress text compared tolerant of whitespace and full-width forms only."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text or ""))
 
 
 def placeholder_key(text: str | None) -> str:
