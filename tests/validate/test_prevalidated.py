@@ -128,3 +128,38 @@ def test_edited_rules_change_the_digest(tmp_path):
     suite = copy / "gx" / "expectations" / "progress_rows.json"
     suite.write_text(suite.read_text(encoding="utf-8").replace("暂无", "暂时没有"), encoding="utf-8")
     assert prevalidated.rules_digest(copy) != before
+
+
+def test_a_batch_keeps_its_outcomes_in_one_pack_found_by_key(tmp_path):
+    """Two files per batch however many outcomes; each outcome found by its key, in any pack."""
+    import hashlib
+
+    def key(n):
+        return hashlib.sha256(str(n).encode()).hexdigest()
+
+    folder = tmp_path / "validated"
+    first = [(key(n), f'{{"n": {n}}}'.encode()) for n in range(50)]
+    prevalidated._write_pack(folder, first)
+    prevalidated._write_pack(folder, [(key(99), b'{"n": 99}')])
+    prevalidated._write_pack(folder, [])
+
+    assert len(list(folder.iterdir())) == 4
+    for k, payload in [*first, (key(99), b'{"n": 99}')]:
+        assert prevalidated._read_outcome(folder, k) == payload
+    assert prevalidated._read_outcome(folder, key(100)) is None
+    assert prevalidated._kept(folder) == {k for k, _ in first} | {key(99)}
+
+
+def test_a_damaged_index_is_a_miss_not_an_error(quarter, programme):
+    """An index cut short: the outcomes it no longer names are validated again, nothing fails."""
+    from wcreport.validate.decide import previous_result as previous_of
+
+    records = scan_inbox(quarter, programme, max_wait_seconds=0)
+    first = prevalidated.validate_quarter(quarter, programme, records)
+    for index in (quarter.output / "cache" / "validated").glob("*.index"):
+        index.write_bytes(index.read_bytes()[:-30] + b"x" * 7)
+    found = [prevalidated.lookup(quarter, programme, r.unit, r.sha256, previous_of(quarter, r.unit))
+             for r in prevalidated._versions(records)]
+    assert None in found and any(found)
+    again = prevalidated.validate_quarter(quarter, programme, records)
+    assert again["validated"] == 1 and again["already_validated"] == first["validated"] - 1

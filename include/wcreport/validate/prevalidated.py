@@ -7,6 +7,12 @@ unit's ``ingest_unit`` then looks its files up (``lookup``) and validates on its
 only what is not there, so a quarter pays GX's fixed cost about once instead of once
 per unit, and ``ingest_unit`` does not import GX at all when the batch covered it.
 
+A batch keeps its outcomes as one pack: ``<name>.pack``, the outcomes' JSON one after the
+other, and ``<name>.index``, one fixed-width line per outcome (key, offset, length) sorted
+by key, written last. A lookup bisects each index (a few reads), so the batch writes two
+files however many units there are: creating thousands of small files cost the batch more
+than validating them.
+
 An outcome is found only for the same bytes (sha256), the same unit, the same programme,
 the same previous-quarter result and the same suites: a file replaced after the batch, a
 rerun after the rules changed or after the previous quarter was corrected all miss the
@@ -64,20 +70,75 @@ def _folder(paths: QuarterPaths) -> Path:
     return paths.output / "cache" / "validated"
 
 
-def _entry(paths: QuarterPaths, key: str) -> Path:
-    return _folder(paths) / f"{key}.json"
+KEY_SIZE = 64                   # a cache key: sha256 in hex
+_LINE = "{key} {offset:012d} {length:012d}\n"
+LINE_SIZE = len(_LINE.format(key="0" * KEY_SIZE, offset=0, length=0))
+
+
+def _indexes(folder: Path) -> list[Path]:
+    try:
+        return [folder / name for name in sorted(os.listdir(folder)) if name.endswith(".index")]
+    except FileNotFoundError:
+        return []
 
 
 def _kept(folder: Path) -> set[str]:
-    """The names of the outcome files already kept (one listing, not a look-up per file)."""
-    try:
-        return set(os.listdir(folder))
-    except FileNotFoundError:
-        return set()
+    """The keys of every outcome already kept (each index read once)."""
+    keys: set[str] = set()
+    for index in _indexes(folder):
+        data = index.read_bytes()
+        keys.update(data[start:start + KEY_SIZE].decode("ascii", errors="replace")
+                    for start in range(0, len(data) - LINE_SIZE + 1, LINE_SIZE))
+    return keys
+
+
+def _find(index: Path, key: str) -> tuple[int, int] | None:
+    """(offset, length) of ``key``'s outcome in the index's pack: bisection over the sorted lines."""
+    wanted = key.encode("ascii")
+    with open(index, "rb") as fh:
+        low, high = 0, os.fstat(fh.fileno()).st_size // LINE_SIZE
+        while low < high:
+            middle = (low + high) // 2
+            fh.seek(middle * LINE_SIZE)
+            line = fh.read(LINE_SIZE)
+            found = line[:KEY_SIZE]
+            if found < wanted:
+                low = middle + 1
+            elif found > wanted:
+                high = middle
+            else:
+                _key, offset, length = line.split()
+                return int(offset), int(length)
+    return None
+
+
+def _read_outcome(folder: Path, key: str) -> bytes | None:
+    for index in _indexes(folder):
+        where = _find(index, key)
+        if where is not None:
+            offset, length = where
+            with open(index.with_suffix(".pack"), "rb") as fh:
+                fh.seek(offset)
+                return fh.read(length)
+    return None
+
+
+def _write_pack(folder: Path, outcomes: list[tuple[str, bytes]]) -> None:
+    """The batch's outcomes (key, JSON) as one pack and its index (the index last: a pack is
+    looked up only once complete)."""
+    if not outcomes:
+        return
+    lines, offset = [], 0
+    for key, payload in outcomes:
+        lines.append(_LINE.format(key=key, offset=offset, length=len(payload)))
+        offset += len(payload)
+    name = hashlib.sha256("".join(lines).encode("ascii")).hexdigest()[:16]
+    write_atomic(folder / f"{name}.pack", b"".join(payload for _key, payload in outcomes), durable=False)
+    write_atomic(folder / f"{name}.index", "".join(sorted(lines)).encode("ascii"), durable=False)
 
 
 def _payload(outcome) -> bytes:
-    """An outcome file: its findings and its suites' results (already JSON text)."""
+    """An outcome: its findings and its suites' results (already JSON text)."""
     findings = json.dumps([f.model_dump(mode="json") for f in outcome.findings], ensure_ascii=False)
     return f'{{"findings": {findings}, "results": {outcome.results_json}}}'.encode()
 
@@ -89,7 +150,10 @@ def lookup(paths: QuarterPaths, programme, unit_key: str, sha256: str | None,
         return None
     key = cache_key(programme, unit_key, sha256, previous, rules_digest())
     try:
-        data = json.loads(_entry(paths, key).read_text(encoding="utf-8"))
+        kept = _read_outcome(_folder(paths), key)
+        if kept is None:
+            return None
+        data = json.loads(kept)
         return Prevalidated([Finding.model_validate(f) for f in data["findings"]], data["results"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -123,7 +187,7 @@ def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) 
     cached = unreadable = 0
     for record in _versions(records):
         key = cache_key(programme, record.unit, record.sha256, previous.get(record.unit), rules)
-        if f"{key}.json" in kept:
+        if key in kept:
             cached += 1
             continue
         _fmt, parsed, error = read_cached(paths, programme, record.sha256, paths.output_root / record.archived_as)
@@ -132,8 +196,7 @@ def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) 
             continue
         todo.append((key, Item(parsed, record.unit, previous.get(record.unit))))
     outcomes = validate_many([item for _key, item in todo], programme, paths.quarter)
-    for (key, _item), outcome in zip(todo, outcomes, strict=True):
-        write_atomic(folder / f"{key}.json", _payload(outcome), durable=False)
+    _write_pack(folder, [(key, _payload(outcome)) for (key, _item), outcome in zip(todo, outcomes, strict=True)])
     summary = {"validated": len(todo), "already_validated": cached, "unreadable": unreadable,
                "seconds": round(time.perf_counter() - started, 2)}
     log.info("Quarter %s validated in one batch: %s", paths.quarter, summary)
