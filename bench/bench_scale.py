@@ -100,7 +100,7 @@ BATCH_PHASES = {
     "wcreport: cut each item's results out (split)": ("split", "wcreport/validate/batch.py"),
     "wcreport: findings and JSON form per item (_outcome)": ("_outcome", "wcreport/validate/suites.py"),
     "wcreport: parsed reports from the cache (read_cached)": ("read_cached", "wcreport/intake/inbox.py"),
-    "wcreport: outcome files written (write_atomic)": ("write_atomic", "wcreport/core/io.py"),
+    "wcreport: the outcome pack written (write_atomic)": ("write_atomic", "wcreport/core/io.py"),
 }
 
 
