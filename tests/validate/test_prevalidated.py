@@ -130,8 +130,8 @@ def test_edited_rules_change_the_digest(tmp_path):
     assert prevalidated.rules_digest(copy) != before
 
 
-def test_a_batch_keeps_its_outcomes_in_one_pack_found_by_key(tmp_path):
-    """Two files per batch however many outcomes; each outcome found by its key, in any pack."""
+def test_a_batch_keeps_its_outcomes_in_one_store_found_by_key(tmp_path):
+    """One file per batch however many outcomes; each outcome found by its key, in any store."""
     import hashlib
 
     def key(n):
@@ -139,27 +139,31 @@ def test_a_batch_keeps_its_outcomes_in_one_pack_found_by_key(tmp_path):
 
     folder = tmp_path / "validated"
     first = [(key(n), f'{{"n": {n}}}'.encode()) for n in range(50)]
-    prevalidated._write_pack(folder, first)
-    prevalidated._write_pack(folder, [(key(99), b'{"n": 99}')])
-    prevalidated._write_pack(folder, [])
+    prevalidated._write_store(folder, first)
+    prevalidated._write_store(folder, [(key(99), b'{"n": 99}')])
+    prevalidated._write_store(folder, [])
 
-    assert len(list(folder.iterdir())) == 4
+    assert len(list(folder.iterdir())) == 2
     for k, payload in [*first, (key(99), b'{"n": 99}')]:
         assert prevalidated._read_outcome(folder, k) == payload
     assert prevalidated._read_outcome(folder, key(100)) is None
     assert prevalidated._kept(folder) == {k for k, _ in first} | {key(99)}
 
 
-def test_a_damaged_index_is_a_miss_not_an_error(quarter, programme):
-    """An index cut short: the outcomes it no longer names are validated again, nothing fails."""
+def test_a_damaged_store_is_a_miss_not_an_error(quarter, programme):
+    """A store overwritten with garbage: its outcomes are validated again, nothing fails."""
     from wcreport.validate.decide import previous_result as previous_of
 
     records = scan_inbox(quarter, programme, max_wait_seconds=0)
     first = prevalidated.validate_quarter(quarter, programme, records)
-    for index in (quarter.output / "cache" / "validated").glob("*.index"):
-        index.write_bytes(index.read_bytes()[:-30] + b"x" * 7)
+    stores = list((quarter.output / "cache" / "validated").glob("*.sqlite"))
+    assert len(stores) == 1
+    stores[0].write_bytes(b"x" * 4096)
+    versions = prevalidated._versions(records)
     found = [prevalidated.lookup(quarter, programme, r.unit, r.sha256, previous_of(quarter, r.unit))
-             for r in prevalidated._versions(records)]
-    assert None in found and any(found)
+             for r in versions]
+    assert found == [None] * len(versions)
     again = prevalidated.validate_quarter(quarter, programme, records)
-    assert again["validated"] == 1 and again["already_validated"] == first["validated"] - 1
+    assert again["validated"] == first["validated"] and again["already_validated"] == 0
+    assert all(prevalidated.lookup(quarter, programme, r.unit, r.sha256, previous_of(quarter, r.unit))
+               for r in versions)

@@ -7,11 +7,11 @@ unit's ``ingest_unit`` then looks its files up (``lookup``) and validates on its
 only what is not there, so a quarter pays GX's fixed cost about once instead of once
 per unit, and ``ingest_unit`` does not import GX at all when the batch covered it.
 
-A batch keeps its outcomes as one pack: ``<name>.pack``, the outcomes' JSON one after the
-other, and ``<name>.index``, one fixed-width line per outcome (key, offset, length) sorted
-by key, written last. A lookup bisects each index (a few reads), so the batch writes two
-files however many units there are: creating thousands of small files cost the batch more
-than validating them.
+A batch keeps its outcomes in one SQLite file (``<name>.sqlite``, table ``outcome``: key,
+JSON), built under a temporary name and renamed into place complete, never written again;
+a lookup is one indexed query. One file however many units there are: creating thousands
+of small files cost the batch more than validating them. As the files never change once in
+place, readers open them immutable (no locks, which network file systems do not always honour).
 
 An outcome is found only for the same bytes (sha256), the same unit, the same programme,
 the same previous-quarter result and the same suites: a file replaced after the batch, a
@@ -24,11 +24,14 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
+import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from wcreport.core.io import write_atomic
+from wcreport.core.io import file_mode
 from wcreport.core.model import FileRecord, Finding, UnitResult
 from wcreport.core.settings import QuarterPaths, expectations_root
 from wcreport.intake.inbox import programme_fingerprint
@@ -70,71 +73,62 @@ def _folder(paths: QuarterPaths) -> Path:
     return paths.output / "cache" / "validated"
 
 
-KEY_SIZE = 64                   # a cache key: sha256 in hex
-_LINE = "{key} {offset:012d} {length:012d}\n"
-LINE_SIZE = len(_LINE.format(key="0" * KEY_SIZE, offset=0, length=0))
+STORE_SUFFIX = ".sqlite"
 
 
-def _indexes(folder: Path) -> list[Path]:
+def _stores(folder: Path) -> list[Path]:
     try:
-        return [folder / name for name in sorted(os.listdir(folder)) if name.endswith(".index")]
+        return [folder / name for name in sorted(os.listdir(folder)) if name.endswith(STORE_SUFFIX)]
     except FileNotFoundError:
         return []
 
 
+def _open(store: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{store.as_uri()}?mode=ro&immutable=1", uri=True)
+
+
 def _kept(folder: Path) -> set[str]:
-    """The keys of every outcome already kept (each index read once)."""
+    """The keys of every outcome already kept; a damaged store keeps none (its files are validated again)."""
     keys: set[str] = set()
-    for index in _indexes(folder):
-        data = index.read_bytes()
-        keys.update(data[start:start + KEY_SIZE].decode("ascii", errors="replace")
-                    for start in range(0, len(data) - LINE_SIZE + 1, LINE_SIZE))
+    for store in _stores(folder):
+        try:
+            with closing(_open(store)) as db:
+                keys.update(key for (key,) in db.execute("SELECT key FROM outcome"))
+        except sqlite3.DatabaseError as exc:
+            log.warning("Outcome store %s unreadable (%s): its files are validated again", store.name, exc)
     return keys
 
 
-def _find(index: Path, key: str) -> tuple[int, int] | None:
-    """(offset, length) of ``key``'s outcome in the index's pack: bisection over the sorted lines."""
-    wanted = key.encode("ascii")
-    with open(index, "rb") as fh:
-        low, high = 0, os.fstat(fh.fileno()).st_size // LINE_SIZE
-        while low < high:
-            middle = (low + high) // 2
-            fh.seek(middle * LINE_SIZE)
-            line = fh.read(LINE_SIZE)
-            found = line[:KEY_SIZE]
-            if found < wanted:
-                low = middle + 1
-            elif found > wanted:
-                high = middle
-            else:
-                _key, offset, length = line.split()
-                return int(offset), int(length)
-    return None
-
-
 def _read_outcome(folder: Path, key: str) -> bytes | None:
-    for index in _indexes(folder):
-        where = _find(index, key)
-        if where is not None:
-            offset, length = where
-            with open(index.with_suffix(".pack"), "rb") as fh:
-                fh.seek(offset)
-                return fh.read(length)
+    for store in _stores(folder):
+        try:
+            with closing(_open(store)) as db:
+                row = db.execute("SELECT payload FROM outcome WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError:
+            continue
+        if row is not None:
+            return row[0]
     return None
 
 
-def _write_pack(folder: Path, outcomes: list[tuple[str, bytes]]) -> None:
-    """The batch's outcomes (key, JSON) as one pack and its index (the index last: a pack is
-    looked up only once complete)."""
+def _write_store(folder: Path, outcomes: list[tuple[str, bytes]]) -> None:
+    """The batch's outcomes (key, JSON) in one SQLite file, renamed into place once complete."""
     if not outcomes:
         return
-    lines, offset = [], 0
-    for key, payload in outcomes:
-        lines.append(_LINE.format(key=key, offset=offset, length=len(payload)))
-        offset += len(payload)
-    name = hashlib.sha256("".join(lines).encode("ascii")).hexdigest()[:16]
-    write_atomic(folder / f"{name}.pack", b"".join(payload for _key, payload in outcomes), durable=False)
-    write_atomic(folder / f"{name}.index", "".join(sorted(lines)).encode("ascii"), durable=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256("".join(sorted(key for key, _ in outcomes)).encode("ascii")).hexdigest()[:16]
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with closing(sqlite3.connect(tmp)) as db:
+            db.execute("CREATE TABLE outcome (key TEXT PRIMARY KEY, payload BLOB NOT NULL) WITHOUT ROWID")
+            db.executemany("INSERT OR REPLACE INTO outcome VALUES (?, ?)", outcomes)
+            db.commit()
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, folder / f"{name}{STORE_SUFFIX}")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _payload(outcome) -> bytes:
@@ -196,7 +190,7 @@ def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) 
             continue
         todo.append((key, Item(parsed, record.unit, previous.get(record.unit))))
     outcomes = validate_many([item for _key, item in todo], programme, paths.quarter)
-    _write_pack(folder, [(key, _payload(outcome)) for (key, _item), outcome in zip(todo, outcomes, strict=True)])
+    _write_store(folder, [(key, _payload(outcome)) for (key, _item), outcome in zip(todo, outcomes, strict=True)])
     summary = {"validated": len(todo), "already_validated": cached, "unreadable": unreadable,
                "seconds": round(time.perf_counter() - started, 2)}
     log.info("Quarter %s validated in one batch: %s", paths.quarter, summary)
