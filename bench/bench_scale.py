@@ -50,7 +50,9 @@ t0 = time.perf_counter()
 out = merge(run)
 wall = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024     # Linux: KiB
-print(json.dumps({"wall_s": wall, "peak_rss_bytes": rss, "report": out["report"], "units": out["units"]}))
+heavy = [m for m in ("great_expectations", "pandas", "numpy", "scipy", "PIL", "openpyxl") if m in sys.modules]
+print(json.dumps({"wall_s": wall, "peak_rss_bytes": rss, "report": out["report"], "units": out["units"],
+                  "heavy_modules": heavy}))
 """
 
 
@@ -100,7 +102,7 @@ BATCH_PHASES = {
     "wcreport: cut each item's results out (split)": ("split", "wcreport/validate/batch.py"),
     "wcreport: findings and JSON form per item (_outcome)": ("_outcome", "wcreport/validate/suites.py"),
     "wcreport: parsed reports from the cache (read_cached)": ("read_cached", "wcreport/intake/inbox.py"),
-    "wcreport: the outcome pack written (write_atomic)": ("write_atomic", "wcreport/core/io.py"),
+    "wcreport: the outcome store written (_write_store)": ("_write_store", "wcreport/validate/prevalidated.py"),
 }
 
 
@@ -190,7 +192,7 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
         "ingest_last_tenth_ms": round(median(ingest_s[-tenth:]) * 1000, 1),
         "ingest_all_cpu_s": round(sum(ingest_s), 1),
         "merge_s": round(merged["wall_s"], 2), "merge_peak_rss_mib": round(merged["peak_rss_bytes"] / 2**20, 0),
-        "merge_units": merged["units"], "report_bytes": report.stat().st_size, "report_rows": sheet_rows,
+        "merge_units": merged["units"], "merge_heavy_modules": merged.get("heavy_modules"), "report_bytes": report.stat().st_size, "report_rows": sheet_rows,
     }
     result["loose_unit_scan_median_ms"] = loose_unit_scan_ms(case, chosen)
     if profile:
