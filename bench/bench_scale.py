@@ -43,13 +43,15 @@ from bench.common import (
 )
 
 MERGE_PROBE = r"""
-import json, resource, sys, time
+import json, sys, time
 from wcreport.orchestration.tasks import merge
 run = json.loads(sys.argv[1])
 t0 = time.perf_counter()
 out = merge(run)
 wall = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024     # Linux: KiB
+# VmHWM, the peak of this process image: getrusage's ru_maxrss would also count the parent's
+# resident set at the fork before exec (Linux keeps the old image's peak across exec).
+rss = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 heavy = [m for m in ("great_expectations", "pandas", "numpy", "scipy", "PIL", "openpyxl") if m in sys.modules]
 print(json.dumps({"wall_s": wall, "peak_rss_bytes": rss, "report": out["report"], "units": out["units"],
                   "heavy_modules": heavy}))
