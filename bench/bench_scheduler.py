@@ -415,56 +415,10 @@ def summary_rows(data: dict) -> list[str]:
     return rows
 
 
-def markdown(data: dict) -> str:
-    """The docs section "## 5. Under the real scheduler" from ``load_result("scheduler")``."""
-    m = data.get("machine") or {}
+def ceiling_markdown(data: dict) -> list[str]:
+    """The ceiling run's table and verdict (part of ``markdown``; also the full-length run's section)."""
+    lines: list[str] = []
     s = data.get("stack") or {}
-    lines = [
-        "## 5. Under the real scheduler",
-        "",
-        f"`bench/bench_scheduler.py` (`make bench-scheduler`): the topology of `tests/integration/harness.py` "
-        f"on this machine ({m.get('cpu_model', '?')} × {m.get('cpus', '?')} CPUs, {m.get('mem_gib', '?')} GiB): "
-        f"a private PostgreSQL cluster, `airflow db migrate`, "
-        f"scheduler + dag-processor + api-server as child processes, **{s.get('executor', 'LocalExecutor')}** "
-        f"(one task process per instance), `parallelism` = `max_active_tasks_per_dag` = **{s.get('parallelism')}**, "
-        f"`max_map_length` {s.get('max_map_length')} (cluster, migration and services up in "
-        f"{_fmt(s.get('start_s'))} s, not counted). `quarterly_report` and its no-op twin share the stack, "
-        "runs are triggered through the REST API one at a time (real and no-op interleaved), each real run "
-        "into a fresh output folder with a loopback SMTP sink. Wall time from the trigger to the terminal "
-        "state as the API reports it (polled every 2 s); CPU of the stack's whole process tree (services, "
-        "executor workers, task processes, PostgreSQL); task figures from the API's task instances.",
-        "",
-    ]
-    c = data.get("compare")
-    if c:
-        lines += [
-            "| units | runs | DAG | trigger → done | run start → end | CPU (stack) | `ingest_unit` median | "
-            "p90 | queued → start (median) | other tasks (s) | mails | unit statuses |",
-            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
-        ]
-        for name, runs in (("real", c["real"]), ("no-op", c["noop"])):
-            r = runs[len(runs) // 2]
-            ing = r["ingest_unit"]
-            others = ", ".join(f"{k} {_fmt(v['duration_s'])}" for k, v in r["other_tasks"].items())
-            lines.append(
-                f"| {c['units']} | {c['runs']} | {name} | {_fmt(median(x['wall_s'] for x in runs))} s | "
-                f"{_fmt(r['run_s'])} s | {_fmt((r.get('cpu') or {}).get('total_s'))} s | "
-                f"{_fmt(ing['duration_median_s'], ' s', 2)} | {_fmt(ing['duration_p90_s'], ' s', 2)} | "
-                f"{_fmt(ing['queue_latency_median_s'], ' s', 2)} | {others} | {r.get('mails', '–')} | "
-                f"{r.get('units_by_status') or '–'} |")
-        verdict = "meets" if c["ratio_wall"] <= GOAL_RATIO else "misses"
-        cpu_part = f" (CPU {c['ratio_cpu']}×)" if "ratio_cpu" in c else ""
-        lines += [
-            "",
-            f"**{c['units']} units: real / no-op = {c['ratio_wall']}×{cpu_part}**, which {verdict} the ≤ "
-            f"{GOAL_RATIO}× goal. Per unit that is {c['work_per_unit_s']} s of our work on top of "
-            f"{c['noop_per_unit_s']} s of Airflow's own cost (scheduling, task process start-up, "
-            f"execution-API calls); one `ingest_unit` takes {_fmt(c['ingest_median_real_s'], ' s', 2)} "
-            f"against {_fmt(c['ingest_median_noop_s'], ' s', 2)} for the no-op instance"
-            + ("" if c.get("all_succeeded") else "; **not every run succeeded** (see `data/bench/scheduler.json`)")
-            + ".",
-            "",
-        ]
     ce = data.get("ceiling")
     if ce:
         rf, nf = ce["real_figure"], ce["noop_figure"]
@@ -525,6 +479,60 @@ def markdown(data: dict) -> str:
                    if airflow >= ours else
                    "Our work per instance is the larger part."))
         lines.append("")
+    return lines
+
+
+def markdown(data: dict) -> str:
+    """The docs section "## 5. Under the real scheduler" from ``load_result("scheduler")``."""
+    m = data.get("machine") or {}
+    s = data.get("stack") or {}
+    lines = [
+        "## 5. Under the real scheduler",
+        "",
+        f"`bench/bench_scheduler.py` (`make bench-scheduler`): the topology of `tests/integration/harness.py` "
+        f"on this machine ({m.get('cpu_model', '?')} × {m.get('cpus', '?')} CPUs, {m.get('mem_gib', '?')} GiB): "
+        f"a private PostgreSQL cluster, `airflow db migrate`, "
+        f"scheduler + dag-processor + api-server as child processes, **{s.get('executor', 'LocalExecutor')}** "
+        f"(one task process per instance), `parallelism` = `max_active_tasks_per_dag` = **{s.get('parallelism')}**, "
+        f"`max_map_length` {s.get('max_map_length')} (cluster, migration and services up in "
+        f"{_fmt(s.get('start_s'))} s, not counted). `quarterly_report` and its no-op twin share the stack, "
+        "runs are triggered through the REST API one at a time (real and no-op interleaved), each real run "
+        "into a fresh output folder with a loopback SMTP sink. Wall time from the trigger to the terminal "
+        "state as the API reports it (polled every 2 s); CPU of the stack's whole process tree (services, "
+        "executor workers, task processes, PostgreSQL); task figures from the API's task instances.",
+        "",
+    ]
+    c = data.get("compare")
+    if c:
+        lines += [
+            "| units | runs | DAG | trigger → done | run start → end | CPU (stack) | `ingest_unit` median | "
+            "p90 | queued → start (median) | other tasks (s) | mails | unit statuses |",
+            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        ]
+        for name, runs in (("real", c["real"]), ("no-op", c["noop"])):
+            r = runs[len(runs) // 2]
+            ing = r["ingest_unit"]
+            others = ", ".join(f"{k} {_fmt(v['duration_s'])}" for k, v in r["other_tasks"].items())
+            lines.append(
+                f"| {c['units']} | {c['runs']} | {name} | {_fmt(median(x['wall_s'] for x in runs))} s | "
+                f"{_fmt(r['run_s'])} s | {_fmt((r.get('cpu') or {}).get('total_s'))} s | "
+                f"{_fmt(ing['duration_median_s'], ' s', 2)} | {_fmt(ing['duration_p90_s'], ' s', 2)} | "
+                f"{_fmt(ing['queue_latency_median_s'], ' s', 2)} | {others} | {r.get('mails', '–')} | "
+                f"{r.get('units_by_status') or '–'} |")
+        verdict = "meets" if c["ratio_wall"] <= GOAL_RATIO else "misses"
+        cpu_part = f" (CPU {c['ratio_cpu']}×)" if "ratio_cpu" in c else ""
+        lines += [
+            "",
+            f"**{c['units']} units: real / no-op = {c['ratio_wall']}×{cpu_part}**, which {verdict} the ≤ "
+            f"{GOAL_RATIO}× goal. Per unit that is {c['work_per_unit_s']} s of our work on top of "
+            f"{c['noop_per_unit_s']} s of Airflow's own cost (scheduling, task process start-up, "
+            f"execution-API calls); one `ingest_unit` takes {_fmt(c['ingest_median_real_s'], ' s', 2)} "
+            f"against {_fmt(c['ingest_median_noop_s'], ' s', 2)} for the no-op instance"
+            + ("" if c.get("all_succeeded") else "; **not every run succeeded** (see `data/bench/scheduler.json`)")
+            + ".",
+            "",
+        ]
+    lines += ceiling_markdown(data)
     notes = data.get("notes")
     if notes:
         lines += [f"- {n}" for n in notes] + [""]
@@ -549,6 +557,8 @@ def main() -> int:
     parser.add_argument("--note", action="append", default=[],
                         help="a sentence for the docs section (e.g. a parallelism probe's outcome)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    parser.add_argument("--result-name", default="scheduler",
+                        help="results file (scheduler_ceiling: the full-length ceiling run of make bench-ceiling)")
     args = parser.parse_args()
     as_deployed()
     if postgres_bindir() is None:
@@ -599,11 +609,11 @@ def main() -> int:
             if args.units:
                 data["compare"] = compare(stack, cpu, sink, work, inbox, args.units, args.runs,
                                           args.run_timeout_minutes * 60)
-                save_result("scheduler", data)
+                save_result(args.result_name, data)
             if args.ceiling_units:
                 data["ceiling"] = ceiling(stack, cpu, sink, work, inbox, args.ceiling_units,
                                           args.ceiling_minutes, args.goal_minutes, args.ceiling_noop_minutes)
-                save_result("scheduler", data)
+                save_result(args.result_name, data)
     finally:
         if stack is not None:
             if args.keep:
@@ -615,7 +625,7 @@ def main() -> int:
             print(f"  kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    path = save_result("scheduler", data)
+    path = save_result(args.result_name, data)
     print(f"  wrote {path}")
     print(markdown(data))
     return 0

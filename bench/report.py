@@ -78,7 +78,7 @@ def summary_rows(lines: list[str]) -> None:
         if (c := sched.get("compare")):
             lines.append(f"| 5 | real scheduler (LocalExecutor, PostgreSQL), {c['units']} units / no-op twin | "
                          f"{c['ratio_wall']}× | ≤ 1.5× | {verdict(c['ratio_wall'], 1.5)} |")
-        if (ce := sched.get("ceiling")):
+        if (ce := _ceiling_full() or sched.get("ceiling")):
             reached = ce.get("ceiling_units") or int(ce["real_figure"]["throughput_per_min"] * ce["goal_minutes"])
             how = "measured" if ce["real_figure"]["finished_in_time"] and ce["units"] >= 2000 else "projected"
             met = "**met**" if reached >= 2000 else "**missed**"
@@ -272,14 +272,27 @@ def section_scale(lines: list[str]) -> None:
               ""]
 
 
+def _ceiling_full() -> dict | None:
+    """The full-length ceiling run (`make bench-ceiling`, its own result file), when there is one."""
+    full = load_result(CEILING_FULL)
+    return full.get("ceiling") if full else None
+
+
+CEILING_FULL = "scheduler_ceiling"
+
+
 def section_scheduler(lines: list[str]) -> None:
     r = load_result("scheduler")
     if not r:
         lines += ["## 5. Under the real scheduler", "", "Not measured in this run: `make bench-scheduler`.", ""]
         return
-    from bench.bench_scheduler import markdown
+    from bench.bench_scheduler import ceiling_markdown, markdown
 
     lines += [markdown(r), ""]
+    full = load_result(CEILING_FULL)
+    if full and full.get("ceiling"):
+        lines += [f"### The full-length ceiling run (`make bench-ceiling`, {full['generated_at']}, load average "
+                  f"at start {full['machine'].get('load_avg')})", "", *ceiling_markdown(full), ""]
 
 
 PROVINCE_SIZES = (2_000, 5_000, 10_000, 20_000)

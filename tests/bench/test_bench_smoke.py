@@ -117,3 +117,37 @@ def test_report_explains_a_dags_test_miss_by_gx_import(fake_results):
     assert "(10.0 → 12.0 ms) | 1.2× | flat (≤ 1.5×) | **met** |" in text
     assert "merge peak RSS at 2,000 units | 400 MiB | < 512 MiB | **met** |" in text
     assert "Not measured in this run: `make bench-scheduler`" in text
+
+
+def _ceiling(finished_min: float | None) -> dict:
+    def figure(done, minutes, tp, finished):
+        return {"mode": "measured" if finished else "projected", "finished_in_time": finished,
+                "ingest_finished": done, "elapsed_min": minutes, "throughput_per_min": tp,
+                "seconds_per_instance": round(60 / tp, 2), "projected_ceiling_units": int(tp * 30),
+                "projected_ceiling_net_units": int(tp * 29)}
+
+    def run():
+        return {"ingest_unit": {"duration_median_s": 0.7, "queue_latency_median_s": 1.0},
+                "before_first_ingest_s": 50.0}
+
+    finished = finished_min is not None
+    real = figure(2000 if finished else 300, finished_min or 30.0, 75.0, finished)
+    return {"units": 2000, "minutes": 30.0, "noop_minutes": 5.0, "goal_minutes": 30.0,
+            "real_figure": real, "noop_figure": figure(350, 5.0, 74.0, False), "real": run(), "noop": run(),
+            "ceiling_units": 2000 if finished else real["projected_ceiling_units"],
+            "ceiling_mode": "measured" if finished else "projected"}
+
+
+def test_report_prefers_the_full_length_ceiling_run(fake_results):
+    m = common.machine()
+    common.save_result("scheduler", {"machine": m, "stack": {"parallelism": 4}, "ceiling": _ceiling(None)})
+    common.save_result("scheduler_ceiling", {"machine": m, "stack": {"parallelism": 4},
+                                             "ceiling": _ceiling(27.0)})
+    out = fake_results / "benchmarks.md"
+    sys.argv = ["report.py", "--out", str(out)]
+    assert report.main() == 0
+    text = out.read_text(encoding="utf-8")
+    assert "under the real scheduler in 30.0 min (measured) | 2,000 units | ≥ 2,000 units | **met** |" in text
+    assert "### The full-length ceiling run (`make bench-ceiling`" in text
+    assert "**finished end to end in 27.0 min**" in text
+    assert "the real DAG given 30.0 min, the no-op twin 5.0 min" in text
