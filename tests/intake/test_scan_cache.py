@@ -267,10 +267,12 @@ def test_a_units_scan_does_work_only_for_its_own_files(tmp_path, programme, call
     reset()
     (mine,) = scan_and_identify(paths, programme, unit="edu_sports")
     assert mine.unit == "edu_sports"
-    # the same work at 15 and at 200 other files: the index, one unit's records, and the folder
-    # owners (none known yet, then read again to add the folder "其他" it looked at)
-    assert {k: v for k, v in counts.items() if v} == {"_cached_record": 1, "_read_entries": 1 + 1 + 2}
-    for reads in (2, 1):        # records and the owners it wrote, then records only (an unchanged index is read once)
+    # the same work at 15 and at 200 other files: the index, one unit's records, the folder
+    # listings (none kept: the inbox was just written) and the folder owners (none known yet,
+    # then read again to add the folder "其他" it looked at)
+    assert {k: v for k, v in counts.items() if v} == {"_cached_record": 1, "_read_entries": 1 + 1 + 1 + 2}
+    for reads in (3, 2):        # records, listings and the owners it wrote, then records and listings
+        # (an unchanged index is read once)
         reset()
         assert scan_and_identify(paths, programme, unit="edu_sports") == [mine]
         assert {k: v for k, v in counts.items() if v} == {"_cached_record": 1, "_read_entries": reads}

@@ -364,7 +364,8 @@ def _list_for_unit(paths, programme, unit: str, cache: _ScanCache
     Every other file is stat'ed, wherever it lies: a loose file (in no unit's folder) that
     the stat cache gives to another unit may have been overwritten in place since (a unit
     copying its file over one of the same name changes no folder's mtime), and may now be
-    this unit's. Errors as ``_list``.
+    this unit's. A folder unchanged since its listing was cached (``_ScanCache.listing``) is
+    not read again: only its entries that can concern ``unit`` are visited. Errors as ``_list``.
     """
     inbox = paths.inbox
     if not inbox.is_dir():
@@ -375,20 +376,19 @@ def _list_for_unit(paths, programme, unit: str, cache: _ScanCache
     pending = [""]
     while pending:
         folder = pending.pop()
-        found = _list_folder(top, folder, stats)
+        found = _list_folder(top, folder, stats, unit, programme, cache)
         if found is None:
             continue                # no longer a folder (gone, or replaced by a link)
         listed.add(folder)
-        for rel in found:
-            owner = cache.folder_owner(rel, programme)
-            if owner in (ANY_UNIT, unit):       # else no file below can be the unit's
-                pending.append(rel)
+        pending.extend(found)
     return sorted(stats), stats, listed
 
 
-def _list_folder(top: str, folder: str, stats: dict[str, os.stat_result]) -> list[str] | None:
-    """One folder's sub-folders, its regular files' lstat added to ``stats`` (paths relative to
-    the inbox); None when a sub-folder is no longer one. A folder we cannot list raises.
+def _list_folder(top: str, folder: str, stats: dict[str, os.stat_result], unit: str, programme,
+                 cache: _ScanCache) -> list[str] | None:
+    """The sub-folders of ``folder`` that may hold ``unit``'s files, its regular files' lstat
+    added to ``stats`` (paths relative to the inbox); None when a sub-folder is no longer one.
+    A folder we cannot list raises.
 
     Files are stat'ed relative to the folder's descriptor: a loose inbox has a file per unit,
     stat'ed by every unit's scan."""
@@ -402,25 +402,47 @@ def _list_folder(top: str, folder: str, stats: dict[str, os.stat_result]) -> lis
         if folder and exc.errno == errno.ELOOP:
             return None
         raise inbox_unreadable(Path(directory), exc) from exc
-    folders: list[str] = []
     try:
-        with os.scandir(fd) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(prefix + entry.name)
-                elif entry.is_file(follow_symlinks=False):
-                    try:
-                        st = os.stat(entry.name, dir_fd=fd, follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue    # gone since the listing
-                    if stat_module.S_ISREG(st.st_mode):     # else replaced by a link since the listing
-                        stats[prefix + entry.name] = st
+        groups, files = _listing(fd, folder, programme, cache)
+        for name in files:
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue    # gone since the listing
+            if stat_module.S_ISREG(st.st_mode):     # else replaced by a link since the listing
+                stats[prefix + name] = st
     except OSError as exc:
         name = exc.filename if isinstance(exc.filename, str) else ""
         raise inbox_unreadable(Path(directory) / name, exc) from exc
     finally:
         os.close(fd)
-    return folders
+    return [prefix + name for owner in (ANY_UNIT, unit) for name in groups.get(owner, ())]
+
+
+def _listing(fd: int, folder: str, programme, cache: _ScanCache) -> tuple[dict[str, list[str]], list[str]]:
+    """({owner: names of the sub-folders it owns}, names of the regular files) of the open folder:
+    the cached listing if the folder is unchanged since, else read now (and cached if it can be
+    trusted later). Sub-folders no unit's file can lie below are left out."""
+    taken_ns = time.time_ns()       # before the folder's stat: a later change is after it
+    st = os.fstat(fd)
+    cached = cache.listing(folder, st)
+    if cached is not None:
+        return cached
+    groups: dict[str, list[str]] = {}
+    files: list[str] = []
+    leaves_out = False
+    prefix = f"{folder}/" if folder else ""
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                owner = cache.folder_owner(prefix + entry.name, programme)
+                leaves_out = leaves_out or owner != ANY_UNIT
+                if owner is not None:       # else no unit's file lies below
+                    groups.setdefault(owner, []).append(entry.name)
+            elif entry.is_file(follow_symlinks=False):
+                files.append(entry.name)
+    cache.learn_listing(folder, st, taken_ns, groups, files, leaves_out)
+    return groups, files
 
 
 ANY_UNIT = ""       # ``_folder_owner``: any unit's files may lie below the folder (not a unit key)
@@ -545,8 +567,10 @@ class _ScanCache:
                       f"{_code_fingerprint()}"
         self.folder = paths.output / "cache" / f"scan-{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}"
         self.index: dict[str, list] = _read_index(self.folder / "index.json")
-        self.owners: dict[str, str | None] = _read_index(self.folder / "folders.json", "folders")
+        self._owners: dict[str, str | None] | None = None      # read when first needed
         self.learnt_owners: dict[str, str | None] = {}
+        self._listings: dict[str, list] | None = None
+        self.learnt_listings: dict[str, list] = {}
         self.groups: dict[str | None, dict[str, dict]] = {}
         self.added: dict[str, tuple[list, dict]] = {}       # rel -> (index entry, group entry)
 
@@ -560,6 +584,37 @@ class _ScanCache:
         if unit not in self.groups:
             self.groups[unit] = _read_entries(self._group_file(unit))
         return self.groups[unit]
+
+    @property
+    def owners(self) -> dict[str, str | None]:
+        if self._owners is None:
+            self._owners = _read_index(self.folder / "folders.json", "folders")
+        return self._owners
+
+    def listing(self, folder: str, st: os.stat_result) -> tuple[dict[str, list[str]], list[str]] | None:
+        """``_listing`` of ``folder`` from ``listings.json``, if the folder's stat is the one it was
+        listed with, and it was listed long enough after its mtime to have seen every change
+        that mtime stands for (``LISTING_SAFETY_SECONDS``); else None (list it again)."""
+        if self._listings is None:
+            self._listings = _read_index(self.folder / "listings.json", "listings")
+        entry = self._listings.get(folder)
+        if not (type(entry) is list and len(entry) == 6 and entry[:3] == [st.st_mtime_ns, st.st_ino, st.st_dev]
+                and type(entry[3]) is int and _trusted_listing(entry[3], st.st_mtime_ns)
+                and type(entry[4]) is dict):
+            return None
+        groups = {owner: entry[4].get(owner, []) for owner in (ANY_UNIT, self.unit)}
+        files = entry[5]
+        if not all(_names(names) for names in (*groups.values(), files)):
+            return None         # damaged
+        return groups, files
+
+    def learn_listing(self, folder: str, st: os.stat_result, taken_ns: int,
+                      groups: dict[str, list[str]], files: list[str], leaves_out: bool) -> None:
+        """Keep a fresh listing for ``save`` if it can be trusted later and saves work: when
+        some unit's scan leaves out some of its sub-folders (``leaves_out``); else every
+        entry concerns every unit, and listing the folder costs no more than reading it."""
+        if leaves_out and _trusted_listing(taken_ns, st.st_mtime_ns):
+            self.learnt_listings[folder] = [st.st_mtime_ns, st.st_ino, st.st_dev, taken_ns, groups, files]
 
     def folder_owner(self, folder: str, programme) -> str | None:
         """``_folder_owner``, from ``folders.json`` once known: a folder's owner depends only on
@@ -626,6 +681,10 @@ class _ScanCache:
             owners = _read_entries(self.folder / "folders.json", "folders")
             owners.update(self.learnt_owners)
             _write_cache(self.folder / "folders.json", {"folders": owners})
+        if self.learnt_listings:
+            listings = _read_entries(self.folder / "listings.json", "listings")
+            listings.update(self.learnt_listings)
+            _write_cache(self.folder / "listings.json", {"listings": listings})
         if listed is not None and not self.added:
             return      # a file gone from a listed folder: its entry matches nothing, and goes at the next write
         gone = set(self.index) - present
@@ -648,6 +707,17 @@ class _ScanCache:
 
 
 _UNIT_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _trusted_listing(taken_ns: int, mtime_ns: int) -> bool:
+    """A folder's listing taken at ``taken_ns`` shows every change its ``mtime_ns`` stands for."""
+    return taken_ns - mtime_ns >= LISTING_SAFETY_SECONDS * 1e9
+
+
+def _names(value) -> bool:
+    """A cached listing's names: entry names of one folder (a damaged one is listed again)."""
+    return type(value) is list and all(type(name) is str and "/" not in name and name not in ("", ".", "..")
+                                       for name in value)
 
 
 def _stat_key(st: os.stat_result) -> list[int]:
@@ -738,6 +808,12 @@ def reject_internal_error(record: FileRecord, programme) -> None:
 
 
 FUTURE_SLACK_SECONDS = 60.0     # clocks of the share and the workers may differ this much
+# A folder's mtime changes with every entry added, removed or renamed, but only to the
+# resolution of its file system's clock (2 s on FAT, coarser on some shares), and a share
+# stamps it with its own clock. A listing taken less than this after the folder's mtime may
+# have missed a change that left the mtime as it was (git's "racily clean" index entries):
+# it is not trusted (``_ScanCache.listing``), nor kept.
+LISTING_SAFETY_SECONDS = 2.0 + FUTURE_SLACK_SECONDS
 
 
 def _clamp_future_mtime(record: FileRecord, archived: Path) -> None:
