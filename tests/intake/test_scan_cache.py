@@ -475,3 +475,109 @@ def test_damaged_folder_owners_are_worked_out_again(paths, programme):
     for damaged in ('{"folders": {"教体中心": 5}}', '{"folders": {"教体中心": "no_such_unit"}}', "{", "[]"):
         owners.write_text(damaged, encoding="utf-8")
         assert dumps(edu_records(paths, programme)) == dumps([r for r in full if r.unit == "edu_sports"])
+
+
+def age(folder, seconds=OLD):
+    """The folder's mtime set to ``seconds``: as if last changed then (or at a later tick)."""
+    os.utime(folder, (seconds, seconds))
+
+
+@pytest.fixture
+def owners_asked(monkeypatch):
+    """The folders whose owner was asked for (each sub-folder of a folder read, not cached)."""
+    asked = []
+    real = inbox_module._ScanCache.folder_owner
+
+    def counting(self, folder, programme):
+        asked.append(folder)
+        return real(self, folder, programme)
+    monkeypatch.setattr(inbox_module._ScanCache, "folder_owner", counting)
+    return asked
+
+
+def unit_folders(paths, programme):
+    """A quarter folder of many unit folders (one per name and alias of every unit), hidden
+    folders, and edu's form in its own folder; the quarter folder last changed long ago."""
+    for unit in programme.units:
+        for name in (unit.name, *unit.aliases):
+            (paths.inbox / name).mkdir(parents=True, exist_ok=True)
+    for i in range(10):
+        (paths.inbox / f".hidden-{i}").mkdir()
+    form(paths, "教体中心/季度报表.xlsx")
+    age(paths.inbox)
+
+
+def test_a_units_rescan_of_an_unchanged_folder_visits_only_its_own_entries(paths, programme, looked_at,
+                                                                            owners_asked):
+    unit_folders(paths, programme)
+    full = scan_and_identify(paths, programme)
+    expected = dumps([r for r in full if r.unit == "edu_sports"])
+    assert dumps(edu_records(paths, programme)) == expected          # reads the folder, keeps its listing
+    assert len(owners_asked) > 60
+    owners_asked.clear()
+    looked_at["listed"].clear()
+    looked_at["stat"].clear()
+    assert dumps(edu_records(paths, programme)) == expected
+    assert owners_asked == []                                        # no other unit's entry visited
+    assert str(paths.inbox) not in looked_at["listed"]
+    edu = programme.units_by_key["edu_sports"]
+    assert {p for p in looked_at["listed"] + looked_at["stat"] if p.startswith(f"{paths.inbox}/")} == {
+        *(str(paths.inbox / name) for name in (edu.name, *edu.aliases)),
+        str(paths.inbox / "教体中心" / "季度报表.xlsx")}
+
+
+def test_a_change_to_a_cached_folder_is_seen(paths, programme):
+    unit_folders(paths, programme)
+    (before,) = edu_records(paths, programme)
+    form(paths, "教体中心 一季度.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)     # a new loose file
+    form(paths, "补报/教体中心补报.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)   # a new folder
+    age(paths.inbox, OLD + 1)                                        # changed at a later tick
+    assert [r.path for r in edu_records(paths, programme)] == [
+        "教体中心 一季度.xlsx", "教体中心/季度报表.xlsx", "补报/教体中心补报.xlsx"]
+    (paths.inbox / "补报").rename(paths.inbox / "教体中心" / "补报")   # moved into the unit's folder
+    (paths.inbox / "教体中心 一季度.xlsx").unlink()
+    age(paths.inbox, OLD + 2)
+    assert [r.path for r in edu_records(paths, programme)] == [before.path, "教体中心/补报/教体中心补报.xlsx"]
+
+
+def test_a_listing_taken_within_the_racy_window_is_not_trusted(paths, programme, monkeypatch):
+    unit_folders(paths, programme)
+    listings = cache_folder_of(paths, programme) / "listings.json"
+    just_after = int((OLD + 1) * 1e9)                 # listed in the same second the folder changed
+    monkeypatch.setattr(inbox_module.time, "time_ns", lambda: just_after)
+    edu_records(paths, programme)
+    assert not listings.exists()                      # not kept: it may miss a change of the same tick
+    monkeypatch.undo()
+    edu_records(paths, programme)
+    kept = json.loads(listings.read_bytes())
+    kept["listings"][""][3] = just_after              # as if kept by an older version, or a clock leap
+    listings.write_text(json.dumps(kept), encoding="utf-8")
+    form(paths, "教体中心 一季度.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)
+    age(paths.inbox)                                   # a change within the tick: the mtime as cached
+    assert "教体中心 一季度.xlsx" in [r.path for r in edu_records(paths, programme)]
+
+
+def cache_folder_of(paths, programme):
+    scan_and_identify(paths, programme)
+    return cache_folder(paths)
+
+
+def test_a_damaged_listing_cache_is_listed_again(paths, programme, looked_at):
+    unit_folders(paths, programme)
+    listings = cache_folder_of(paths, programme) / "listings.json"
+    expected = dumps(edu_records(paths, programme))
+    kept = json.loads(listings.read_bytes())
+    stamp = kept["listings"][""][:4]
+    form(paths, "教体中心 一季度.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)
+    age(paths.inbox)                                   # not seen if a damaged listing were trusted
+    for damaged in (b"{", b"[]", b'{"listings": []}', *(json.dumps({"listings": {"": [*stamp, *rest]}}).encode()
+                                                         for rest in ([{"edu_sports": 5}, []], [{}, 7],
+                                                                      [{"": ["../教体中心"]}, []],
+                                                                      [[], []], [{}]))):
+        listings.write_bytes(damaged)
+        looked_at["listed"].clear()
+        mine = edu_records(paths, programme)
+        assert [r.path for r in mine] == ["教体中心 一季度.xlsx", "教体中心/季度报表.xlsx"], damaged
+        assert str(paths.inbox) in looked_at["listed"]
+        assert json.loads(listings.read_bytes())["listings"][""][:3] == stamp[:3]   # listed again, kept
+    assert dumps(mine[1:]) == expected
