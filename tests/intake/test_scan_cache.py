@@ -538,6 +538,12 @@ def test_a_change_to_a_cached_folder_is_seen(paths, programme):
     (paths.inbox / "教体中心 一季度.xlsx").unlink()
     age(paths.inbox, OLD + 2)
     assert [r.path for r in edu_records(paths, programme)] == [before.path, "教体中心/补报/教体中心补报.xlsx"]
+    shutil.copytree(paths.inbox, paths.inbox.with_name("copy"))     # the folder replaced by a copy
+    shutil.rmtree(paths.inbox)
+    paths.inbox.with_name("copy").rename(paths.inbox)
+    form(paths, "教体中心 一季度.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)
+    age(paths.inbox, OLD + 2)                          # the mtime as cached, another folder
+    assert "教体中心 一季度.xlsx" in [r.path for r in edu_records(paths, programme)]
 
 
 def test_a_listing_taken_within_the_racy_window_is_not_trusted(paths, programme, monkeypatch):
