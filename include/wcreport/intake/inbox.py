@@ -19,8 +19,9 @@ Rescans are cheap: a stat cache per quarter (``<output>/cache/scan-<fingerprint>
 record, so a file unchanged since the last scan is not copied, hashed, read or identified
 again, and ``scan_and_identify(..., unit=key)`` (one ``ingest_unit``) reads only that
 unit's records, and neither lists nor stats the other units' folders (``_list_for_unit``):
-its cost does not grow with the files in other units' folders. Loose files (in no unit's
-folder) are stat'ed by every unit's scan.
+its cost does not grow with the files in other units' folders, nor, once the quarter
+folder's listing is cached and the folder unchanged, with their number. Loose files (in no
+unit's folder) are stat'ed by every unit's scan.
 """
 from __future__ import annotations
 
@@ -541,7 +542,14 @@ class _ScanCache:
       the full records, so a one-unit scan deserialises its own records only;
     - ``folders.json``: ``{"folders": {folder: unit key, "" or null}}``, each folder's owner
       as ``_folder_owner`` worked it out for a one-unit scan (a function of the path and the
-      programme alone, so never stale).
+      programme alone, so never stale);
+    - ``listings.json``: ``{"listings": {folder: [mtime_ns, ino, dev, taken_ns, {owner: [name]},
+      [file name]]}}``, the folders a one-unit scan read whose sub-folders some unit's scan
+      leaves out (in practice the quarter folder of unit folders): the folder's stat and when
+      it was read, its sub-folders grouped by owner (unit key, or "" for any unit's; those of
+      no unit's left out) and its regular files. A unit's scan of a folder whose stat is the
+      one stored visits only its own group, the "" group and the files (``_listing``), unless
+      the listing was taken within ``LISTING_SAFETY_SECONDS`` of the folder's mtime.
 
     A record is used only when the file's stat equals the key stored with the record itself
     (the index only says whose a file is), its archive copy still exists (a copy moved
