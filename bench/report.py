@@ -32,7 +32,8 @@ def header(lines: list[str]) -> None:
         f"load average at start {m.get('load_avg')}",
         f"- Python {m.get('python')}; " + ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()),
         f"- Whole `make bench`: {total.read_text().strip() if total.exists() else '?'} s",
-        "- Results written at: " + ", ".join(f"{n} {r['generated_at']}" for n in ("parse", "ingest", "e2e", "scale", "scheduler")
+        "- Results written at: " + ", ".join(f"{n} {r['generated_at']}"
+                                             for n in ("parse", "ingest", "e2e", "scale", "scheduler", CEILING_FULL)
                                              if (r := load_result(n))),
         "- Dashboard page times: [docs/bench-dashboard.md](bench-dashboard.md) (`bench/bench_dashboard.py`, "
         "run separately).",
@@ -226,10 +227,12 @@ def section_scale(lines: list[str]) -> None:
               "reading every sheet of every archived file; floor, read + locate and validation are medians of 3 runs. *Validation* is `validate_quarter` (the DAG task: "
               "every file in one GX run per suite, outcomes written for the units' ingest), GX imported and "
               "loaded before (its cold cost in its own column). *Ingest* is `tasks.ingest` of **every** unit "
-              "after the batch, as the mapped `ingest_unit` runs it; *unit scan* is the part of it that finds the "
+              "after the batch, as the mapped `ingest_unit` runs it (the benchmark's own objects frozen out of the "
+              "garbage collector first, as a task process does not hold the whole quarter); *unit scan* is the part of it that finds the "
               "unit's files (`scan_and_identify(unit=...)`); the inbox keeps each unit's file in a folder named "
               "after the unit, as the mailbox intake saves it; *loose* is the same scan when all files lie "
-              "directly in the quarter's folder. `merge` runs in a fresh interpreter for its peak RSS.",
+              "directly in the quarter's folder. `merge` runs in a fresh interpreter; its peak RSS is that "
+              "process's `VmHWM` (`ru_maxrss` would count the benchmark's own resident set at the fork).",
               "",
               "| units | floor (read all) | read + locate | validation | / floor | GX cold | unit scan (median; loose) | "
               "ingest per unit (median) | first → last tenth | gather | merge | merge peak RSS | rows 明细 |",
@@ -267,8 +270,9 @@ def section_scale(lines: list[str]) -> None:
               "- **Completes?** One mapped `ingest_unit` per unit: above 1,024 units Airflow's default "
               "`[core] max_map_length` fails the expand, so a province deployment sets "
               "`AIRFLOW__CORE__MAX_MAP_LENGTH` ≥ the number of units.",
-              "- **Merge memory**: results are small pydantic models and the workbook is written by openpyxl in "
-              "write-only mode; `merge` imports GX only when GX stored results (files validated on their own).",
+              "- **Merge memory**: the units' results are loaded as pydantic models (about 9 KB of JSON per unit) "
+              "and the workbook is written by openpyxl in write-only mode; `merge` imports GX only when GX "
+              "stored results (files validated on their own), which adds GX's own footprint (not measured here).",
               ""]
 
 
