@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import PROJECT_ROOT, machine, median, ratio, save_result
+from bench.common import PROJECT_ROOT, as_deployed, machine, median, ratio, save_result
 
 FLOOR = PROJECT_ROOT / "bench" / "parse_floor" / "empty_dag.py"
 TWIN = PROJECT_ROOT / "bench" / "parse_floor" / "airflow_twin_dag.py"
@@ -51,8 +51,7 @@ print(json.dumps({"seconds": cpu, "wall_seconds": elapsed, "modules_added": len(
 def env() -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     e.update({"AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-              "AIRFLOW_HOME": os.environ.get("BENCH_AIRFLOW_HOME", str(PROJECT_ROOT / "data" / "bench" / "airflow_home")),
-              "PYTHONDONTWRITEBYTECODE": ""})   # byte-code cached, as in a deployment
+              "AIRFLOW_HOME": os.environ.get("BENCH_AIRFLOW_HOME", str(PROJECT_ROOT / "data" / "bench" / "airflow_home"))})
     Path(e["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     return e
 
@@ -86,6 +85,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    as_deployed()       # byte-code compiled and kept, as in a deployment
     files = [FLOOR, TWIN] + sorted((PROJECT_ROOT / "dags").glob("*.py"))
     samples: dict[str, list[dict]] = {str(f): [] for f in files}
     for _ in range(args.repeat):            # interleaved, so load changes hit all files alike

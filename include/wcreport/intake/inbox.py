@@ -685,14 +685,8 @@ class _ScanCache:
         ``listed``: the folders a one-unit scan listed (None: all); a file elsewhere is not
         gone for not being seen (the next full scan forgets it if it is).
         """
-        if self.learnt_owners:
-            owners = _read_entries(self.folder / "folders.json", "folders")
-            owners.update(self.learnt_owners)
-            _write_cache(self.folder / "folders.json", {"folders": owners})
-        if self.learnt_listings:
-            listings = _read_entries(self.folder / "listings.json", "listings")
-            listings.update(self.learnt_listings)
-            _write_cache(self.folder / "listings.json", {"listings": listings})
+        _merge_cache(self.folder / "folders.json", "folders", self.learnt_owners)
+        _merge_cache(self.folder / "listings.json", "listings", self.learnt_listings)
         if listed is not None and not self.added:
             return      # a file gone from a listed folder: its entry matches nothing, and goes at the next write
         gone = set(self.index) - present
@@ -770,6 +764,14 @@ def _read_entries(path: Path, field: str = "files") -> dict:
         return {}
     files = data.get(field) if isinstance(data, dict) else None
     return files if isinstance(files, dict) else {}
+
+
+def _merge_cache(path: Path, field: str, learnt: dict) -> None:
+    """Add ``learnt`` to the ``field`` map of a cache file as it is now (others may have written since)."""
+    if learnt:
+        entries = _read_entries(path, field)
+        entries.update(learnt)
+        _write_cache(path, {field: entries})
 
 
 def _write_cache(path: Path, data: dict) -> None:
