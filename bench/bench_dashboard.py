@@ -61,11 +61,11 @@ def main() -> int:
 def run(work: Path, programmes: Path, repeat: int) -> list[dict]:
     from airflow.api_fastapi.auth.tokens import JWTGenerator, JWTValidator
     from fastapi.testclient import TestClient
+    from wcreport_testing.dashboard_fixtures import write_programme_quarter, write_synthetic_programme
 
     from wcreport.core.programme import load_programme
     from wcreport.dashboard import create_app
     from wcreport.dashboard import view as dv
-    from wcreport.testing.dashboard_fixtures import write_programme_quarter, write_synthetic_programme
 
     secret, audience = "bench-secret", "urn:airflow.apache.org:task"
     validator = JWTValidator(secret_key=secret, audience=audience, issuer=None, algorithm=["HS512"], leeway=0)

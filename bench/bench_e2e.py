@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/bench_e2e.py [--cases 15:3,200:1]
 
 ``N:R`` = a quarter of N units, R runs of each DAG (interleaved real, no-op, real, ...).
-N = 15 is the real 2023 programme with ``wcreport.testing.sample`` files; any other N is a
+N = 15 is the real 2023 programme with ``wcreport.demo.sample`` files; any other N is a
 synthetic programme (``bench.common.synthetic_programme``: N units x 10 tasks) in a
 temporary REPORT_PROGRAMMES_DIR. The floor is ``bench/noop_dags/quarterly_report_noop.py``:
 same tasks, same mapped instances, no work, run from its own temporary dags folder

@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/bench_ingest.py [--repeat 3] [--profile 5]
 
-Over a sample quarter of the real 2023 programme (``wcreport.testing.sample``, 15 files), each
+Over a sample quarter of the real 2023 programme (``wcreport.demo.sample``, 15 files), each
 archived file is measured ``--repeat`` times (median) for:
 
 - floor: ``python_calamine.CalamineWorkbook.from_path`` + ``to_python`` of every sheet;

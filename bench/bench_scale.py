@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/bench_scale.py [--sizes 15,200,2000] [--sampled 20]
 
 For each size, a synthetic programme (``bench.common.synthetic_programme``) in a
-temporary REPORT_PROGRAMMES_DIR and one sample file per unit (``wcreport.testing.sample``),
+temporary REPORT_PROGRAMMES_DIR and one sample file per unit (``wcreport.demo.sample``),
 the pipeline functions called directly (no Airflow), CPU time of this process:
 
 - floor: python-calamine reading every sheet of every archived file (the bare read);
@@ -91,7 +91,7 @@ def warm_up_gx(programme) -> float:
     """Import GX and load the project once (what the first validation in a process pays)."""
     from wcreport.core.model import ParsedReport
     from wcreport.core.quarter import Quarter
-    from wcreport.validate.suites import Item, validate_many
+    from wcreport.validate.batch import Item, validate_many
 
     with Timer() as t:
         validate_many([Item(ParsedReport(), programme.units[0].key)], programme, Quarter.parse(QUARTER))
@@ -140,9 +140,9 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
     case = work / f"n{n_units}"
     synthetic_programme(case / "programmes", n_units)
     os.environ["REPORT_PROGRAMMES_DIR"] = str(case / "programmes")
+    from wcreport.flow.gather import scan_inbox
     from wcreport.intake.inbox import scan_and_identify
     from wcreport.orchestration import tasks as pipeline
-    from wcreport.validate.decide import scan_inbox
     from wcreport.validate.prevalidated import validate_quarter
 
     with Timer() as t_samples:

@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/bench_stamped.py [--units 3] [--agreement-units 8]
 
-Everything is generated deterministically by ``wcreport.testing.stamped_samples``:
+Everything is generated deterministically by ``wcreport_testing.stamped_samples``:
 the notice's form filled with the project's sample progress texts, sealed or not,
 at 100/150/200/300 dpi, colour and greyscale, rotated up to ±3°, JPEG-compressed,
 with red distractors (underline, pen strokes and loops, a small logo, red table text).
@@ -31,12 +31,13 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from wcreport_testing.stamped_samples import FormContent, ScanSpec, form_contents, make_scan, measurement_specs, save_pdf
+
 from bench.common import PROJECT_ROOT, machine, save_result
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import settings
 from wcreport.intake.stamped import agreement, detect_seal, read_stamped_copy
-from wcreport.testing.stamped_samples import FormContent, ScanSpec, form_contents, make_scan, measurement_specs, save_pdf
 
 DOC = PROJECT_ROOT / "docs" / "stamped-copies.md"
 START, END = "<!-- bench-stamped:start -->", "<!-- bench-stamped:end -->"

@@ -174,7 +174,7 @@ def write_samples(inbox_root: Path, quarter: str = QUARTER, layout: str = "unit_
     """
     from wcreport.core.programme import programme_for_year
     from wcreport.core.quarter import Quarter
-    from wcreport.testing.sample import write_quarter_samples
+    from wcreport.demo.sample import write_quarter_samples
 
     q = Quarter.parse(quarter)
     programme = programme_for_year(q.year)

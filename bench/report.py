@@ -141,7 +141,7 @@ def section_ingest(lines: list[str]) -> None:
         return
     ms, wall = r["per_file_ms"], r["per_file_wall_ms"]
     lines += ["## 2. One file validated on its own", "",
-              f"Sample quarter of the 2023 programme ({r['files']} files from `wcreport.testing.sample`), each file "
+              f"Sample quarter of the 2023 programme ({r['files']} files from `wcreport.demo.sample`), each file "
               f"measured {r['repeat']}× (floor ≥ 5×), median; CPU time of the process (wall in brackets). "
               f"GX warmed up first; the cold first validation (import of great_expectations + context) took "
               f"{r['cold_first_validation_s']} s and is paid once per worker process.", "",

@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from wcreport_testing.smtp_sink import SmtpSink
 
 from airflow_support import PROJECT_ROOT, migrate
 from wcreport.core.programme import Programme, load_programme
-from wcreport.testing.smtp_sink import SmtpSink
 
 PROGRAMME_FILE = PROJECT_ROOT / "include" / "programmes" / "2023.yaml"
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from wcreport.testing.smtp_sink import SmtpSink, free_port, parse
+from wcreport_testing.smtp_sink import SmtpSink, free_port, parse
 
 __all__ = ["MailSink", "Received", "free_port"]
 
@@ -34,7 +34,7 @@ class Received:
 
 
 class MailSink(SmtpSink):
-    """``wcreport.testing.smtp_sink.SmtpSink`` with a test-friendly view of what arrived.
+    """``wcreport_testing.smtp_sink.SmtpSink`` with a test-friendly view of what arrived.
 
     Start with ``with MailSink() as sink:``; ``sink.messages`` lists ``Received`` items.
     """

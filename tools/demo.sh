@@ -16,9 +16,9 @@ rm -rf "$DEMO" && mkdir -p "$REPORT_INBOX" "$REPORT_OUTPUT" "$MAILDIR" "$AIRFLOW
 echo "==> Sample unit files for $QUARTER"
 wcreport sample --quarter "$QUARTER" --inbox "$REPORT_INBOX"
 
-SMTP_PORT="$(python -m wcreport.testing.net)"
+SMTP_PORT="$(python -m wcreport_testing.net)"
 echo "==> SMTP sink on 127.0.0.1:$SMTP_PORT (mails saved as .eml in $MAILDIR)"
-python -m wcreport.testing.smtp_sink --host 127.0.0.1 --port "$SMTP_PORT" --maildir "$MAILDIR" \
+python -m wcreport_testing.smtp_sink --host 127.0.0.1 --port "$SMTP_PORT" --maildir "$MAILDIR" \
   > "$DEMO/smtp_sink.log" 2>&1 &
 SINK_PID=$!
 trap 'kill $SINK_PID 2>/dev/null || true' EXIT

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: PostgreSQL and Redis (integration runs), Chromium (browser
 # tests), LibreOffice + poppler + CJK fonts (report rendering), Dovecot (a private IMAP server
-# for the mailbox tests, started by wcreport.testing.dovecot), Tesseract with Simplified Chinese
+# for the mailbox tests, started by wcreport_testing.dovecot), Tesseract with Simplified Chinese
 # (OCR of stamped copies, wcreport.intake.stamped). Skips what is already there.
 set -euo pipefail
 PACKAGES=(postgresql redis-server chromium chromium-driver libreoffice-calc-nogui poppler-utils fonts-noto-cjk dovecot-imapd tesseract-ocr tesseract-ocr-chi-sim python3-uno libreoffice-script-provider-python fonts-crosextra-carlito)

@@ -40,7 +40,7 @@ PY
 }
 PORT="${UI_PORT:-8080}"
 if ! port_free "$PORT"; then
-  PORT="$(python -m wcreport.testing.net)"
+  PORT="$(python -m wcreport_testing.net)"
   echo "==> Port ${UI_PORT:-8080} is taken: using $PORT"
 fi
 BASE_URL="http://$HOST:$PORT"
@@ -72,8 +72,8 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$BASE_URL/execution/"
 export AIRFLOW__API__BASE_URL="$BASE_URL"
 export AIRFLOW__API__HOST="$HOST" AIRFLOW__API__PORT="$PORT" AIRFLOW__API__WORKERS=1
 export AIRFLOW__API__SECRET_KEY="$SECRET_KEY" AIRFLOW__API_AUTH__JWT_SECRET="$JWT_SECRET"
-export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$(python -m wcreport.testing.net)"
-export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$(python -m wcreport.testing.net)"
+export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$(python -m wcreport_testing.net)"
+export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$(python -m wcreport_testing.net)"
 export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
 
 # --- everything started below is stopped on exit, Ctrl-C included ---------------------------
@@ -101,9 +101,9 @@ start() {   # start NAME CMD...: in its own process group, logging to $LOGS/NAME
   PIDS+=("$!")
 }
 
-SMTP_PORT="$(python -m wcreport.testing.net)"
+SMTP_PORT="$(python -m wcreport_testing.net)"
 echo "==> SMTP sink on 127.0.0.1:$SMTP_PORT (mails saved as .eml in $MAILDIR)"
-start smtp_sink python -m wcreport.testing.smtp_sink --host 127.0.0.1 --port "$SMTP_PORT" --maildir "$MAILDIR"
+start smtp_sink python -m wcreport_testing.smtp_sink --host 127.0.0.1 --port "$SMTP_PORT" --maildir "$MAILDIR"
 export AIRFLOW_CONN_SMTP_DEFAULT="{\"conn_type\": \"smtp\", \"host\": \"127.0.0.1\", \"port\": $SMTP_PORT, \"extra\": {\"disable_ssl\": true, \"disable_tls\": true, \"from_email\": \"report-bot@localhost\"}}"
 
 if [ "${FAULTY:-1}" != 0 ]; then

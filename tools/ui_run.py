@@ -27,7 +27,7 @@ def add_faulty_files(quarter: str, inbox: Path) -> None:
     a unit with a valid file keeps that file when a later one is rejected)."""
     from wcreport.core.programme import programme_for_year
     from wcreport.core.quarter import Quarter
-    from wcreport.testing.sample import write_faulty_files
+    from wcreport.demo.sample import write_faulty_files
 
     q = Quarter.parse(quarter)
     programme = programme_for_year(q.year)

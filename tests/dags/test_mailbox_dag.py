@@ -24,14 +24,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from wcreport_testing import chinese_mail as cm  # noqa: E402
+from wcreport_testing.dovecot import Dovecot, DovecotUnavailable  # noqa: E402
+
 from airflow_support import airflow_env, run_dags_test  # noqa: E402
 from mailsink import MailSink  # noqa: E402
 from wcreport.core.programme import load_programme  # noqa: E402
 from wcreport.core.quarter import TZ, Quarter  # noqa: E402
 from wcreport.deliver.forms import build_unit_workbook  # noqa: E402
-from wcreport.testing import chinese_mail as cm  # noqa: E402
-from wcreport.testing.dovecot import Dovecot, DovecotUnavailable  # noqa: E402
-from wcreport.testing.sample import write_quarter_samples  # noqa: E402
+from wcreport.demo.sample import write_quarter_samples  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 Q = Quarter(2023, 3)

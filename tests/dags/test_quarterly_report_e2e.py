@@ -15,8 +15,8 @@ import pytest
 from airflow_support import VENV_BIN, airflow_env, run_dags_test
 from wcreport.core.quarter import Quarter
 from wcreport.deliver.forms import FORM_SHEET
+from wcreport.demo.sample import write_quarter_samples
 from wcreport.report.workbook import CONT_NEXT, CONT_PREV, report_filename
-from wcreport.testing.sample import write_quarter_samples
 
 pytestmark = pytest.mark.slow
 QUARTER = Quarter(2023, 1)

@@ -17,7 +17,7 @@ from airflow_support import airflow_env  # noqa: E402
 from mailsink import MailSink  # noqa: E402
 from wcreport.core.programme import programme_for_year  # noqa: E402
 from wcreport.core.quarter import Quarter  # noqa: E402
-from wcreport.testing.sample import SampleOptions, write_quarter_samples  # noqa: E402
+from wcreport.demo.sample import SampleOptions, write_quarter_samples  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 Q = Quarter(2023, 1)

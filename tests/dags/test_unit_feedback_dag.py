@@ -14,7 +14,7 @@ from mailsink import MailSink
 from wcreport.core.programme import load_programme
 from wcreport.core.quarter import Quarter
 from wcreport.deliver.forms import build_unit_workbook
-from wcreport.testing.sample import write_quarter_samples
+from wcreport.demo.sample import write_quarter_samples
 
 pytestmark = pytest.mark.slow
 QUARTER = Quarter(2023, 1)

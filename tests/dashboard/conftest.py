@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from wcreport_testing.dashboard_fixtures import write_programme_quarter
 
 from wcreport.dashboard import create_app
 from wcreport.dashboard import view as dv
-from wcreport.testing.dashboard_fixtures import write_programme_quarter
 
 SECRET = "dashboard-unit-test-secret"
 AUDIENCE = "urn:airflow.apache.org:task"

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from wcreport_testing.dashboard_fixtures import write_programme_quarter
+from wcreport_testing.net import free_port
 
 from wcreport.core.model import Manifest
 from wcreport.dashboard import view as dv
-from wcreport.testing.dashboard_fixtures import write_programme_quarter
-from wcreport.testing.net import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from browser_support import make_driver, require_browser, sign_in, visible_text,
 
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
-from wcreport.testing.sample import write_faulty_files, write_quarter_samples
+from wcreport.demo.sample import write_faulty_files, write_quarter_samples
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from harness import AirflowStack

@@ -8,16 +8,16 @@ Use from any test module::
         ...  # smtp_server.port, smtp_server.messages (EmailMessage, policy.default),
              # smtp_server.envelopes (mail_from, rcpt_tos, raw), .stop(), .start()
 
-The server is ``wcreport.testing.smtp_sink.SmtpSink`` (the same sink ``make demo`` runs), so it
+The server is ``wcreport_testing.smtp_sink.SmtpSink`` (the same sink ``make demo`` runs), so it
 also writes each message as an .eml file under the test's tmp_path/maildir.
 ``stop()`` then ``start()`` restarts it on the same port, keeping received messages.
 """
 from __future__ import annotations
 
 import pytest
+from wcreport_testing.smtp_sink import SmtpSink
 
 from wcreport.deliver.mail import SmtpSettings
-from wcreport.testing.smtp_sink import SmtpSink
 
 SENDER = "report-bot@zb.example.cn"
 

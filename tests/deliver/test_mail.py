@@ -12,6 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from wcreport_testing.smtp_sink import SmtpSink, free_port
 
 from deliver.smtp_server import SENDER, settings_for, smtp_server  # noqa: F401 (fixture)
 from report.sample import make_case, programme
@@ -29,7 +30,6 @@ from wcreport.deliver.mail import (
 )
 from wcreport.report.consolidate import consolidate
 from wcreport.report.workbook import report_filename, write_report
-from wcreport.testing.smtp_sink import SmtpSink, free_port
 
 QUARTER = "2023Q1"
 MAIN_TO = "gxqzzrsbqtk@zb.shandong.cn"
@@ -259,16 +259,16 @@ def test_smtp_settings_from_airflow_connection(monkeypatch):
 
 
 def test_sink_cli_writes_eml_files(tmp_path, prog):
-    """`python -m wcreport.testing.smtp_sink --port P --maildir DIR`, as `make demo` runs it."""
+    """`python -m wcreport_testing.smtp_sink --port P --maildir DIR`, as `make demo` runs it."""
     import subprocess
     import sys
     import time
 
-    from wcreport.testing.smtp_sink import parse
+    from wcreport_testing.smtp_sink import parse
 
     port = free_port()
     maildir = tmp_path / "maildir"
-    proc = subprocess.Popen([sys.executable, "-m", "wcreport.testing.smtp_sink", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "wcreport_testing.smtp_sink", "--port", str(port),
                              "--maildir", str(maildir)], stdout=subprocess.PIPE, text=True)
     try:
         assert "listening" in proc.stdout.readline()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from wcreport_testing.net import free_port
 
 from airflow_support import PROJECT_ROOT
 from mailsink import MailSink
@@ -27,8 +28,7 @@ from wcreport.deliver.unit_feedback import (
     send_unit_feedback,
     versions_to_report,
 )
-from wcreport.testing.net import free_port
-from wcreport.validate.decide import ingest_unit
+from wcreport.flow.ingest_unit import decide_unit as ingest_unit
 
 Q = Quarter(2023, 2)
 UNIT, UNIT_NAME = "health", "卫生健康事业中心"

@@ -59,7 +59,7 @@ class Quarterly:
         return load_programme(self.programme_dir / "2023.yaml")
 
     def write_samples(self) -> list[Path]:
-        from wcreport.testing.sample import write_quarter_samples
+        from wcreport.demo.sample import write_quarter_samples
 
         return write_quarter_samples(self.programme, Quarter.parse(QUARTER), self.inbox)
 

@@ -9,6 +9,7 @@ import pytest
 
 from faults.conftest import QUARTER, small_programme_file
 from intake.corpus import touch_mtime
+from wcreport.flow.mail import read_consolidated
 from wcreport.intake.reader import MAX_ROWS
 from wcreport.validate.limits import MAX_FINDINGS_PER_FILE
 
@@ -75,7 +76,7 @@ def test_a_hostile_file_is_capped_everywhere(quarter_run):
     sizes = {"feedback": (output / record.feedback).stat().st_size,
              "manifest": (output / QUARTER / "manifest.json").stat().st_size,
              "data docs": max(p.stat().st_size for p in (output / QUARTER / "data_docs" / "units").glob("*.html"))}
-    consolidated = tasks._consolidated(merged["consolidated"])
+    consolidated = read_consolidated(merged["consolidated"])
     sizes["mail"] = len(compose_html(consolidated, programme, "original", [], "报表.xlsx", 1).encode("utf-8"))
     assert sizes["feedback"] < 60_000 and sizes["data docs"] < 120_000, sizes
     assert sizes["manifest"] < 200_000 and sizes["mail"] < 60_000, sizes

@@ -13,6 +13,7 @@ from intake.conftest import EDU_ROWS
 from intake.corpus import Book, form_sheet, touch_mtime, write
 from wcreport.core.faults import InboxBusy, InboxUnreadable, InternalError, OutputUnwritable
 from wcreport.core.io import DamagedStateError
+from wcreport.flow import gather as gather_step
 from wcreport.intake import inbox as inbox_module
 from wcreport.intake.inbox import LINK_DANGLING, LINK_TO_FILE, LINK_TO_FOLDER, scan_and_identify
 
@@ -109,8 +110,7 @@ def test_gather_waits_once_then_retries_on_a_file_still_being_written(paths, pro
     writer.start()
     while not target.exists():
         time.sleep(0.01)
-    monkeypatch.setattr(tasks, "STABILITY_WAIT_SECONDS", 0.5)
-    monkeypatch.setattr(tasks, "programme_of", lambda run: programme)
+    monkeypatch.setattr(gather_step, "STABILITY_WAIT_SECONDS", 0.5)
     run = {"quarter": "2023Q1", "inbox": str(paths.inbox_root), "output": str(paths.output_root)}
     try:
         with pytest.raises(InboxBusy, match="still being written"):      # a plain exception: Airflow retries
@@ -144,7 +144,6 @@ def test_our_bug_on_a_file_fails_the_task_instead_of_rejecting_the_unit(paths, p
     from wcreport.validate import suites
 
     form(paths, "教体中心.xlsx")
-    monkeypatch.setattr(tasks, "programme_of", lambda run: programme)
     run = {"quarter": "2023Q1", "inbox": str(paths.inbox_root), "output": str(paths.output_root)}
     monkeypatch.setattr(suites, "validate_report", lambda *a, **k: 1 / 0)
     with pytest.raises(Exception) as caught:
@@ -183,7 +182,6 @@ def test_a_worker_without_ocr_tools_fails_gather_instead_of_warning_the_unit(pat
     missing = finding("stamped.tool.missing", tool="tesseract-ocr")
     monkeypatch.setattr(inbox_module, "read_stamped_copy", lambda path, name, config: StampedCopy(
         path=name, format="pdf", readable=True, findings=[missing], reasons=[missing.message]))
-    monkeypatch.setattr(tasks, "programme_of", lambda run: programme)
     run = {"quarter": "2023Q1", "inbox": str(paths.inbox_root), "output": str(paths.output_root)}
     with pytest.raises(Exception) as caught:
         tasks.gather(run)

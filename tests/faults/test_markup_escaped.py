@@ -83,10 +83,11 @@ def mail_bodies(run: dict, merged: dict) -> dict[str, str]:
     """HTML bodies of every mail the quarter produces: leaders' report, reminders, unit feedback, ops alert."""
     from wcreport.deliver import reminders
     from wcreport.deliver.mail import compose_html
+    from wcreport.flow.mail import read_consolidated
     from wcreport.orchestration import alerts, tasks
 
     paths, programme = tasks.paths_of(run), tasks.programme_of(run)
-    consolidated = tasks._consolidated(merged["consolidated"])
+    consolidated = read_consolidated(merged["consolidated"])
     bodies = {"report": compose_html(consolidated, programme, "original", [], "报表.xlsx", 1),
               "correction": compose_html(consolidated, programme, "correction", [f"变化{PAYLOAD}"], "报表.xlsx", 2)}
     for state in reminders.unit_states(paths, programme):

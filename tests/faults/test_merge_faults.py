@@ -13,8 +13,8 @@ from wcreport.report.manifest import ACCEPTED_GONE
 @pytest.fixture
 def ingested(tmp_path, monkeypatch):
     """Two units' sample files gathered and ingested, not yet merged."""
+    from wcreport.demo.sample import write_quarter_samples
     from wcreport.orchestration import tasks
-    from wcreport.testing.sample import write_quarter_samples
 
     small_programme_file(tmp_path / "programmes")
     monkeypatch.setenv("REPORT_PROGRAMMES_DIR", str(tmp_path / "programmes"))

@@ -11,9 +11,9 @@ import pytest
 from intake.conftest import EDU_ROWS
 from intake.corpus import Book, form_sheet, touch_mtime, write, write_corrupt_zip
 from wcreport.core.faults import InboxMissing
+from wcreport.flow.gather import scan_inbox
 from wcreport.intake import inbox as inbox_module
 from wcreport.intake.inbox import scan_and_identify
-from wcreport.validate.decide import scan_inbox
 
 OLD = time.time() - 3600
 

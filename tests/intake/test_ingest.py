@@ -7,7 +7,7 @@ import time
 from intake.conftest import EDU_ROWS
 from intake.corpus import Book, Sheet, form_sheet, indicator_sheet, touch_mtime, write
 from wcreport.core.model import UnitResult
-from wcreport.validate.decide import ingest_unit
+from wcreport.flow.ingest_unit import decide_unit as ingest_unit
 from wcreport.validate.selfcheck import check_file
 
 NOW = time.time()

@@ -1,7 +1,7 @@
 """The mailbox intake: decoding Chinese clients' attachment names, zips, saving, ledgers, IMAP.
 
 Messages are built as Foxmail, Outlook/Coremail and GBK-only clients write them
-(``wcreport.testing.chinese_mail``); the IMAP tests run against a private Dovecot.
+(``wcreport_testing.chinese_mail``); the IMAP tests run against a private Dovecot.
 """
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import io
 import zipfile
 
 import pytest
+from wcreport_testing import chinese_mail as cm
+from wcreport_testing.dovecot import Dovecot, DovecotUnavailable
 
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import quarter_paths
 from wcreport.intake import mailbox as mb
 from wcreport.intake.mailparts import Limits, parse_mail, safe_filename, zip_member_name
-from wcreport.testing import chinese_mail as cm
-from wcreport.testing.dovecot import Dovecot, DovecotUnavailable
 
 WHEN = dt.datetime(2023, 9, 26, 9, 30, tzinfo=TZ)
 LIMITS = Limits(max_file_bytes=1024 * 1024, max_uncompressed_bytes=8 * 1024 * 1024)
@@ -289,7 +289,7 @@ def test_imap_uids_uidvalidity_exact_bytes_and_only_seen_changes(dovecot):
 
 
 def test_unreachable_mailbox_raises_mailbox_unavailable():
-    from wcreport.testing.net import free_port
+    from wcreport_testing.net import free_port
 
     settings = mb.ImapSettings("127.0.0.1", free_port(), "u", "p", use_ssl=False, timeout=3)
     with pytest.raises(mb.MailboxUnavailable), mb.ImapMailbox(settings):

@@ -14,9 +14,9 @@ from intake.corpus import Book, form_sheet, touch_mtime, write
 from wcreport.core.findings_catalogue import finding
 from wcreport.core.model import StampedCopy
 from wcreport.core.quarter import Quarter
+from wcreport.demo.sample import SampleOptions, write_quarter_samples
 from wcreport.intake import inbox as inbox_module
 from wcreport.intake.inbox import scan_and_identify
-from wcreport.testing.sample import SampleOptions, write_quarter_samples
 
 OLD = time.time() - 3600
 HEALTH_ROWS = [[5, "实施“心希望”健康服务行动", "卫生健康服务中心", "开展筛查2次。", "2023年12月"]]

@@ -1,6 +1,6 @@
 """The stamped copy (盖章件): format by bytes, seal detection, OCR, agreement, and hostile files.
 
-Scans are generated (wcreport.testing.stamped_samples) once per session. OCR runs on
+Scans are generated (wcreport_testing.stamped_samples) once per session. OCR runs on
 three pages in all; everything else is fast. Needs Debian's poppler-utils,
 tesseract-ocr, tesseract-ocr-chi-sim and fonts-noto-cjk (tools/install_system_packages.sh),
 and LibreOffice for the one printed-spreadsheet PDF.
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from pypdf import PdfWriter
+from wcreport_testing.stamped_samples import DISTRACTORS, ScanSpec, form_contents, make_scan, save_pdf
 
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
@@ -27,7 +28,6 @@ from wcreport.intake.stamped import agreement, compare_with_workbook, detect_sea
 from wcreport.intake.stamped.agree import passages
 from wcreport.intake.stamped.ocr import Word, parse_tsv, unit_line, unit_line_from_words
 from wcreport.intake.stamped.reasons import MESSAGES
-from wcreport.testing.stamped_samples import DISTRACTORS, ScanSpec, form_contents, make_scan, save_pdf
 
 QUARTER = Quarter.parse("2023Q2")
 

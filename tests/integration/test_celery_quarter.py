@@ -38,8 +38,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 from compose_model import load_compose, mount_of, service_env, service_mounts  # noqa: E402
-
-from wcreport.testing.net import free_port  # noqa: E402
+from wcreport_testing.net import free_port  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -28,8 +28,8 @@ from harness import AirflowStack
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
 from wcreport.deliver.forms import FORM_SHEET
+from wcreport.demo.sample import write_quarter_samples
 from wcreport.report.workbook import report_filename
-from wcreport.testing.sample import write_quarter_samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(2400)]
 

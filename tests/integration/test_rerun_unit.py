@@ -18,7 +18,7 @@ from harness import AirflowStack
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
 from wcreport.deliver.forms import FIRST_DATA_ROW, PROGRESS_COLUMN
-from wcreport.testing.sample import write_quarter_samples
+from wcreport.demo.sample import write_quarter_samples
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 

@@ -6,6 +6,8 @@ import datetime as dt
 import json
 
 import pytest
+from wcreport_testing import chinese_mail as cm
+from wcreport_testing.net import free_port
 
 from mailsink import MailSink
 from wcreport.core.quarter import TZ
@@ -14,8 +16,6 @@ from wcreport.deliver.smtp import MailError, SmtpSettings
 from wcreport.intake import mailbox as mb
 from wcreport.intake.mailparts import Limits
 from wcreport.orchestration import mailbox as om
-from wcreport.testing import chinese_mail as cm
-from wcreport.testing.net import free_port
 
 WHEN = dt.datetime(2023, 9, 26, 9, 30, tzinfo=TZ)
 

@@ -25,10 +25,10 @@ from report.sample import make_case, programme
 from report.test_scale import big_programme
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
+from wcreport.demo.sample import write_quarter_samples
 from wcreport.report import workbook as workbook_module
 from wcreport.report.consolidate import consolidate
 from wcreport.report.workbook import write_report
-from wcreport.testing.sample import write_quarter_samples
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "check_print.py"
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from wcreport.validate import batch
-from wcreport.validate.suites import Item, validate_many, validate_report
+from wcreport.validate.batch import Item, validate_many
+from wcreport.validate.suites import validate_report
 
 from .helpers import UNIT, good_report, previous_result, with_row
 from .test_rules import CASES, Q2

@@ -9,9 +9,10 @@ import pytest
 from intake.corpus import Book, form_sheet, touch_mtime, write
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import quarter_paths
-from wcreport.testing.sample import SampleOptions, write_quarter_samples
+from wcreport.demo.sample import SampleOptions, write_quarter_samples
+from wcreport.flow.gather import scan_inbox
+from wcreport.flow.ingest_unit import decide_unit as ingest_unit
 from wcreport.validate import prevalidated, suites
-from wcreport.validate.decide import ingest_unit, scan_inbox
 
 from .helpers import good_report, previous_result
 
@@ -152,7 +153,7 @@ def test_a_batch_keeps_its_outcomes_in_one_store_found_by_key(tmp_path):
 
 def test_a_damaged_store_is_a_miss_not_an_error(quarter, programme):
     """A store overwritten with garbage: its outcomes are validated again, nothing fails."""
-    from wcreport.validate.decide import previous_result as previous_of
+    from wcreport.core.unit_results import previous_result as previous_of
 
     records = scan_inbox(quarter, programme, max_wait_seconds=0)
     first = prevalidated.validate_quarter(quarter, programme, records)

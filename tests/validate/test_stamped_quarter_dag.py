@@ -17,12 +17,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from wcreport_testing.stamped_samples import FormContent, ScanSpec, make_scan, save_pdf
 
 from airflow_support import airflow_env, run_dags_test
 from wcreport.core.quarter import Quarter
 from wcreport.deliver.forms import FORM_SHEET
-from wcreport.testing.sample import write_quarter_samples
-from wcreport.testing.stamped_samples import FormContent, ScanSpec, make_scan, save_pdf
+from wcreport.demo.sample import write_quarter_samples
 
 pytestmark = pytest.mark.slow
 QUARTER = Quarter(2023, 1)

@@ -95,7 +95,7 @@ def _templates(args) -> int:
 
 
 def _sample(args) -> int:
-    from wcreport.testing.sample import SampleOptions, write_quarter_samples
+    from wcreport.demo.sample import SampleOptions, write_quarter_samples
 
     quarter, programme = _load(args)
     written = write_quarter_samples(programme, quarter, args.inbox or inbox_root(),

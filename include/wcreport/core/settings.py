@@ -46,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
             "most pages a stamped copy may have; longer files are refused before any page is rendered", "int"),
     Setting("REPORT_STAMPED_AGREEMENT_MIN", "0.75",
             "agreement (0-1) of a stamped copy's text with the workbook below which the unit is warned", "number"),
+    Setting("REPORT_ACCELERATORS", "on",
+            "`off` runs the plain path only: no caches, no quarter-wide batch validation (same results, slower)"),
 )
 _BY_ENV = {s.env: s for s in SETTINGS}
 
@@ -76,6 +78,18 @@ def _int(name: str, environ: Mapping[str, str]) -> int:
         raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from None
 
 
+def _switch(name: str, environ: Mapping[str, str]) -> bool:
+    raw = _raw(name, environ).strip().lower()
+    if raw not in ("on", "off"):
+        raise ValueError(f"environment variable {name}={raw!r} must be on or off")
+    return raw == "on"
+
+
+def accelerators_on(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the speed-ups behind the stage calls (caches, batched validation) are used."""
+    return _switch("REPORT_ACCELERATORS", os.environ if environ is None else environ)
+
+
 @dataclass(frozen=True)
 class Settings:
     inbox_root: Path
@@ -93,6 +107,7 @@ class Settings:
     ocr_dpi: int
     scan_max_pages: int
     stamped_agreement_min: float
+    accelerators: bool
 
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -114,6 +129,7 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         ocr_dpi=_int("REPORT_OCR_DPI", env),
         scan_max_pages=_int("REPORT_SCAN_MAX_PAGES", env),
         stamped_agreement_min=_float("REPORT_STAMPED_AGREEMENT_MIN", env),
+        accelerators=_switch("REPORT_ACCELERATORS", env),
     )
 
 

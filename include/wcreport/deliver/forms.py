@@ -82,7 +82,7 @@ def quarter_zip_filename(quarter: Quarter) -> str:
 
 def previous_accepted(output_root: str | Path | None, unit_key: str, quarter: Quarter) -> UnitResult | None:
     """The unit's accepted result of the quarter before ``quarter`` in the same year, if any."""
-    from wcreport.validate.decide import previous_result
+    from wcreport.core.unit_results import previous_result
 
     if output_root is None or quarter.number == 1:
         return None   # a new year: other tasks, cumulative values restart

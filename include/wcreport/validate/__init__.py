@@ -1,1 +1,4 @@
-"""Validate: Great Expectations suites, results into Chinese findings, the per-unit decision, feedback."""
+"""Validate: Great Expectations suites, results into Chinese findings, feedback pages.
+
+The stage's calls are ``validate_file`` and ``validate_quarter_batch`` (``validate.outcome``).
+"""

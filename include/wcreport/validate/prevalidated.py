@@ -1,7 +1,7 @@
 """The quarter's files validated in one batch, kept for each unit's ingest.
 
 ``validate_quarter`` (DAG task ``validate_quarter``, after ``gather``) validates every
-unit's file versions in one Great Expectations run per suite (``suites.validate_many``)
+unit's file versions in one Great Expectations run per suite (``batch.validate_many``)
 and keeps each file's outcome under ``<output>/<quarter>/cache/validated/``. Each
 unit's ``ingest_unit`` then looks its files up (``lookup``) and validates on its own
 only what is not there, so a quarter pays GX's fixed cost about once instead of once
@@ -168,9 +168,9 @@ def _versions(records: list[FileRecord]) -> list[FileRecord]:
 
 def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) -> dict:
     """Validate, in one batch, every pending workbook version not validated yet; keep the outcomes."""
+    from wcreport.core.unit_results import previous_result
     from wcreport.intake.inbox import read_cached
-    from wcreport.validate.decide import previous_result
-    from wcreport.validate.suites import Item, validate_many
+    from wcreport.validate.batch import Item, validate_many
 
     started = time.perf_counter()
     rules = rules_digest()

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from wcreport.core.model import FORM_HEADERS_ZH
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import Quarter
-from wcreport.testing.sample import indicator_value, progress_text
+from wcreport.demo.sample import indicator_value, progress_text
 
 FONT_DIR = Path("/usr/share/fonts/opentype/noto")
 SERIF = FONT_DIR / "NotoSerifCJK-Regular.ttc"

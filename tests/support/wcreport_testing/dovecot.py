@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from wcreport.testing.net import free_port
+from wcreport_testing.net import free_port
 
 MAIL_USER = "wcreport-mail"
 DOVECOT = "/usr/sbin/dovecot"
@@ -56,7 +56,7 @@ def ensure_mail_user(name: str = MAIL_USER) -> pwd.struct_passwd:
 
 def _config(base: Path, port: int, uid: int, gid: int) -> str:
     return f"""\
-# Private test configuration written by wcreport.testing.dovecot
+# Private test configuration written by wcreport_testing.dovecot
 protocols = imap
 listen = 127.0.0.1
 base_dir = {base}/run

@@ -1,6 +1,6 @@
 """A local SMTP sink for demos and tests: accepts every mail, stores it, sends nothing on.
 
-    python -m wcreport.testing.smtp_sink --port 8025 --maildir data/maildir
+    python -m wcreport_testing.smtp_sink --port 8025 --maildir data/maildir
 
 Each accepted message is written as ``<maildir>/<UTC time>-<n>.eml`` (written to a
 temporary name first, then renamed, so a reader never sees half a file). The envelope
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from wcreport.testing.net import free_port
+from wcreport_testing.net import free_port
 
 
 class SinkHandler:
@@ -132,7 +132,7 @@ class SmtpSink:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wcreport.testing.smtp_sink", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m wcreport_testing.smtp_sink", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)

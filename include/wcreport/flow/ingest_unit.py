@@ -1,4 +1,4 @@
-"""One unit's quarter: which of its files counts, and what it said.
+"""Step 3, one mapped instance per unit: which of its files counts, and what it said.
 
 The report uses the unit's newest file that passed validation (docs/identity.md):
 
@@ -11,6 +11,7 @@ The report uses the unit's newest file that passed validation (docs/identity.md)
 * The stamped copy (盖章件): the unit's newest readable scan counts, compared with the
   accepted data when there is some (``UnitResult.stamped_copy``); older scans are superseded.
   A scan without a data file is recorded all the same: the unit stays missing for data.
+* The unit is mailed the findings on each new file version at once (``deliver.unit_feedback``).
 
 Never raises for bad unit input: a bad file is a rejected file, with a reason.
 """
@@ -18,28 +19,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from wcreport.core.faults import OperationsFault, output_unwritable
-from wcreport.core.io import write_atomic
+from wcreport.core.labels import FILE_STATUS_ZH, UNIT_STATUS_ZH, label
 from wcreport.core.model import FileRecord, Finding, IndicatorValue, ProgressRow, UnitResult
+from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths
+from wcreport.core.unit_results import previous_result, write_unit_result
+from wcreport.deliver.smtp import MailConfigError, MailError, SmtpSettings
+from wcreport.deliver.unit_feedback import send_unit_feedback
+from wcreport.flow.checks import fail_on_internal_errors, fail_on_missing_tools
+from wcreport.flow.run import QuarterRun
 from wcreport.intake.inbox import read_cached, read_stamped_cached, reject_internal_error, scan_and_identify
 from wcreport.validate.feedback import write_feedback
 from wcreport.validate.limits import cap_findings
+from wcreport.validate.outcome import validate_file
 
 log = logging.getLogger(__name__)
-
-
-def previous_result(paths: QuarterPaths, unit_key: str) -> UnitResult | None:
-    prev = QuarterPaths(paths.quarter.previous(), paths.inbox_root, paths.output_root)
-    path = prev.units / f"{unit_key}.json"
-    try:
-        return UnitResult.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass
@@ -55,42 +55,24 @@ class _Passed:
 def _evaluate(paths, programme, unit_key: str, record: FileRecord) -> _Passed | None:
     """Read, locate and validate one version; set its status. What it contributes if it passed.
 
-    The quarter's batch (``validate.prevalidated``) usually validated this very file
-    already; only a file it did not see (replaced since, or the rules changed) is
-    validated here, on its own."""
+    """
     archived = paths.output_root / record.archived_as
     _fmt, parsed, error = read_cached(paths, programme, record.sha256, archived)
     if error is not None or parsed is None:
         record.status = "rejected"
         return None
-    findings, page = _validated(paths, programme, unit_key, record, parsed)
-    findings = cap_findings([*parsed.findings, *findings])
+    validation = validate_file(paths, programme, unit_key, record.sha256, parsed,
+                               previous_result(paths, unit_key))
+    findings = cap_findings([*parsed.findings, *validation.findings])
     errors = [f for f in findings if f.severity == "error"]
     record.findings = findings
-    data_docs = _relative_page(paths, page)
+    data_docs = _relative_page(paths, validation.page)
     if errors:
         record.status = "rejected"
         record.reasons = [f.as_text() for f in errors] + [f.message for f in findings if f.code == "findings.truncated"]
         return None
     record.status = "accepted"
     return _Passed(parsed.rows, parsed.indicators, [f for f in findings if f.severity == "warning"], data_docs)
-
-
-def _validated(paths, programme, unit_key: str, record: FileRecord, parsed) -> tuple[list[Finding], str | None]:
-    """(the suites' findings, the Data Docs page) for one file: from the quarter's batch when
-    it validated exactly this, else from a validation of this file alone."""
-    from wcreport.validate import prevalidated, suites
-
-    previous = previous_result(paths, unit_key)
-    found = prevalidated.lookup(paths, programme, unit_key, record.sha256, previous)
-    if found is not None:
-        page = suites.offline_page(paths.data_docs, paths.quarter, unit_key, programme, found.results,
-                                   cap_findings(found.findings), [])
-        return found.findings, str(page)
-    log.info("%s: not in the quarter's batch, validated on its own", record.path)
-    outcome = suites.validate_report(parsed, unit_key, programme, paths.quarter, previous=previous,
-                                     data_docs_dir=paths.data_docs)
-    return outcome.findings, outcome.pages[0] if outcome.pages else outcome.data_docs
 
 
 def _evaluate_safely(paths, programme, unit_key: str, record: FileRecord) -> _Passed | None:
@@ -114,16 +96,6 @@ def _relative_page(paths: QuarterPaths, page: str | None) -> str | None:
         return str(Path(page).resolve().relative_to(paths.output_root.resolve()))
     except ValueError:
         return page
-
-
-def scan_inbox(paths: QuarterPaths, programme, *, max_wait_seconds: float = 30.0) -> list[FileRecord]:
-    """The inbox scan, with a feedback page for every file rejected before it had a unit."""
-    records = scan_and_identify(paths, programme, max_wait_seconds=max_wait_seconds)
-    for record in records:
-        if record.status == "rejected" and record.unit is None and record.sha256:
-            record.feedback = write_feedback(paths, record, None, None, programme.report.title,
-                                             programme.report.organiser)
-    return records
 
 
 def _received(record: FileRecord) -> tuple[float, str]:
@@ -179,7 +151,7 @@ def _decide_versions(paths, programme, unit_key: str, versions: list[FileRecord]
     return winner, passed, first_accepted
 
 
-def ingest_unit(paths: QuarterPaths, programme, unit_key: str, *, max_wait_seconds: float = 30.0) -> UnitResult:
+def decide_unit(paths: QuarterPaths, programme, unit_key: str, *, max_wait_seconds: float = 30.0) -> UnitResult:
     """Decide one unit's quarter and write units/<key>.json (see module docstring)."""
     unit = programme.units_by_key[unit_key]
     result = UnitResult(quarter=str(paths.quarter), unit=unit_key, unit_name=unit.name, status="missing")
@@ -209,8 +181,7 @@ def ingest_unit(paths: QuarterPaths, programme, unit_key: str, *, max_wait_secon
     result.feedback = newest_rejected.feedback if newest_rejected else None
     copies = _decide_stamped_copies(paths, programme, records, result)
     result.files = sorted([*mine, *copies], key=lambda r: r.path)
-    write_atomic(paths.units / f"{unit_key}.json", result.model_dump_json(indent=2).encode("utf-8"),
-                 skip_if_same=True)
+    write_unit_result(paths, result)
     return result
 
 
@@ -263,3 +234,61 @@ def _accept(result: UnitResult, winner: FileRecord, passed: _Passed, first_accep
     result.data_docs = passed.data_docs
     if result.data_docs:
         log.info("Data Docs for %s: %s", result.unit, result.data_docs)
+
+
+def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]) -> dict:
+    """Decide one unit's quarter, then mail it the findings on each new file version.
+
+    Our faults (an internal error, a missing tool) fail the step before any mail: the unit
+    is told nothing of them. The summary is small, for XCom and the grid's label."""
+    paths, programme = run.paths, run.programme
+    result = decide_unit(paths, programme, unit_key, max_wait_seconds=0)
+    fail_on_internal_errors(result.files)
+    fail_on_missing_tools(result.files)
+    summary = {"unit": unit_key, "unit_name": result.unit_name, "status": result.status,
+               "files": len(result.files), "warnings": len(result.warnings),
+               "feedback": result.feedback, "data_docs": result.data_docs,
+               "feedback_mail": mail_feedback(paths, programme, result, smtp)}
+    log.info("Unit %s (%s): %s", unit_key, result.unit_name, summary)
+    for line in findings_lines(result):
+        log.info("%s", line)
+    return summary
+
+
+def mail_feedback(paths: QuarterPaths, programme: Programme, result: UnitResult,
+                  smtp: Callable[[], SmtpSettings]) -> dict:
+    """Send the unit its due feedback mails; a mail problem never fails the ingest.
+
+    The feedback ledger records only mails the server accepted, so the next run (of
+    quarterly_report or the reminders' check) sends what is still due."""
+    try:
+        outcome = send_unit_feedback(paths, programme, result, smtp)
+    except (MailError, MailConfigError) as exc:
+        log.warning("Feedback mail to %s not sent (%s); the next run sends it", result.unit, exc)
+        return {"not_sent": str(exc)}
+    except Exception as exc:   # e.g. no SMTP connection: the ingest itself succeeded
+        log.exception("Feedback mail to %s not sent; the next run tries again", result.unit)
+        return {"not_sent": f"{exc.__class__.__name__}: {exc}"}
+    summary = outcome.as_dict()
+    if summary:
+        log.info("Feedback mail for %s: %s", result.unit, summary)
+    return summary
+
+
+def map_label(summary: dict) -> str:
+    """The ingest_unit instance's name in the Airflow grid: unit and outcome, e.g. "<unit name> · 已退回"."""
+    return f"{summary['unit_name']} · {label(UNIT_STATUS_ZH, summary['status'])}"
+
+
+def findings_lines(result: UnitResult) -> list[str]:
+    """The unit's outcome and findings in Chinese, file by file (the end of the task log)."""
+    lines = [f"{result.unit_name}：{label(UNIT_STATUS_ZH, result.status)}"]
+    for record in result.files:
+        lines.append(f"  文件「{record.path}」：{label(FILE_STATUS_ZH, record.status)}")
+        lines += [f"    {reason}" for reason in record.reasons]
+        lines += [f"    [{'错误' if f.severity == 'error' else '警告'}] {f.as_text()}" for f in record.findings
+                  if not {f.message, f.as_text()} & set(record.reasons)]
+    lines += [f"  [警告] {f.as_text()}" for f in result.warnings]
+    if not result.files:
+        lines.append("  本季度未收到该单位的报表")
+    return lines

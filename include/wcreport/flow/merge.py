@@ -1,0 +1,45 @@
+"""Step 4: every unit's result into the manifest, the consolidated model and the leaders' workbook."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from wcreport.core.io import write_text_atomic
+from wcreport.core.settings import QuarterPaths
+from wcreport.core.unit_results import load_unit_result
+from wcreport.flow.checks import fail_on_internal_errors
+from wcreport.flow.gather import scan_inbox
+from wcreport.flow.run import QuarterRun
+from wcreport.report.consolidate import consolidate
+from wcreport.report.manifest import build_manifest, verify_accepted, write_manifest
+from wcreport.report.workbook import report_filename, write_report
+from wcreport.validate.outcome import build_data_docs_index
+
+log = logging.getLogger(__name__)
+
+
+def merge(run: QuarterRun) -> dict:
+    """Build manifest, consolidated model and workbook from all units' results; paths for XCom."""
+    paths, programme = run.paths, run.programme
+    results = [load_unit_result(paths, programme, unit.key) for unit in programme.units]
+    verify_accepted(paths, results)
+    scanned = scan_inbox(paths, programme, max_wait_seconds=0)
+    fail_on_internal_errors(scanned)
+    manifest = build_manifest(paths, programme, scanned, results)
+    consolidated = consolidate(programme, paths.quarter, results, manifest)
+    report = write_report(consolidated, programme, paths.output / report_filename(programme, paths.quarter))
+    manifest.report = str(report.relative_to(paths.output_root))
+    if paths.data_docs.is_dir():        # unit pages are rendered per unit, the index once here
+        build_data_docs_index(paths.data_docs)
+    manifest.data_docs = _data_docs_index(paths)
+    write_text_atomic(paths.consolidated, consolidated.model_dump_json(indent=2))
+    write_manifest(manifest, paths.manifest)
+    statuses = Counter(u.status for u in manifest.units)
+    log.info("Quarter %s: units %s; report %s", paths.quarter, dict(statuses), report)
+    return {"manifest": str(paths.manifest), "report": str(report),
+            "consolidated": str(paths.consolidated), "units": dict(statuses)}
+
+
+def _data_docs_index(paths: QuarterPaths) -> str | None:
+    index = paths.data_docs / "index.html"
+    return str(index.relative_to(paths.output_root)) if index.exists() else None

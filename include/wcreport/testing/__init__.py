@@ -1,1 +1,0 @@
-"""Loopback SMTP sink, sample submissions and dashboard fixtures for the demo and the tests."""

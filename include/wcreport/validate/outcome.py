@@ -1,0 +1,55 @@
+"""The validate stage's surface: one file's validation, and the quarter's batch that speeds it up.
+
+The plain path is ``validate_file``: the suites run on the one file
+(``suites.validate_report``). With accelerators on (``REPORT_ACCELERATORS``), the outcome the
+quarter's batch (``prevalidated``) kept for exactly these bytes, unit, previous quarter and
+rules is used instead; equivalence tests hold the two to the same findings.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from wcreport.core.model import FileRecord, Finding, ParsedReport, UnitResult
+from wcreport.core.programme import Programme
+from wcreport.core.settings import QuarterPaths, accelerators_on
+from wcreport.validate import prevalidated, suites
+from wcreport.validate.limits import cap_findings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileValidation:
+    """The suites' findings for one file, and its Data Docs page (absolute path) if one was written."""
+
+    findings: list[Finding]
+    page: str | None
+
+
+def validate_file(paths: QuarterPaths, programme: Programme, unit_key: str, sha256: str | None,
+                  parsed: ParsedReport, previous: UnitResult | None) -> FileValidation:
+    """Validate one parsed file of ``unit_key`` against the suites; its page under the quarter's Data Docs."""
+    if accelerators_on():
+        found = prevalidated.lookup(paths, programme, unit_key, sha256, previous)
+        if found is not None:
+            page = suites.offline_page(paths.data_docs, paths.quarter, unit_key, programme, found.results,
+                                       cap_findings(found.findings), [])
+            return FileValidation(found.findings, str(page))
+        log.info("%s: not in the quarter's batch, validated on its own", sha256)
+    outcome = suites.validate_report(parsed, unit_key, programme, paths.quarter, previous=previous,
+                                     data_docs_dir=paths.data_docs)
+    return FileValidation(outcome.findings, outcome.pages[0] if outcome.pages else outcome.data_docs)
+
+
+def validate_quarter_batch(paths: QuarterPaths, programme: Programme, records: list[FileRecord]) -> dict:
+    """Validate the quarter's pending files in one batch for ``validate_file`` to look up (accelerator)."""
+    if not accelerators_on():
+        return {"skipped": "REPORT_ACCELERATORS=off: each unit's files are validated by its ingest"}
+    return prevalidated.validate_quarter(paths, programme, records)
+
+
+def build_data_docs_index(data_docs_dir: Path) -> str | None:
+    """The quarter's Data Docs index over all its results (once per quarter, at merge)."""
+    return suites.build_data_docs_index(data_docs_dir)
