@@ -17,17 +17,12 @@ from wcreport_testing.smtp_sink import SmtpSink, free_port
 from deliver.smtp_server import SENDER, settings_for, smtp_server  # noqa: F401 (fixture)
 from report.sample import make_case, programme
 from wcreport.core.programme import Recipient, Recipients
-from wcreport.deliver.mail import (
-    MailError,
-    answer_review,
-    compose_html,
-    describe_changes,
-    load_ledger,
-    open_review,
-    plan_mail,
-    review_request,
-    send_report_once,
-)
+from wcreport.deliver.changes import describe_changes
+from wcreport.deliver.compose import compose_html
+from wcreport.deliver.mail_ledger import load_ledger
+from wcreport.deliver.report_mail import plan_mail, send_report_once
+from wcreport.deliver.review import answer_review, open_review, review_request
+from wcreport.deliver.smtp import MailError
 from wcreport.report.consolidate import consolidate
 from wcreport.report.workbook import report_filename, write_report
 
@@ -239,22 +234,22 @@ def test_describe_changes_names_rejections_and_withdrawals(prog, tmp_path):
 
 
 def test_smtp_settings_from_airflow_connection(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_ISSUE5", json.dumps({
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_REPORT", json.dumps({
         "conn_type": "smtp", "host": "mail.example.cn", "port": 2525, "login": "mailer",
         "password": "pw", "extra": {"from_email": "report@example.cn", "disable_ssl": "true",
                                      "timeout": 12}}))
     from wcreport.orchestration.connections import smtp_settings as smtp_settings_from_connection
 
-    s = smtp_settings_from_connection("smtp_issue5")
+    s = smtp_settings_from_connection("smtp_report")
     assert (s.host, s.port, s.user, s.password, s.sender) == ("mail.example.cn", 2525, "mailer", "pw",
                                                               "report@example.cn")
     assert s.use_ssl is False and s.starttls is True and s.timeout == 12
     assert "pw" not in repr(s)
 
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_ISSUE5", json.dumps({
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_REPORT", json.dumps({
         "conn_type": "smtp", "host": "127.0.0.1", "login": "", "extra": {
             "from_email": "a@example.cn", "disable_ssl": True, "disable_tls": True}}))
-    s = smtp_settings_from_connection("smtp_issue5")
+    s = smtp_settings_from_connection("smtp_report")
     assert (s.use_ssl, s.starttls, s.port, s.skip_login) == (False, False, 25, True)
 
 
