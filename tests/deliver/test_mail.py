@@ -19,7 +19,7 @@ from report.sample import make_case, programme
 from wcreport.core.programme import Recipient, Recipients
 from wcreport.deliver.changes import describe_changes
 from wcreport.deliver.compose import compose_html
-from wcreport.deliver.mail_ledger import load_ledger
+from wcreport.deliver.mail_ledger import MailLedger, Review, SentMail, load_ledger
 from wcreport.deliver.report_mail import plan_mail, send_report_once
 from wcreport.deliver.review import answer_review, open_review, review_request
 from wcreport.deliver.smtp import MailError
@@ -450,3 +450,18 @@ def test_a_version_1_ledger_is_read_and_upgraded(prog, tmp_path, smtp_server):
     assert review["action"] == "review"
     data = load_ledger(ledger)
     assert data["version"] == 2 and len(data["reviews"]) == 1
+
+
+def test_the_ledger_on_disk_is_what_its_types_declare(prog, tmp_path, smtp_server):
+    """Every key the mail step writes is declared on ``SentMail`` / ``Review``, so the types document the file."""
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path)
+    review = open_review(changed, workbook, ledger, folder, requested_by="run-2")
+    answer_review(review["id"], True, prog, ledger, settings_for(smtp_server), current_hash=changed.content_hash(),
+                  responder="clerk", keep_dir=folder / "sent")
+    data = json.loads(ledger.read_text(encoding="utf-8"))
+    assert set(data) == set(MailLedger.__annotations__)
+    declared_sent = SentMail.__required_keys__ | SentMail.__optional_keys__
+    declared_review = Review.__required_keys__ | Review.__optional_keys__
+    assert [set(e) - declared_sent for e in data["sent"]] == [set(), set()]
+    assert [set(r) - declared_review for r in data["reviews"]] == [set()]
