@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 from wcreport_testing.smtp_sink import SmtpSink
 
-from wcreport.deliver.mail import SmtpSettings
+from wcreport.deliver.smtp import SmtpSettings
 
 SENDER = "report-bot@zb.example.cn"
 

@@ -17,17 +17,12 @@ from wcreport_testing.smtp_sink import SmtpSink, free_port
 from deliver.smtp_server import SENDER, settings_for, smtp_server  # noqa: F401 (fixture)
 from report.sample import make_case, programme
 from wcreport.core.programme import Recipient, Recipients
-from wcreport.deliver.mail import (
-    MailError,
-    answer_review,
-    compose_html,
-    describe_changes,
-    load_ledger,
-    open_review,
-    plan_mail,
-    review_request,
-    send_report_once,
-)
+from wcreport.deliver.changes import describe_changes
+from wcreport.deliver.compose import compose_html
+from wcreport.deliver.mail_ledger import MailLedger, Review, SentMail, load_ledger
+from wcreport.deliver.report_mail import plan_mail, send_report_once
+from wcreport.deliver.review import answer_review, open_review, review_request
+from wcreport.deliver.smtp import MailError
 from wcreport.report.consolidate import consolidate
 from wcreport.report.workbook import report_filename, write_report
 
@@ -239,22 +234,22 @@ def test_describe_changes_names_rejections_and_withdrawals(prog, tmp_path):
 
 
 def test_smtp_settings_from_airflow_connection(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_ISSUE5", json.dumps({
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_REPORT", json.dumps({
         "conn_type": "smtp", "host": "mail.example.cn", "port": 2525, "login": "mailer",
         "password": "pw", "extra": {"from_email": "report@example.cn", "disable_ssl": "true",
                                      "timeout": 12}}))
     from wcreport.orchestration.connections import smtp_settings as smtp_settings_from_connection
 
-    s = smtp_settings_from_connection("smtp_issue5")
+    s = smtp_settings_from_connection("smtp_report")
     assert (s.host, s.port, s.user, s.password, s.sender) == ("mail.example.cn", 2525, "mailer", "pw",
                                                               "report@example.cn")
     assert s.use_ssl is False and s.starttls is True and s.timeout == 12
     assert "pw" not in repr(s)
 
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_ISSUE5", json.dumps({
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_REPORT", json.dumps({
         "conn_type": "smtp", "host": "127.0.0.1", "login": "", "extra": {
             "from_email": "a@example.cn", "disable_ssl": True, "disable_tls": True}}))
-    s = smtp_settings_from_connection("smtp_issue5")
+    s = smtp_settings_from_connection("smtp_report")
     assert (s.use_ssl, s.starttls, s.port, s.skip_login) == (False, False, 25, True)
 
 
@@ -455,3 +450,18 @@ def test_a_version_1_ledger_is_read_and_upgraded(prog, tmp_path, smtp_server):
     assert review["action"] == "review"
     data = load_ledger(ledger)
     assert data["version"] == 2 and len(data["reviews"]) == 1
+
+
+def test_the_ledger_on_disk_is_what_its_types_declare(prog, tmp_path, smtp_server):
+    """Every key the mail step writes is declared on ``SentMail`` / ``Review``, so the types document the file."""
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path)
+    review = open_review(changed, workbook, ledger, folder, requested_by="run-2")
+    answer_review(review["id"], True, prog, ledger, settings_for(smtp_server), current_hash=changed.content_hash(),
+                  responder="clerk", keep_dir=folder / "sent")
+    data = json.loads(ledger.read_text(encoding="utf-8"))
+    assert set(data) == set(MailLedger.__annotations__)
+    declared_sent = SentMail.__required_keys__ | SentMail.__optional_keys__
+    declared_review = Review.__required_keys__ | Review.__optional_keys__
+    assert [set(e) - declared_sent for e in data["sent"]] == [set(), set()]
+    assert [set(r) - declared_review for r in data["reviews"]] == [set()]

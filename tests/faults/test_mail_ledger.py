@@ -12,7 +12,8 @@ from deliver.smtp_server import settings_for, smtp_server  # noqa: F401 (fixture
 from report.sample import make_case, programme
 from wcreport.cli.main import main as cli
 from wcreport.core.io import DamagedStateError
-from wcreport.deliver.mail import load_ledger, send_report_once
+from wcreport.deliver.mail_ledger import load_ledger
+from wcreport.deliver.report_mail import send_report_once
 from wcreport.deliver.sent_copies import sent_copies
 from wcreport.report.consolidate import consolidate
 from wcreport.report.workbook import report_filename, write_report

@@ -82,7 +82,7 @@ def test_no_html_we_write_carries_unit_markup(hostile_quarter):
 def mail_bodies(run: dict, merged: dict) -> dict[str, str]:
     """HTML bodies of every mail the quarter produces: leaders' report, reminders, unit feedback, ops alert."""
     from wcreport.deliver import reminders
-    from wcreport.deliver.mail import compose_html
+    from wcreport.deliver.compose import compose_html
     from wcreport.flow.mail import read_consolidated
     from wcreport.orchestration import alerts, tasks
 

@@ -9,7 +9,8 @@ from report.sample import make_case, programme
 from wcreport.core.programme import Indicator
 from wcreport.report.consolidate import consolidate
 from wcreport.report.pace import expectation, verdict
-from wcreport.report.workbook import INDICATOR_HEADERS, write_report
+from wcreport.report.sheets.indicators import HEADERS as INDICATOR_HEADERS
+from wcreport.report.workbook import write_report
 
 
 def indicator(**fields) -> Indicator:

@@ -26,8 +26,9 @@ from report.test_scale import big_programme
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
 from wcreport.demo.sample import write_quarter_samples
-from wcreport.report import workbook as workbook_module
+from wcreport.report import text_flow
 from wcreport.report.consolidate import consolidate
+from wcreport.report.sheets import indicators, status
 from wcreport.report.workbook import write_report
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "check_print.py"
@@ -132,16 +133,17 @@ def test_the_check_finds_what_would_print_badly(tmp_path, monkeypatch):
 
     prog = programme()
     # rows of at most four lines: every task's block has several rows, most of them fit a page
-    monkeypatch.setattr(workbook_module, "MAX_ROW_LINES", 4)
+    for module in (text_flow, status):
+        monkeypatch.setattr(module, "MAX_ROW_LINES", 4)
     # a chart taller than the room left for it on its page
-    original = workbook_module._percent_chart
+    original = indicators.percent_chart
 
     def tall_chart(*args):
         chart = original(*args)
         chart.height = 25.0
         return chart
 
-    monkeypatch.setattr(workbook_module, "_percent_chart", tall_chart)
+    monkeypatch.setattr(indicators, "percent_chart", tall_chart)
     case = make_case(prog, texts=realistic_texts(prog))
     workbook = write_report(consolidate(prog, "2023Q1", *case), prog, tmp_path)
     # a clipped row; no manual page breaks in the 汇总表; the file names printed

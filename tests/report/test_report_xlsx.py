@@ -249,7 +249,7 @@ def test_line_breaks_inside_a_units_text_are_kept_in_the_summary(prog, tmp_path)
 
 
 def test_deadline_column_fits_every_unit_name_on_one_line(prog, tmp_path):
-    from wcreport.report.layout import line_count
+    from wcreport.report.measure import line_count
 
     styles = ["2023年12月底", "2023.12", "年底前", "长期坚持"]
     results, manifest = make_case(prog)

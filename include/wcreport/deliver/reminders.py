@@ -210,7 +210,7 @@ def send_reminders(paths: QuarterPaths, programme: Programme, today: dt.date, *,
 
     ``addresses`` maps unit keys to addresses (``unit_addresses``); ``send(to, subject,
     html, text_body=..., files=[...], headers={...})`` sends one mail (orchestration
-    binds it to ``smtp_default``).
+    binds it to its SMTP connection).
     """
     quarter = paths.quarter
     addresses = dict(addresses)

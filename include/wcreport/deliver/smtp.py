@@ -2,7 +2,7 @@
 
 The report mail, reminders, unit feedback and ops alerts all go through
 ``send_message``. Settings arrive as a plain ``SmtpSettings`` value; reading them from
-the Airflow connection ``smtp_default`` is orchestration's job
+an Airflow connection (whose id the caller names) is orchestration's job
 (``wcreport.orchestration.connections.smtp_settings``).
 """
 from __future__ import annotations

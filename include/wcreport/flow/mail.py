@@ -8,7 +8,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from wcreport.core.settings import QuarterPaths
-from wcreport.deliver.mail import answer_review, open_review, review_request, send_report_once
+from wcreport.deliver.report_mail import send_report_once
+from wcreport.deliver.review import answer_review, open_review, review_request
 from wcreport.deliver.smtp import SmtpSettings
 from wcreport.flow.run import QuarterRun
 from wcreport.report.consolidate import Consolidated
@@ -33,7 +34,7 @@ def plan_mail(run: QuarterRun, merged: dict, *, requested_by: str = "", base_url
               timeout_hours: float | None = None, send_on_timeout: bool = False) -> dict:
     """Which mail task runs next (``next``: a task id or None) and, for a correction, its review.
 
-    A correction registers the quarter's one pending review (``deliver.mail.open_review``) and
+    A correction registers the quarter's one pending review (``deliver.review.open_review``) and
     carries the approval request's subject and body (``hitl``)."""
     paths, programme = run.paths, run.programme
     plan = open_review(read_consolidated(merged["consolidated"]), Path(merged["report"]), paths.mail_ledger,

@@ -22,7 +22,7 @@ from wcreport.core.labels import INDICATOR_STATUS_ZH, UNIT_STATUS_ZH
 from wcreport.core.model import Manifest, ManifestUnit, UnitResult
 from wcreport.core.programme import Indicator, Programme, Task
 from wcreport.core.quarter import TZ, Quarter
-from wcreport.report.pace import expectation, verdict
+from wcreport.report.pace import expectation, percent_of_target, verdict
 
 # Status of one indicator against what the quarter asks for (rules: report.pace).
 IndicatorStatus = str  # "done" | "on_track" | "in_progress" | "at_risk" | "no_data" (labels: core.labels)
@@ -329,6 +329,5 @@ def _indicator_progress(programme: Programme, quarter: Quarter, task: Task, ind:
         return progress
     nums = [v for _, v in values]
     value = round(sum(nums) if ind.aggregate == "sum" else max(nums), 4)
-    percent = round(value / ind.target * 100, 1) if ind.target else 100.0
-    return progress.model_copy(update={"value": value, "percent": percent,
+    return progress.model_copy(update={"value": value, "percent": percent_of_target(ind, value),
                                        "status": verdict(ind, value, expected)})

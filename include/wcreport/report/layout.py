@@ -1,162 +1,82 @@
-"""Print geometry of the workbook: how text wraps, how tall a row must be, where pages end.
+"""The report layout in one place: the page, the print scale, each sheet's columns and fixed rows.
 
-The workbook has to print without clipped cells in Excel, WPS and LibreOffice. No
-program sizes rows from wrapped text when it opens an xlsx (LibreOffice keeps the
-heights written in the file), so the heights are computed here, from metrics measured
-on the widest and tallest renderer and rounded to the safe side:
+Units: column widths are Excel width units (``report.measure`` says how many mm one is),
+row heights points (1/72 inch), page margins inches (as openpyxl takes them).
 
-* a column width unit is at least 1.852 mm (Excel's 7 px at 96 dpi for Calibri 11, the
-  workbook's default font; LibreOffice with Carlito gives 1.958 mm, wider);
-* an 11 pt CJK character takes at most 4.1 mm (LibreOffice with the Noto CJK fallback,
-  measured), a Latin letter or digit 2.2 mm; a cell keeps 1.6 mm of padding;
-* a wrapped 11 pt line takes 16 pt (LibreOffice/Noto CJK: 5.52 mm = 15.65 pt; SimSun in
-  Excel/WPS about 5 mm), plus 6 pt per row for the cell's top and bottom padding.
-
-Lines break like a spreadsheet breaks them: CJK between any two characters, Latin words
-and numbers whole, and no line starts with closing punctuation (its previous character
-moves down with it) or ends with opening punctuation.
-
-Pages: every sheet prints A4 landscape at an explicit scale (``page_scale``) chosen so
-the table's width fits the page in every renderer; with a known scale the height a page
-holds is known, so the writer can put manual page breaks where a task's block begins.
+Every sheet prints on A4 landscape at an explicit scale (``page_scale``) chosen so the
+table's width fits the page in every renderer; with a known scale the height a page
+holds is known (``page_body_pt``), so the writer can put manual page breaks where a
+task's block begins (``Pages``). How text wraps and how tall a row must be for it is
+``report.measure``.
 """
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
-UNIT_MM = 1.852             # narrowest column width unit (Excel, Calibri 11)
-UNIT_MM_WIDEST = 1.958      # widest (LibreOffice, Carlito): decides the page scale
-CJK_MM = 4.1
-LATIN_MM = 2.2
-SPACE_MM = 1.3
-CELL_PAD_MM = 1.6
-LINE_PT = 16.0              # one wrapped 11 pt line, with slack
-ROW_PAD_PT = 6.0            # top + bottom padding of a row
-MAX_ROW_PT = 400.0          # Excel caps a row at 409.5 pt; keep a margin
-MM_PER_PT = 25.4 / 72
+from wcreport.report.measure import MM_PER_PT, UNIT_MM_WIDEST, height_for_lines, line_count, lines_in
 
-A4_LANDSCAPE_MM = (297.0, 210.0)
-MARGIN_SIDE_IN = 0.5
+# --- the page -----------------------------------------------------------------------
+A4_LANDSCAPE_MM = (297.0, 210.0)    # the paper every sheet prints on: width, height
+MARGIN_SIDE_IN = 0.5                # left and right margins
 MARGIN_TOP_IN = MARGIN_BOTTOM_IN = 0.6
-PAGE_SAFETY = 0.985         # plan pages 1.5 % shorter than they are (rounding of row heights)
+MARGIN_HEADER_IN = MARGIN_FOOTER_IN = 0.3   # paper edge to the page header / to the footer (page numbers)
+PAGE_SAFETY = 0.985                 # plan pages 1.5 % shorter than they are (rounding of row heights)
 
-NO_LINE_START = set("，。、；：？！）》」』】〕〉”’…—·%‰,.;:?!)]}")
-NO_LINE_END = set("（《「『【〔〈“‘([{")
-_WORD = re.compile(r"[A-Za-z0-9_./:%+\-@#&=~]+|\s|.", re.S)
-
-
-# --- text width and wrapping ------------------------------------------------------
-@lru_cache(maxsize=65536)
-def char_mm(ch: str) -> float:
-    if ch == " ":
-        return SPACE_MM
-    if ch.isascii():
-        return LATIN_MM
-    return CJK_MM if unicodedata.east_asian_width(ch) in ("W", "F", "A") else LATIN_MM
+# --- rows ---------------------------------------------------------------------------
+MAX_ROW_PT = 400.0                  # the tallest row written: Excel caps a row at 409.5 pt; keep a margin
+MAX_ROW_LINES = lines_in(MAX_ROW_PT)    # wrapped lines in the tallest row: longer text continues in the next
+MIN_ROW_PT = 22.0                   # the lowest row of a table
+TITLE_PT = 36.0                     # row 1 of a printed sheet: the title
+SUBTITLE_PT = 22.0                  # row 2: 汇总单位 or the counts, and 填报日期 (taller when it wraps)
 
 
-@lru_cache(maxsize=262144)
-def text_mm(text: str) -> float:
-    return sum(map(char_mm, text))
+@dataclass(frozen=True)
+class SheetLayout:
+    """The fixed geometry of one sheet.
+
+    ``widths``: the widths of columns A, B, … (Excel width units); ``header_pt``: the
+    header row's least height (taller when its labels wrap); ``printed``: how many
+    columns, from A, the print area covers (the ones right of it are machine columns).
+    """
+
+    widths: tuple[float, ...]
+    header_pt: float
+    printed: int
 
 
-def usable_mm(width_units: float) -> float:
-    """Room for text in a column (or merged columns) of ``width_units``."""
-    return max(width_units * UNIT_MM - CELL_PAD_MM, CJK_MM)
+# 汇总表: 序号, 实事名称, 责任单位, 本季度具体措施及任务进度情况, 完成时限. 完成时限 widens to fit the
+# unit names it lists (up to SUMMARY_MAX_DEADLINE_WIDTH), the text column gives way (down to
+# SUMMARY_MIN_TEXT_WIDTH); a task's block is at least MIN_TASK_PT tall.
+SUMMARY = SheetLayout(widths=(5, 16, 20, 85, 14), header_pt=36.0, printed=5)
+SUMMARY_MIN_TEXT_WIDTH = 64
+SUMMARY_MAX_DEADLINE_WIDTH = 48
+MIN_TASK_PT = 30.0
+
+# 报送情况: 序号, 单位, 报送状态, 是否逾期, 盖章件, 接收时间, 说明, 报送文件 (file names: not printed).
+STATUS = SheetLayout(widths=(6, 30, 10, 9, 11, 17, 60, 40), header_pt=28.0, printed=7)
+
+# 指标进度: 序号, 实事名称, 指标, 计量单位, 年度目标, 累计完成, 完成比例, 本季度应达, 进度状态, 判断依据, 报数单位;
+# then the bar chart of 完成比例 on a page of its own, sitting on rows CHART_ROW_PT tall.
+INDICATORS = SheetLayout(widths=(5, 14, 18, 6, 9, 9, 8, 9, 8, 32, 30), header_pt=28.0, printed=11)
+CHART_ROW_PT = 20.0
+CHART_WIDTH_SHARE = 0.97            # the chart's width, of the table's (in the narrowest renderer)
+CHART_MIN_CM = 8.0                  # the chart's height: at least this,
+CHART_BAR_CM = 0.6                  # plus this per indicator
+CHART_FRAME_CM = 3.0                # plus title and axis; at most what is left of its page
+
+# 明细: 季度, 序号, 实事名称, 单位, 进度情况, 完成时限, 来源文件, SHA-256, 来源位置, 分段; for analysis, never printed.
+DETAILS = SheetLayout(widths=(9, 6, 24, 24, 70, 12, 28, 20, 12, 7), header_pt=28.0, printed=0)
+DETAILS_PRINT_AREA = "L1"           # one empty cell: the print area of a sheet that must not print
 
 
-def wrap(text: str, width_units: float) -> list[str]:
-    """The visual lines of ``text`` in a wrapping cell ``width_units`` wide."""
-    return [line for line, _ in wrap_marked(text, width_units)]
-
-
-def wrap_marked(text: str, width_units: float) -> list[tuple[str, bool]]:
-    """Visual lines, each with True when it starts after a line break of the text itself."""
-    room = usable_mm(width_units)
-    lines: list[tuple[str, bool]] = []
-    for k, paragraph in enumerate(text.split("\n")):
-        lines.extend((line, k > 0 and i == 0) for i, line in enumerate(_wrap_paragraph(paragraph, room)))
-    return lines
-
-
-def _wrap_paragraph(paragraph: str, room: float) -> list[str]:
-    if not paragraph:
-        return [""]
-    lines: list[list[str]] = [[]]
-    width = 0.0
-    for token in _tokens(paragraph, room):
-        w = text_mm(token)
-        current = lines[-1]
-        if width + w <= room or not current:
-            current.append(token)
-            width += w
-            continue
-        carried = _carry(current, token)
-        lines.append(carried + [token])
-        width = sum(text_mm(t) for t in lines[-1])
-    return ["".join(line).rstrip(" ") for line in lines]
-
-
-def _tokens(paragraph: str, room: float) -> list[str]:
-    """Words stay whole unless longer than a line; everything else is one character."""
-    out: list[str] = []
-    for token in _WORD.findall(paragraph):
-        if len(token) > 1 and text_mm(token) > room:
-            out.extend(token)
-        else:
-            out.append(token)
-    return out
-
-
-def _carry(current: list[str], token: str) -> list[str]:
-    """Tokens that move to the next line with ``token`` (line-breaking rules for CJK)."""
-    carried: list[str] = []
-    if token in NO_LINE_START and len(current) > 1:
-        carried.insert(0, current.pop())
-    while len(current) > 1 and current[-1] in NO_LINE_END:
-        carried.insert(0, current.pop())
-    return carried
-
-
-def line_count(text: str, width_units: float) -> int:
-    return len(wrap(text, width_units)) if text else 1
-
-
-def quick_lines(text: str, width_units: float) -> int:
-    """An upper estimate of ``line_count`` without breaking rules (for sheets that do not print)."""
-    room = usable_mm(width_units)
-    return sum(max(1, math.ceil(text_mm(p) * 1.1 / room)) for p in text.split("\n")) if text else 1
-
-
-def height_for_lines(lines: int) -> float:
-    return lines * LINE_PT + ROW_PAD_PT
-
-
-def row_height(cells: list[tuple[str, float]], minimum: float = 22.0) -> float:
+# --- heights and pages ----------------------------------------------------------------
+def row_height(cells: list[tuple[str, float]], minimum: float = MIN_ROW_PT) -> float:
     """Height (pt) a row needs for its wrapped cells ``[(text, width_units), ...]``."""
     lines = max((line_count(t, w) for t, w in cells if t), default=1)
     return min(max(minimum, height_for_lines(lines)), MAX_ROW_PT)
 
 
-def lines_in(height_pt: float) -> int:
-    """How many wrapped lines fit in a row (or merged rows) ``height_pt`` tall."""
-    return max(0, int((height_pt - ROW_PAD_PT) // LINE_PT))
-
-
-MAX_ROW_LINES = lines_in(MAX_ROW_PT)
-
-
-def min_width_for(words: list[str]) -> float:
-    """Column width (units) in which each of ``words`` fits on one line."""
-    widest = max((text_mm(w) for w in words), default=0.0)
-    return math.ceil((widest + CELL_PAD_MM) / UNIT_MM + 0.5)
-
-
-# --- pages ------------------------------------------------------------------------
 def page_scale(width_units: float) -> int:
     """Print scale (percent) at which a table ``width_units`` wide fits A4 landscape everywhere."""
     printable = A4_LANDSCAPE_MM[0] - 2 * MARGIN_SIDE_IN * 25.4

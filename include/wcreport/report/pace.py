@@ -66,7 +66,8 @@ def _as_value(ind: Indicator, milestone: float | str) -> float:
     return float(milestone)
 
 
-def _percent(ind: Indicator, value: float) -> float:
+def percent_of_target(ind: Indicator, value: float) -> float:
+    """``value`` as a percent of the indicator's target, to one decimal (no target: 100)."""
     return round(value / ind.target * 100, 1) if ind.target else 100.0
 
 
@@ -85,7 +86,7 @@ def _milestones(ind: Indicator, quarter: int) -> Expectation:
     values = milestone_values(ind)
     value = values[quarter - 1]
     plan = "/".join(number(round(v, 2)) for v in values)
-    return Expectation(value, _percent(ind, value),
+    return Expectation(value, percent_of_target(ind, value),
                        f"季度节点：各季度末累计{plan}{ind.measure}，第{quarter}季度末应达{_amount(ind, value)}")
 
 
@@ -101,4 +102,4 @@ def _events(ind: Indicator, quarter: int) -> Expectation:
     if quarter == 1:
         return Expectation(0.0, 0.0, f"{rule}；第1季度不作要求")
     value = {2: min(1.0, ind.target), 3: half, 4: ind.target}[quarter]
-    return Expectation(value, _percent(ind, value), f"{rule}；第{quarter}季度末应达{_amount(ind, value)}")
+    return Expectation(value, percent_of_target(ind, value), f"{rule}；第{quarter}季度末应达{_amount(ind, value)}")
