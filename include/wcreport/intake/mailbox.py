@@ -226,11 +226,6 @@ def remember_uid(output_root: Path, folder_id: str, uidvalidity: int, last_uid: 
         ledger["folders"][folder_id] = entry
 
 
-def is_saved(output_root: Path, key: str) -> bool:
-    entry = read_ledger(output_root)["messages"].get(key)
-    return bool(entry and entry.get("saved_at"))
-
-
 def pending_replies(output_root: Path) -> list[dict]:
     """Mails saved but neither answered nor exempt from an answer, oldest first."""
     messages = read_ledger(output_root)["messages"]

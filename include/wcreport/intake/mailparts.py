@@ -35,11 +35,9 @@ from email.message import Message
 from pathlib import PurePosixPath
 
 from wcreport.core.quarter import TZ
-from wcreport.intake.inbox import SPREADSHEET_EXTS
+from wcreport.intake.formats import DOCUMENT_EXTS, MAIL_SCAN_EXTS, SPREADSHEET_EXTS
 
 MIB = 1024 * 1024
-SCAN_EXTS = {".pdf", ".ofd", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".heic"}
-DOCUMENT_EXTS = {".doc", ".docx", ".wps", ".rtf"}
 UNOPENED_ARCHIVE_EXTS = {".rar", ".7z"}
 MAIL_EXTS = {".eml"}
 MAX_ZIP_MEMBERS = 200
@@ -229,7 +227,7 @@ def kind_of(name: str) -> str | None:
     ext = extension(name)
     if ext in SPREADSHEET_EXTS:
         return "spreadsheet"
-    if ext in SCAN_EXTS:
+    if ext in MAIL_SCAN_EXTS:
         return "scan"
     if ext in DOCUMENT_EXTS:
         return "document"
