@@ -31,6 +31,7 @@ from wcreport.core.io import locked_json, read_json, write_atomic
 from wcreport.core.programme import Programme, ProgrammeError, Unit, programme_for_year
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import QuarterPaths, quarter_paths
+from wcreport.intake.channels import Delivered
 from wcreport.intake.mailparts import Attachment, Limits, Mail, Origin, parse_mail, safe_filename
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,28 @@ class TakeIn:
     quarter: Quarter | None = None                  # forced (DAG param), else by date
     load_programme: Callable[[int], Programme] = programme_for_year
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(TZ)
+
+
+class MailboxChannel:
+    """The organiser's mailbox as an intake channel (``wcreport.intake.channels``): a mail's
+    report files go into its quarter's inbox folder, each with the mail it came in."""
+
+    name = "mailbox"
+
+    def __init__(self, ctx: TakeIn):
+        self.ctx = ctx
+
+    def deliver(self, item: bytes, /, *, uid: int | None = None, uidvalidity: int | None = None
+                ) -> list[Delivered]:
+        """``take_in`` of the mail's exact bytes, as the files it saved."""
+        entry = take_in(item, self.ctx, uid=uid, uidvalidity=uidvalidity)
+        paths = quarter_paths(Quarter.parse(entry["quarter"]), self.ctx.inbox_root, self.ctx.output_root)
+        rels = [saved["path"] for saved in entry["files"]]
+        found = provenance_by_path(paths, rels)
+        return [Delivered(entry["quarter"], rel, found.get(rel, {})) for rel in rels]
+
+    def provenance(self, paths: QuarterPaths, rels: Iterable[str] | None = None) -> dict[str, dict]:
+        return provenance_by_path(paths, rels)
 
 
 def archive_eml(output_root: Path, raw: bytes) -> str:
