@@ -15,6 +15,7 @@ being the one the sender's address belongs to in the programme file; where each 
 came from in ``<output>/<quarter>/mailbox/ledger.json`` (``provenance_by_path``); and
 the mail itself, state ``saved``, in ``<output>/mailbox/ledger.json``. Replies are
 deliver's job, and only for mails whose state is ``saved`` (see ``pending_replies``).
+``MailboxChannel`` is ``take_in`` as an intake channel (``wcreport.intake.channels``).
 """
 from __future__ import annotations
 
