@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from importlib import metadata
 
 CACHE_VERSION = "3"             # parsed reports: bump when cached reasons change (they are stored as text)
@@ -33,6 +34,7 @@ def stamped_fingerprint(config) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+@cache
 def package_version() -> str:
     """The installed wcreport's version: a release starts with an empty stat cache."""
     try:
