@@ -14,8 +14,9 @@ from intake.corpus import Book, form_sheet, touch_mtime, write
 from wcreport.core.faults import InboxBusy, InboxUnreadable, InternalError, OutputUnwritable
 from wcreport.core.io import DamagedStateError
 from wcreport.flow import gather as gather_step
-from wcreport.intake import inbox as inbox_module
-from wcreport.intake.inbox import LINK_DANGLING, LINK_TO_FILE, LINK_TO_FOLDER, scan_and_identify
+from wcreport.intake import stamped
+from wcreport.intake.classify import LINK_DANGLING, LINK_TO_FILE, LINK_TO_FOLDER
+from wcreport.intake.scan import scan_and_identify
 
 OLD = time.time() - 3600
 
@@ -60,7 +61,7 @@ def test_an_unlistable_inbox_folder_raises(paths, programme, monkeypatch):
                 onerror(PermissionError(13, "Permission denied", entry[0]))
             yield entry
 
-    monkeypatch.setattr(inbox_module.os, "walk", walk)
+    monkeypatch.setattr(os, "walk", walk)
     with pytest.raises(InboxUnreadable, match=r"cannot read .*sub.*Permission denied"):
         scan_and_identify(paths, programme)
 
@@ -180,7 +181,7 @@ def test_a_worker_without_ocr_tools_fails_gather_instead_of_warning_the_unit(pat
     scan.write_bytes(b"%PDF-1.4\n%%EOF\n")
     touch_mtime(scan, OLD)
     missing = finding("stamped.tool.missing", tool="tesseract-ocr")
-    monkeypatch.setattr(inbox_module, "read_stamped_copy", lambda path, name, config: StampedCopy(
+    monkeypatch.setattr(stamped, "read_stamped_copy", lambda path, name, config: StampedCopy(
         path=name, format="pdf", readable=True, findings=[missing], reasons=[missing.message]))
     run = {"quarter": "2023Q1", "inbox": str(paths.inbox_root), "output": str(paths.output_root)}
     with pytest.raises(Exception) as caught:

@@ -12,8 +12,8 @@ from intake.conftest import EDU_ROWS
 from intake.corpus import Book, form_sheet, touch_mtime, write, write_corrupt_zip
 from wcreport.core.faults import InboxMissing
 from wcreport.flow.gather import scan_inbox
-from wcreport.intake import inbox as inbox_module
-from wcreport.intake.inbox import scan_and_identify
+from wcreport.intake import reading, scan
+from wcreport.intake.scan import scan_and_identify
 
 OLD = time.time() - 3600
 
@@ -107,10 +107,10 @@ def test_second_scan_uses_the_cache(paths, programme, monkeypatch):
     form(paths, "教体中心.xls", fmt="xls")
     first = scan_and_identify(paths, programme)
 
-    def tripwire(path):
+    def tripwire(*args):
         raise AssertionError("read again")
 
-    monkeypatch.setattr(inbox_module, "read_workbook", tripwire)
+    monkeypatch.setattr(reading, "parse_report", tripwire)
     assert scan_and_identify(paths, programme) == first
 
 
@@ -190,7 +190,7 @@ def test_an_internal_error_names_the_programmes_organiser(paths, programme, monk
     def broken(*args):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(inbox_module, "_process", broken)
+    monkeypatch.setattr(scan, "process_file", broken)
     (record,) = scan_and_identify(paths, other)
     assert record.status == "rejected" and record.findings[0].code == "file.internal_error"
     assert record.reasons == ["处理该文件时发生内部错误，请另存为 .xlsx 后重新报送，或联系某某办公室。"]

@@ -12,7 +12,7 @@ import sys
 HEAVY = ("PIL", "rapidfuzz", "numpy", "scipy")
 PROBE = """
 import json, sys
-import wcreport.orchestration.tasks, wcreport.flow.ingest_unit, wcreport.intake.inbox
+import wcreport.orchestration.tasks, wcreport.flow.ingest_unit, wcreport.intake.scan
 print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[1:]))))
 """
 

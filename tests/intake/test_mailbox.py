@@ -16,7 +16,8 @@ from wcreport_testing.dovecot import Dovecot, DovecotUnavailable
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import quarter_paths
 from wcreport.intake import mailbox as mb
-from wcreport.intake.mailparts import Limits, parse_mail, safe_filename, zip_member_name
+from wcreport.intake.mailheaders import safe_filename
+from wcreport.intake.mailparts import Limits, parse_mail, zip_member_name
 
 WHEN = dt.datetime(2023, 9, 26, 9, 30, tzinfo=TZ)
 LIMITS = Limits(max_file_bytes=1024 * 1024, max_uncompressed_bytes=8 * 1024 * 1024)

@@ -15,8 +15,9 @@ from wcreport.core.findings_catalogue import finding
 from wcreport.core.model import StampedCopy
 from wcreport.core.quarter import Quarter
 from wcreport.demo.sample import SampleOptions, write_quarter_samples
-from wcreport.intake import inbox as inbox_module
-from wcreport.intake.inbox import scan_and_identify
+from wcreport.intake import classify, scan, stamped
+from wcreport.intake.accelerators import stat_cache
+from wcreport.intake.scan import scan_and_identify
 
 OLD = time.time() - 3600
 HEALTH_ROWS = [[5, "实施“心希望”健康服务行动", "卫生健康服务中心", "开展筛查2次。", "2023年12月"]]
@@ -40,16 +41,17 @@ def cache_folder(paths):
 @pytest.fixture
 def calls(monkeypatch):
     """Counts of the per-file work: archive (copy+hash), parse cache, identify, process, records deserialised."""
-    counts = {"archive_file": 0, "read_cached": 0, "identify_unit": 0, "_process": 0, "_cached_record": 0,
-              "_read_entries": 0}
+    modules = {"archive_file": scan, "read_report": scan, "identify_unit": scan, "process_file": scan,
+               "cached_record": stat_cache, "read_entries": stat_cache}
+    counts = dict.fromkeys(modules, 0)
 
     def counting(name):
-        real = getattr(inbox_module, name)
+        real = getattr(modules[name], name)
 
         def wrapper(*args, **kwargs):
             counts[name] += 1
             return real(*args, **kwargs)
-        monkeypatch.setattr(inbox_module, name, wrapper)
+        monkeypatch.setattr(modules[name], name, wrapper)
 
     for name in counts:
         counting(name)
@@ -71,12 +73,12 @@ def test_an_unchanged_inbox_is_not_processed_again(paths, programme, calls):
     reset()
     again = scan_and_identify(paths, programme)
     assert dumps(again) == dumps(first)
-    assert (counts["archive_file"], counts["read_cached"], counts["identify_unit"], counts["_process"]) == (0, 0, 0, 0)
-    assert counts["_cached_record"] == 3
+    assert (counts["archive_file"], counts["read_report"], counts["identify_unit"], counts["process_file"]) == (0, 0, 0, 0)
+    assert counts["cached_record"] == 3
     reset()
     (edu,) = scan_and_identify(paths, programme, unit="edu_sports")
     assert edu == next(r for r in first if r.unit == "edu_sports")
-    assert (counts["_process"], counts["_cached_record"]) == (0, 1)
+    assert (counts["process_file"], counts["cached_record"]) == (0, 1)
 
 
 def test_a_units_scan_is_the_full_scans_records_of_that_unit(paths, programme, calls):
@@ -92,7 +94,7 @@ def test_a_units_scan_is_the_full_scans_records_of_that_unit(paths, programme, c
         mine = scan_and_identify(paths, programme, unit=unit.key)
         assert dumps(mine) == dumps([r for r in full if r.unit == unit.key]), unit.key
         assert mine
-    assert counts["_process"] == len([r for r in full if r.sha256])    # each file processed once, in the full scan
+    assert counts["process_file"] == len([r for r in full if r.sha256])    # each file processed once, in the full scan
     shutil.rmtree(paths.output / "cache")                # a cold cache: the unit's scan processes every file
     cold = scan_and_identify(paths, programme, unit="edu_sports")
     assert dumps(cold) == dumps([r for r in full if r.unit == "edu_sports"]) and len(cold) == 2
@@ -123,7 +125,7 @@ def test_a_replaced_added_or_deleted_file_is_seen(paths, programme, calls):
     assert set(mine) == {"教体中心.xlsx", "卫健中心报表.xlsx"}
     assert mine["教体中心.xlsx"].status == "pending"
     assert mine["卫健中心报表.xlsx"].status == "rejected" and mine["卫健中心报表.xlsx"].unit_source == "file_name"
-    assert counts["_process"] == 3                       # the changed and the new files only, whoever's they are
+    assert counts["process_file"] == 3                       # the changed and the new files only, whoever's they are
     edu_records = scan_and_identify(paths, programme, unit="edu_sports")
     assert [r.path for r in edu_records] == ["更正/教体中心 更正.xlsx"]
     assert scan_and_identify(paths, programme, unit="org_personnel") == []
@@ -153,50 +155,50 @@ def scan_pdf(paths, rel="教体中心盖章件.pdf"):
 def test_a_programme_or_stamped_settings_change_invalidates(paths, programme, calls, monkeypatch):
     counts, reset = calls
     read = []
-    monkeypatch.setattr(inbox_module, "read_stamped_copy", fake_stamped(read))
+    monkeypatch.setattr(stamped, "read_stamped_copy", fake_stamped(read))
     form(paths, "教体中心.xlsx")
     scan_pdf(paths)
     first = scan_and_identify(paths, programme)
     assert [r.kind for r in first] == ["spreadsheet", "stamped_copy"] and len(read) == 1
     reset()
-    assert dumps(scan_and_identify(paths, programme)) == dumps(first) and counts["_process"] == 0
+    assert dumps(scan_and_identify(paths, programme)) == dumps(first) and counts["process_file"] == 0
     monkeypatch.setenv("REPORT_OCR_DPI", "300")          # another reading: the copy is read again
     reset()
     again = scan_and_identify(paths, programme, unit="edu_sports")
-    assert counts["_process"] == 2 and len(read) == 2 and dumps(again) == dumps(first)
+    assert counts["process_file"] == 2 and len(read) == 2 and dumps(again) == dumps(first)
     reset()
     scan_and_identify(paths, programme, unit="edu_sports")
-    assert counts["_process"] == 0
+    assert counts["process_file"] == 0
     report = programme.report.model_copy(update={"organiser": "某某办公室"})
     other = programme.model_copy(update={"report": report})
     reset()
     scan_and_identify(paths, other, unit="edu_sports")
-    assert counts["_process"] == 2 and counts["identify_unit"] == 2
+    assert counts["process_file"] == 2 and counts["identify_unit"] == 2
 
 
 def test_what_may_differ_next_time_is_never_cached(paths, programme, calls, monkeypatch):
     counts, reset = calls
     read = []
-    monkeypatch.setattr(inbox_module, "read_stamped_copy", fake_stamped(read, transient=True))
+    monkeypatch.setattr(stamped, "read_stamped_copy", fake_stamped(read, transient=True))
     scan_pdf(paths)
     form(paths, "教体中心.xlsx")
-    real_identify = inbox_module.identify_unit
+    real_identify = scan.identify_unit
 
     def flaky(parsed, name, programme, **kwargs):
         if name.endswith(".xlsx"):
             raise RuntimeError("bug")
         return real_identify(parsed, name, programme, **kwargs)
 
-    monkeypatch.setattr(inbox_module, "identify_unit", flaky)
+    monkeypatch.setattr(scan, "identify_unit", flaky)
     records = scan_and_identify(paths, programme)
     assert [f.code for r in records for f in r.findings] == ["file.internal_error", "stamped.tool.missing"]
     reset()
     scan_and_identify(paths, programme)
-    assert counts["_process"] == 2 and len(read) == 2    # both processed again
+    assert counts["process_file"] == 2 and len(read) == 2    # both processed again
     busy = paths.inbox / "正在写入.xlsx"
     busy.write_bytes(b"PK")                             # just written: still being written with no wait
     (record,) = [r for r in scan_and_identify(paths, programme, max_wait_seconds=0) if r.path == busy.name]
-    assert inbox_module.still_being_written(record)
+    assert classify.still_being_written(record)
     assert not list((paths.output / "cache").glob("scan-*/*.json"))
 
 
@@ -212,17 +214,17 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(paths, programme, calls):
     group.write_text(json.dumps(entries), encoding="utf-8")
     reset()
     assert scan_and_identify(paths, programme, unit="edu_sports") == [first[1]]
-    assert counts["_process"] == 1                       # an invalid record is a miss
+    assert counts["process_file"] == 1                       # an invalid record is a miss
     for damaged in (b"{\"files\": [", b"\xff\xfe", b"[]", b"{\"files\": {\"x\": 1}}"):
         (folder / "index.json").write_bytes(damaged)
         group.write_bytes(damaged)
         reset()
         assert dumps(scan_and_identify(paths, programme, unit="edu_sports")) == dumps([first[1]])
-        assert counts["_process"] == 2
+        assert counts["process_file"] == 2
         assert dumps(scan_and_identify(paths, programme)) == dumps(first)
     json.loads((folder / "index.json").read_text(encoding="utf-8"))     # rewritten whole
     reset()
-    assert dumps(scan_and_identify(paths, programme)) == dumps(first) and counts["_process"] == 0
+    assert dumps(scan_and_identify(paths, programme)) == dumps(first) and counts["process_file"] == 0
 
 
 def test_an_archive_copy_moved_aside_is_copied_again(paths, programme):
@@ -240,7 +242,7 @@ def test_a_clamped_future_time_is_recomputed_once_it_has_passed(paths, programme
     assert "晚于当前时间" in record.reasons[-1]
     assert scan_and_identify(paths, programme, unit="edu_sports") == [record]
     later = time.time() + 3 * 86400
-    monkeypatch.setattr(inbox_module.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
     (now,) = scan_and_identify(paths, programme, unit="edu_sports")
     assert now.mtime == target.stat().st_mtime and now.reasons == []
 
@@ -270,20 +272,20 @@ def test_a_units_scan_does_work_only_for_its_own_files(tmp_path, programme, call
     # the same work at 15 and at 200 other files: the index, one unit's records, the folder
     # listings (none kept: the inbox was just written) and the folder owners (none known yet,
     # then read again to add the folder "其他" it looked at)
-    assert {k: v for k, v in counts.items() if v} == {"_cached_record": 1, "_read_entries": 1 + 1 + 1 + 2}
+    assert {k: v for k, v in counts.items() if v} == {"cached_record": 1, "read_entries": 1 + 1 + 1 + 2}
     for reads in (3, 2):        # records, listings and the owners it wrote, then records and listings
         # (an unchanged index is read once)
         reset()
         assert scan_and_identify(paths, programme, unit="edu_sports") == [mine]
-        assert {k: v for k, v in counts.items() if v} == {"_cached_record": 1, "_read_entries": reads}
+        assert {k: v for k, v in counts.items() if v} == {"cached_record": 1, "read_entries": reads}
     form(paths, "其他/卫健中心报表-000.xlsx", unit_line="卫生健康服务中心", rows=HEALTH_ROWS,
          mtime=OLD + 1)                                  # another unit's file changed: processed once
     reset()
     assert scan_and_identify(paths, programme, unit="edu_sports") == [mine]
-    assert (counts["_process"], counts["_cached_record"]) == (1, 1)
+    assert (counts["process_file"], counts["cached_record"]) == (1, 1)
     reset()
     assert scan_and_identify(paths, programme, unit="edu_sports") == [mine]
-    assert (counts["_process"], counts["_cached_record"]) == (0, 1)
+    assert (counts["process_file"], counts["cached_record"]) == (0, 1)
 
 
 def test_concurrent_unit_scans_agree_with_a_full_scan(paths, programme):
@@ -331,7 +333,7 @@ def test_a_lost_update_costs_recomputation_never_a_wrong_record(paths, programme
     group.write_bytes(stale)        # a slower writer put back the records it had read: the index is newer
     reset()
     assert scan_and_identify(paths, programme, unit="edu_sports") == [new]
-    assert counts["_process"] == 1
+    assert counts["process_file"] == 1
 
 
 def draft(paths, unit_line="教育和体育事业中心", rows=EDU_ROWS):
@@ -411,7 +413,7 @@ def test_a_units_scan_does_not_look_into_another_units_folder(paths, programme, 
     looked = looked_at["listed"] + looked_at["stat"]
     assert str(paths.inbox) in looked_at["listed"] and str(paths.inbox / "教体中心" / "季度报表.xlsx") in looked
     assert not [p for p in looked if p == "?" or any(p.startswith(s) for s in skipped)]
-    assert counts["_process"] == 0
+    assert counts["process_file"] == 0
     full = scan_and_identify(paths, programme)          # the full scan sees them: refused or health's
     assert [r for r in full if r.unit == "edu_sports"] == [r for r in first if r.unit == "edu_sports"]
     assert {r.path: r.unit for r in full if r.path.startswith("卫健中心/")} == {
@@ -428,7 +430,7 @@ def test_a_units_scan_keeps_what_it_did_not_look_at(paths, programme, calls):
     reset()
     assert [r.path for r in scan_and_identify(paths, programme)] == [
         "卫健中心/季度报表.xlsx", "教体中心/季度报表.xlsx", "教体中心/更正版.xlsx"]
-    assert counts["_process"] == 0 and len(first) == 2  # health's record was not forgotten
+    assert counts["process_file"] == 0 and len(first) == 2  # health's record was not forgotten
 
 
 def test_a_units_scan_sees_every_change_that_can_make_a_file_its_own(paths, programme, calls):
@@ -486,12 +488,12 @@ def age(folder, seconds=OLD):
 def owners_asked(monkeypatch):
     """The folders whose owner was asked for (each sub-folder of a folder read, not cached)."""
     asked = []
-    real = inbox_module._ScanCache.folder_owner
+    real = stat_cache.ScanCache.folder_owner
 
     def counting(self, folder, programme):
         asked.append(folder)
         return real(self, folder, programme)
-    monkeypatch.setattr(inbox_module._ScanCache, "folder_owner", counting)
+    monkeypatch.setattr(stat_cache.ScanCache, "folder_owner", counting)
     return asked
 
 
@@ -550,13 +552,13 @@ def test_a_listing_taken_within_the_racy_window_is_not_trusted(paths, programme,
     unit_folders(paths, programme)
     listings = cache_folder_of(paths, programme) / "listings.json"
     just_after = int((OLD + 1) * 1e9)                 # listed in the same second the folder changed
-    monkeypatch.setattr(inbox_module.time, "time_ns", lambda: just_after)
+    monkeypatch.setattr(time, "time_ns", lambda: just_after)
     edu_records(paths, programme)
     assert not listings.exists()                      # not kept: it may miss a change of the same tick
     monkeypatch.undo()
     edu_records(paths, programme)
     kept = json.loads(listings.read_bytes())
-    kept["listings"][""][3] = just_after              # as if kept by an older version, or a clock leap
+    kept["listings"][""]["taken_ns"] = just_after              # as if kept by an older version, or a clock leap
     listings.write_text(json.dumps(kept), encoding="utf-8")
     form(paths, "教体中心 一季度.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)
     age(paths.inbox)                                   # a change within the tick: the mtime as cached
@@ -573,17 +575,19 @@ def test_a_damaged_listing_cache_is_listed_again(paths, programme, looked_at):
     listings = cache_folder_of(paths, programme) / "listings.json"
     expected = dumps(edu_records(paths, programme))
     kept = json.loads(listings.read_bytes())
-    stamp = kept["listings"][""][:4]
+    stamp = {k: v for k, v in kept["listings"][""].items() if k in ("mtime_ns", "ino", "dev", "taken_ns")}
     form(paths, "教体中心 一季度.xlsx", unit_line="", rows=UNIDENTIFIED_ROWS)
     age(paths.inbox)                                   # not seen if a damaged listing were trusted
-    for damaged in (b"{", b"[]", b'{"listings": []}', *(json.dumps({"listings": {"": [*stamp, *rest]}}).encode()
-                                                         for rest in ([{"edu_sports": 5}, []], [{}, 7],
-                                                                      [{"": ["../教体中心"]}, []],
-                                                                      [[], []], [{}]))):
+    for damaged in (b"{", b"[]", b'{"listings": []}', b'{"listings": {"": [1, 2, 3, 4, {}, []]}}',
+                    *(json.dumps({"listings": {"": {**stamp, **rest}}}).encode()
+                      for rest in ({"groups": {"edu_sports": 5}, "files": []}, {"groups": {}, "files": 7},
+                                   {"groups": {"": ["../教体中心"]}, "files": []},
+                                   {"groups": [], "files": []}, {"groups": {}}))):
         listings.write_bytes(damaged)
         looked_at["listed"].clear()
         mine = edu_records(paths, programme)
         assert [r.path for r in mine] == ["教体中心 一季度.xlsx", "教体中心/季度报表.xlsx"], damaged
         assert str(paths.inbox) in looked_at["listed"]
-        assert json.loads(listings.read_bytes())["listings"][""][:3] == stamp[:3]   # listed again, kept
+        kept_again = json.loads(listings.read_bytes())["listings"][""]
+        assert [kept_again[k] for k in ("mtime_ns", "ino", "dev")] == [stamp[k] for k in ("mtime_ns", "ino", "dev")]
     assert dumps(mine[1:]) == expected

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from wcreport.core.faults import InternalError, ToolMissing
 from wcreport.core.model import FileRecord
-from wcreport.intake.inbox import internal_errors
+from wcreport.intake.scan import internal_errors
 from wcreport.intake.stamped import OPS_CODES
 
 

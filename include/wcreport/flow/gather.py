@@ -10,7 +10,8 @@ from wcreport.core.programme import Programme
 from wcreport.core.settings import QuarterPaths
 from wcreport.flow.checks import fail_on_internal_errors, fail_on_missing_tools
 from wcreport.flow.run import QuarterRun
-from wcreport.intake.inbox import scan_and_identify, still_being_written
+from wcreport.intake.classify import still_being_written
+from wcreport.intake.scan import scan_and_identify
 from wcreport.validate.feedback import write_feedback
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,8 @@ from wcreport.deliver.smtp import MailConfigError, MailError, SmtpSettings
 from wcreport.deliver.unit_feedback import send_unit_feedback
 from wcreport.flow.checks import fail_on_internal_errors, fail_on_missing_tools
 from wcreport.flow.run import QuarterRun
-from wcreport.intake.inbox import read_cached, read_stamped_cached, reject_internal_error, scan_and_identify
+from wcreport.intake.reading import read_report, read_stamped
+from wcreport.intake.scan import reject_internal_error, scan_and_identify
 from wcreport.validate.feedback import write_feedback
 from wcreport.validate.limits import cap_findings
 from wcreport.validate.outcome import validate_file
@@ -57,7 +58,7 @@ def _evaluate(paths, programme, unit_key: str, record: FileRecord) -> _Passed | 
 
     """
     archived = paths.output_root / record.archived_as
-    _fmt, parsed, error = read_cached(paths, programme, record.sha256, archived)
+    _fmt, parsed, error = read_report(paths, programme, record.sha256, archived)
     if error is not None or parsed is None:
         record.status = "rejected"
         return None
@@ -213,9 +214,9 @@ def _decide_stamped_copies(paths: QuarterPaths, programme, records: list[FileRec
 
 
 def _compared_copy(paths: QuarterPaths, record: FileRecord, result: UnitResult):
-    """The copy read (from the cache), compared with the accepted progress texts when there are some."""
-    copy = read_stamped_cached(paths, record.sha256 or "", paths.output_root / (record.archived_as or ""),
-                               record.path)
+    """The copy read, compared with the accepted progress texts when there are some."""
+    copy = read_stamped(paths, record.sha256 or "", paths.output_root / (record.archived_as or ""),
+                        record.path)
     if result.status != "submitted":
         return copy
     # imported here: Pillow and rapidfuzz are loaded only by an ingest that has a copy

@@ -1,7 +1,7 @@
 """The organiser's mailbox as an inbox: fetch new mails over IMAP, keep their report files.
 
-IMAP goes through imap-tools (``ImapMailbox``), with settings given as a plain
-``ImapSettings`` value (reading the Airflow connection is orchestration's job). Which
+IMAP goes through imap-tools (``wcreport.intake.imap``, its names re-exported here as
+the mailbox's public API). Which
 mails are new is decided by UID: the ledger remembers, per mailbox folder, its
 UIDVALIDITY and the highest UID fully taken in. When the server reports another
 UIDVALIDITY (the folder was rebuilt), or on the very first run, the folder is searched
@@ -15,6 +15,7 @@ being the one the sender's address belongs to in the programme file; where each 
 came from in ``<output>/<quarter>/mailbox/ledger.json`` (``provenance_by_path``); and
 the mail itself, state ``saved``, in ``<output>/mailbox/ledger.json``. Replies are
 deliver's job, and only for mails whose state is ``saved`` (see ``pending_replies``).
+``MailboxChannel`` is ``take_in`` as an intake channel (``wcreport.intake.channels``).
 """
 from __future__ import annotations
 
@@ -23,15 +24,21 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from wcreport.core.io import locked_json, read_json, write_atomic
 from wcreport.core.programme import Programme, ProgrammeError, Unit, programme_for_year
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import QuarterPaths, quarter_paths
-from wcreport.intake.mailparts import Attachment, Limits, Mail, Origin, parse_mail, safe_filename
+from wcreport.intake.channels import Delivered
+from wcreport.intake.imap import FolderState as FolderState
+from wcreport.intake.imap import ImapMailbox as ImapMailbox
+from wcreport.intake.imap import ImapSettings as ImapSettings
+from wcreport.intake.imap import MailboxUnavailable as MailboxUnavailable
+from wcreport.intake.imap import new_uids as new_uids
+from wcreport.intake.mailheaders import safe_filename
+from wcreport.intake.mailparts import Attachment, Limits, Mail, Origin, parse_mail
 
 log = logging.getLogger(__name__)
 
@@ -70,126 +77,6 @@ def first_search_day(today: dt.date, quarter: Quarter | None = None) -> dt.date:
     return current.previous().start
 
 
-# --- IMAP -----------------------------------------------------------------
-class MailboxUnavailable(RuntimeError):
-    """The IMAP server cannot be reached or refused us (an outage: worth retrying)."""
-
-
-@dataclass(frozen=True)
-class ImapSettings:
-    host: str
-    port: int = 993
-    user: str = ""
-    password: str = field(default="", repr=False)
-    use_ssl: bool = True
-    starttls: bool = False
-    folder: str = "INBOX"
-    timeout: float = 60.0
-
-    @property
-    def folder_id(self) -> str:
-        """The ledger's name for this folder of this account."""
-        return f"{self.user}@{self.host}:{self.port}/{self.folder}"
-
-
-@dataclass(frozen=True)
-class FolderState:
-    uidvalidity: int
-    uidnext: int | None
-
-
-class ImapMailbox:
-    """A logged-in IMAP session on one folder (context manager). Never expunges."""
-
-    def __init__(self, settings: ImapSettings):
-        self.settings = settings
-        self._box = None
-
-    def __enter__(self) -> "ImapMailbox":
-        from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
-
-        s = self.settings
-        try:
-            if s.use_ssl:
-                box = MailBox(s.host, s.port, timeout=s.timeout)
-            elif s.starttls:
-                box = MailBoxStartTls(s.host, s.port, timeout=s.timeout)
-            else:
-                box = MailBoxUnencrypted(s.host, s.port, timeout=s.timeout)
-            box.email_message_class = _raw_message_class()   # keeps the exact bytes
-            self._box = box.login(s.user, s.password, initial_folder=None)
-        except OSError as exc:  # includes TimeoutError
-            raise MailboxUnavailable(f"IMAP {s.host}:{s.port}: {exc.__class__.__name__}: {exc}") from exc
-        except Exception as exc:  # imap-tools' MailboxLoginError, imaplib.IMAP4.error
-            raise MailboxUnavailable(f"IMAP {s.host}:{s.port} login as {s.user!r} failed: {exc}") from exc
-        return self
-
-    def __exit__(self, *exc) -> None:
-        box, self._box = self._box, None
-        if box is not None:
-            try:
-                box.logout()
-            except Exception:  # the session may already be gone; nothing to keep
-                log.debug("IMAP logout failed", exc_info=True)
-
-    def select(self) -> FolderState:
-        """Select the folder read-write (for \\Seen) and return its UIDVALIDITY and UIDNEXT."""
-        folder = self.settings.folder
-        status = self._box.folder.status(folder, ["UIDVALIDITY", "UIDNEXT"])
-        self._box.folder.set(folder, readonly=False)
-        selected = self._box.client.untagged_responses.get("UIDVALIDITY")
-        uidvalidity = int(selected[-1]) if selected else status["UIDVALIDITY"]
-        return FolderState(uidvalidity, status.get("UIDNEXT"))
-
-    def uids_after(self, last_uid: int) -> list[int]:
-        """UIDs above ``last_uid`` (``n:*`` also returns the newest mail: filtered out)."""
-        found = self._box.uids(f"UID {last_uid + 1}:*")
-        return sorted(u for u in map(int, found) if u > last_uid)
-
-    def uids_since(self, day: dt.date) -> list[int]:
-        from imap_tools import AND
-
-        return sorted(map(int, self._box.uids(AND(date_gte=day))))
-
-    def fetch(self, uid: int) -> bytes | None:
-        """The mail's exact bytes (BODY.PEEK[]: does not set \\Seen); None if it is gone."""
-        for message in self._box.fetch(uid_list=[str(uid)], mark_seen=False, bulk=False):
-            return message.raw
-        return None
-
-    def mark_seen(self, uid: int) -> None:
-        """Set \\Seen with a plain UID STORE (imap-tools' flag() would also EXPUNGE)."""
-        typ, data = self._box.client.uid("STORE", str(uid), "+FLAGS", r"(\Seen)")
-        if typ != "OK":
-            log.warning("Could not set \\Seen on UID %s: %s", uid, data)
-
-
-@cache
-def _raw_message_class():
-    from imap_tools import MailMessage
-
-    class RawMailMessage(MailMessage):
-        """imap-tools' message that also keeps the exact bytes the server sent."""
-
-        def __init__(self, fetch_data: list):
-            super().__init__(fetch_data)
-            self.raw = self._get_message_data_parts(fetch_data)[0]
-
-    return RawMailMessage
-
-
-def new_uids(mailbox: ImapMailbox, ledger_folder: dict | None, state: FolderState,
-             since: dt.date) -> list[int]:
-    """The UIDs to look at: above the remembered one, or all since ``since`` when
-    UIDVALIDITY is new (mails already taken in are then recognised by their keys)."""
-    if ledger_folder and ledger_folder.get("uidvalidity") == state.uidvalidity:
-        return mailbox.uids_after(int(ledger_folder.get("last_uid", 0)))
-    if ledger_folder:
-        log.warning("UIDVALIDITY changed (%s -> %s): searching since %s and matching by Message-ID",
-                    ledger_folder.get("uidvalidity"), state.uidvalidity, since)
-    return mailbox.uids_since(since)
-
-
 # --- ledgers --------------------------------------------------------------
 def mailbox_dir(output_root: Path) -> Path:
     return Path(output_root) / "mailbox"
@@ -224,11 +111,6 @@ def remember_uid(output_root: Path, folder_id: str, uidvalidity: int, last_uid: 
             entry = {"uidvalidity": uidvalidity, "last_uid": 0}
         entry["last_uid"] = max(int(entry.get("last_uid", 0)), last_uid)
         ledger["folders"][folder_id] = entry
-
-
-def is_saved(output_root: Path, key: str) -> bool:
-    entry = read_ledger(output_root)["messages"].get(key)
-    return bool(entry and entry.get("saved_at"))
 
 
 def pending_replies(output_root: Path) -> list[dict]:
@@ -275,6 +157,28 @@ class TakeIn:
     quarter: Quarter | None = None                  # forced (DAG param), else by date
     load_programme: Callable[[int], Programme] = programme_for_year
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(TZ)
+
+
+class MailboxChannel:
+    """The organiser's mailbox as an intake channel (``wcreport.intake.channels``): a mail's
+    report files go into its quarter's inbox folder, each with the mail it came in."""
+
+    name = "mailbox"
+
+    def __init__(self, ctx: TakeIn):
+        self.ctx = ctx
+
+    def deliver(self, item: bytes, /, *, uid: int | None = None, uidvalidity: int | None = None
+                ) -> list[Delivered]:
+        """``take_in`` of the mail's exact bytes, as the files it saved."""
+        entry = take_in(item, self.ctx, uid=uid, uidvalidity=uidvalidity)
+        paths = quarter_paths(Quarter.parse(entry["quarter"]), self.ctx.inbox_root, self.ctx.output_root)
+        rels = [saved["path"] for saved in entry["files"]]
+        found = provenance_by_path(paths, rels)
+        return [Delivered(entry["quarter"], rel, found.get(rel, {})) for rel in rels]
+
+    def provenance(self, paths: QuarterPaths, rels: Iterable[str] | None = None) -> dict[str, dict]:
+        return provenance_by_path(paths, rels)
 
 
 def archive_eml(output_root: Path, raw: bytes) -> str:

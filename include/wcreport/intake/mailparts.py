@@ -1,15 +1,8 @@
 """A received e-mail, taken apart: who sent it, when, and which report files it carries.
 
-Chinese mail clients encode attachment names every way there is, and all of them are
-read here:
-
-* RFC 2231 (``filename*=UTF-8''…``), with continuations (``filename*0*=…; filename*1*=…``,
-  Foxmail) and a charset that is sometimes wrong (GBK bytes declared UTF-8);
-* RFC 2047 encoded words inside the quoted parameter (``name="=?GBK?B?…?="``, Outlook and
-  Coremail; not standard, very common);
-* raw 8-bit GBK/GB18030 (or UTF-8) bytes in the header;
-* zip members written on Windows with GBK names and no UTF-8 flag (read as cp936), or
-  with an Info-ZIP Unicode Path extra field.
+Headers and attachment names are decoded by ``mailheaders``; zip members written on
+Windows with GBK names and no UTF-8 flag are read as cp936, or by their Info-ZIP Unicode
+Path extra field.
 
 Attachments of forwarded mails (``message/rfc822`` parts, or ``.eml`` files) count as the
 forwarded mail's attachments. ``.zip`` attachments are opened after their declared sizes
@@ -21,40 +14,40 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import email.header
 import email.utils
 import hashlib
 import io
 import re
 import struct
-import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from email.message import Message
-from pathlib import PurePosixPath
 
-from wcreport.core.quarter import TZ
-from wcreport.intake.inbox import SPREADSHEET_EXTS
+from wcreport.intake.mailheaders import (
+    attachment_name,
+    automatic_reason,
+    decode_bytes,
+    extension,
+    header_text,
+    kind_of,
+    mail_key,
+    message_id_of,
+    raw_header,
+    received_time,
+)
 
 MIB = 1024 * 1024
-SCAN_EXTS = {".pdf", ".ofd", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".heic"}
-DOCUMENT_EXTS = {".doc", ".docx", ".wps", ".rtf"}
-UNOPENED_ARCHIVE_EXTS = {".rar", ".7z"}
-MAIL_EXTS = {".eml"}
 MAX_ZIP_MEMBERS = 200
 MAX_COMPRESSION_RATIO = 100       # declared size / compressed size of one member
 SMALL_INLINE_BYTES = 64 * 1024     # an HTML-embedded picture below this is a logo, not a scan
 MAX_NESTING = 3                    # forwarded-inside-forwarded depth we follow
 _IGNORED_MEMBERS = {"thumbs.db", "desktop.ini", ".ds_store"}
-_CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "x-gbk": "gb18030",
-                    "euc-cn": "gb18030", "hz-gb-2312": "hz", "unknown-8bit": "utf-8", "x-unknown": "utf-8"}
 _TYPE_EXTS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif",
               "application/ofd": ".ofd", "application/zip": ".zip", "application/x-zip-compressed": ".zip",
               "application/vnd.ms-excel": ".xls", "application/x-rar-compressed": ".rar",
               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
               "application/x-7z-compressed": ".7z", "message/rfc822": ".eml"}
-_AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|noreply\..*)@", re.I)
 
 
 @dataclass(frozen=True)
@@ -114,130 +107,6 @@ class Mail:
     automatic: str | None              # why it must not be answered (auto-reply, bounce, list …)
     attachments: list[Attachment] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-
-
-# --- text -----------------------------------------------------------------
-def decode_bytes(raw: bytes, declared: str | None = None) -> str:
-    """Bytes as text: the declared charset, else UTF-8, else GB18030 (a superset of GBK)."""
-    tried = []
-    if declared:
-        tried.append(_CHARSET_ALIASES.get(declared.strip().lower(), declared.strip().lower()))
-    tried += ["utf-8", "gb18030"]
-    for charset in tried:
-        try:
-            return raw.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return raw.decode("gb18030", errors="replace")
-
-
-def _has_surrogates(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
-
-
-def _undo_8bit(text: str) -> str:
-    """A header value parsed from bytes keeps raw 8-bit bytes as surrogates: decode them."""
-    if not _has_surrogates(text):
-        return text
-    return decode_bytes(text.encode("ascii", "surrogateescape"))
-
-
-def decode_words(text: str) -> str:
-    """Decode RFC 2047 encoded words (any charset, GBK read as GB18030) and raw 8-bit bytes."""
-    text = _undo_8bit(text)
-    if "=?" not in text:
-        return text
-    try:
-        pieces = email.header.decode_header(text)
-    except (ValueError, email.errors.HeaderParseError):
-        return text
-    out = []
-    for chunk, charset in pieces:
-        out.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
-    return "".join(out)
-
-
-def raw_header(msg: Message, name: str) -> str | None:
-    """A header's value with raw 8-bit bytes decoded, not yet RFC 2047-decoded; None if absent."""
-    for key, value in msg.raw_items():
-        if key.lower() == name.lower():
-            return _undo_8bit(value) if isinstance(value, str) else str(value)
-    return None
-
-
-def header_text(msg: Message, name: str) -> str:
-    """A header as a person reads it (encoded words and raw GBK decoded, whitespace folded)."""
-    value = raw_header(msg, name)
-    return " ".join(decode_words(value).split()) if value else ""
-
-
-# --- attachment names -----------------------------------------------------
-def _param(msg: Message, header: str, name: str) -> str | None:
-    value = raw_header(msg, header)
-    if not value:
-        return None
-    holder = Message()
-    holder[header] = value
-    found = holder.get_param(name, header=header)
-    if found is None:
-        return None
-    if isinstance(found, tuple):                 # RFC 2231: (charset, language, %-decoded latin-1)
-        charset, _lang, text = found
-        return decode_bytes(text.encode("latin-1", "replace"), charset or None)
-    return decode_words(email.utils.unquote(found))
-
-
-def attachment_name(part: Message) -> str | None:
-    """The decoded file name of a MIME part: Content-Disposition filename, else Content-Type name."""
-    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
-        name = _param(part, header, param)
-        if name and name.strip() and "\ufffd" not in name:
-            return name.strip()
-    return None
-
-
-_UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\u202a-\u202e\u2066-\u2069]')
-
-
-def safe_filename(name: str, limit_bytes: int = 200) -> str:
-    """A file name safe to create in a folder: no path, no control or reserved characters.
-
-    Directory parts (``/``, ``\\``) are dropped, control characters and ``<>:"|?*`` become
-    ``_``, leading dots and trailing dots/spaces go (so no hidden file, no ``..``), and the
-    name is cut to ``limit_bytes`` of UTF-8 keeping its extension. Never empty.
-    """
-    name = unicodedata.normalize("NFC", name)
-    name = re.split(r"[/\\]", name)[-1]
-    name = _UNSAFE_CHARS.sub("_", name).strip().lstrip(".").rstrip(". ")
-    if not name:
-        return "附件"
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,8}", ext):
-        stem, ext = name, ""
-    suffix = f".{ext}" if ext else ""
-    while len((stem + suffix).encode("utf-8")) > limit_bytes and stem:
-        stem = stem[:-1]
-    return (stem + suffix) if stem else f"附件{suffix}"
-
-
-def extension(name: str) -> str:
-    return PurePosixPath(name.lower()).suffix
-
-
-def kind_of(name: str) -> str | None:
-    """spreadsheet / scan / document / archive / mail, or None for anything else."""
-    ext = extension(name)
-    if ext in SPREADSHEET_EXTS:
-        return "spreadsheet"
-    if ext in SCAN_EXTS:
-        return "scan"
-    if ext in DOCUMENT_EXTS:
-        return "document"
-    if ext == ".zip" or ext in UNOPENED_ARCHIVE_EXTS:
-        return "archive"
-    if ext in MAIL_EXTS:
-        return "mail"
-    return None
 
 
 def _mb(size: int) -> str:
@@ -331,61 +200,6 @@ def _zip_refusal(name: str, infos: list[zipfile.ZipInfo], limits: Limits) -> str
 
 
 # --- the message ----------------------------------------------------------
-def _message_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    found = re.search(r"<[^<>\s]+>", value)
-    return found.group(0) if found else (value.strip() or None)
-
-
-def mail_key(raw: bytes, message_id: str | None) -> str:
-    """The idempotency key: the Message-ID, else the sha256 of the exact bytes."""
-    return f"mid:{message_id}" if message_id else f"sha256:{hashlib.sha256(raw).hexdigest()}"
-
-
-def _to_shanghai(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=TZ)
-    return value.astimezone(TZ)
-
-
-def received_time(msg: Message) -> dt.datetime | None:
-    """When our server received the mail: the topmost Received header's date, else Date."""
-    for key, value in msg.raw_items():
-        if key.lower() == "received" and ";" in str(value):
-            try:
-                return _to_shanghai(email.utils.parsedate_to_datetime(str(value).rsplit(";", 1)[1].strip()))
-            except (TypeError, ValueError, IndexError):
-                break
-    try:
-        date = raw_header(msg, "date")
-        return _to_shanghai(email.utils.parsedate_to_datetime(date)) if date else None
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def automatic_reason(msg: Message, sender: str) -> str | None:
-    """Why this mail must not be answered (RFC 3834 and common practice), or None."""
-    auto = (raw_header(msg, "auto-submitted") or "no").strip().lower()
-    if auto != "no":
-        return f"Auto-Submitted: {auto}"
-    for name in ("x-autoreply", "x-autorespond", "list-id", "list-unsubscribe", "x-wcreport-receipt"):
-        if raw_header(msg, name) is not None:
-            return f"header {name}"
-    precedence = (raw_header(msg, "precedence") or "").strip().lower()
-    if precedence in ("bulk", "junk", "list", "auto_reply"):
-        return f"Precedence: {precedence}"
-    if (raw_header(msg, "return-path") or "").strip() == "<>":
-        return "empty Return-Path (a bounce)"
-    if msg.get_content_type() == "multipart/report":
-        return "delivery report"
-    if not sender:
-        return "no From address"
-    if _AUTOMATIC_SENDERS.match(sender):
-        return f"automatic sender {sender}"
-    return None
-
-
 def _sender(msg: Message) -> tuple[str, str]:
     name, address = email.utils.parseaddr(header_text(msg, "from"))
     return address.strip().lower(), name.strip()
@@ -395,13 +209,13 @@ def _origin(msg: Message) -> Origin:
     date = raw_header(msg, "date")
     return Origin(sender=_sender(msg)[0], subject=header_text(msg, "subject"),
                   date=date.strip() if date else None,
-                  message_id=_message_id(raw_header(msg, "message-id")))
+                  message_id=message_id_of(raw_header(msg, "message-id")))
 
 
 def parse_mail(raw: bytes, limits: Limits) -> Mail:
     """Take one mail apart (see the module docstring)."""
     msg = email.message_from_bytes(raw)
-    message_id = _message_id(raw_header(msg, "message-id"))
+    message_id = message_id_of(raw_header(msg, "message-id"))
     sender, sender_name = _sender(msg)
     references = re.findall(r"<[^<>\s]+>", header_text(msg, "references"))
     mail = Mail(key=mail_key(raw, message_id), message_id=message_id, sender=sender,

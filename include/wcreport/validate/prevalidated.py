@@ -34,7 +34,7 @@ from pathlib import Path
 from wcreport.core.io import file_mode
 from wcreport.core.model import FileRecord, Finding, UnitResult
 from wcreport.core.settings import QuarterPaths, expectations_root
-from wcreport.intake.inbox import programme_fingerprint
+from wcreport.intake.accelerators import programme_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def _versions(records: list[FileRecord]) -> list[FileRecord]:
 def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) -> dict:
     """Validate, in one batch, every pending workbook version not validated yet; keep the outcomes."""
     from wcreport.core.unit_results import previous_result
-    from wcreport.intake.inbox import read_cached
+    from wcreport.intake.reading import read_report as read_cached
     from wcreport.validate.batch import Item, validate_many
 
     started = time.perf_counter()

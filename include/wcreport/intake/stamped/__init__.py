@@ -9,11 +9,10 @@ raises: problems become Chinese reasons and findings on the returned StampedCopy
 """
 from wcreport.intake.stamped.sniff import sniff
 
-SCAN_FORMATS = ("pdf", "jpeg", "png", "ofd")
 # Refusals that are the server's problem (tell ops), not the unit's.
 OPS_CODES = {"stamped.tool.missing"}
 
-__all__ = ["OPS_CODES", "SCAN_FORMATS", "agreement", "compare_with_workbook", "detect_seal",
+__all__ = ["OPS_CODES", "agreement", "compare_with_workbook", "detect_seal",
            "read_stamped_copy", "sniff"]
 
 # Imported on first use: the reader pulls in Pillow and rapidfuzz, the seal detector numpy

@@ -3,7 +3,7 @@
 Tesseract runs as a child process (the ``tesseract`` command, page image on stdin,
 text on stdout) with the time left of the file's budget: on timeout the process is
 killed and the file gets a reason, the worker is never stuck. It runs with one
-OpenMP thread: on two shared cores its default threading makes a page 3-5x slower.
+OpenMP thread: on a few shared cores its default threading makes each page slower.
 
 Red seal ink is removed before recognition by reading the red channel (black toner
 stays dark, red ink turns light), so text under a seal is still read.
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 LANGUAGE = "chi_sim"
 # 3: automatic page segmentation. Each table cell becomes its own block, so a cell's
 # lines stay together (6, "one block", reads across the cells of a row and interleaves
-# them) at ~15% more time.
+# them); it costs a little more time.
 PAGE_SEGMENTATION = "3"
 _HAN = r"\u4e00-\u9fff"
 _GAP_RE = re.compile(rf"(?<=[{_HAN}\uff08-\uff1f\u3000-\u303f])[ \t]+(?=[{_HAN}\uff08-\uff1f\u3000-\u303f])")
