@@ -106,7 +106,7 @@ BATCH_PHASES = {
     "wcreport: one frame of all items (batch_frame)": ("batch_frame", "wcreport/validate/batch.py"),
     "wcreport: cut each item's results out (split)": ("split", "wcreport/validate/batch.py"),
     "wcreport: findings and JSON form per item (_outcome)": ("_outcome", "wcreport/validate/suites.py"),
-    "wcreport: parsed reports from the cache (read_cached)": ("read_cached", "wcreport/intake/inbox.py"),
+    "wcreport: parsed reports from the cache (cached_report)": ("cached_report", "wcreport/intake/accelerators/read_cache.py"),
     "wcreport: the outcome store written (_write_store)": ("_write_store", "wcreport/validate/prevalidated.py"),
 }
 
@@ -141,7 +141,7 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
     synthetic_programme(case / "programmes", n_units)
     os.environ["REPORT_PROGRAMMES_DIR"] = str(case / "programmes")
     from wcreport.flow.gather import scan_inbox
-    from wcreport.intake.inbox import scan_and_identify
+    from wcreport.intake.scan import scan_and_identify
     from wcreport.orchestration import tasks as pipeline
     from wcreport.validate.prevalidated import validate_quarter
 
@@ -217,7 +217,7 @@ def loose_unit_scan_ms(case: Path, units: list[str]) -> float:
     """The unit scan when every file lies directly in the quarter's folder (no unit folders):
     each rerun stats every loose file, since one may have been overwritten in place with this
     unit's form (docs/identity.md). Median over ``units``, after a gather built the stat cache."""
-    from wcreport.intake.inbox import scan_and_identify
+    from wcreport.intake.scan import scan_and_identify
     from wcreport.orchestration import tasks as pipeline
 
     run = {"quarter": QUARTER, "inbox": str(case / "inbox_loose"), "output": str(case / "output_loose")}

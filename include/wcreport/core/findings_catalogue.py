@@ -127,7 +127,7 @@ _TYPES = (
                 },
                 parts={"folder": "文件放在文件夹「{folder}」（{unit}）中", "unit_line": "「单位：」行写的是「{text}」",
                        "sender": "发件邮箱 {sender} 登记为{unit}"}),
-    # Processing (wcreport.intake.inbox, wcreport.validate.decide, wcreport.validate.feedback)
+    # Processing (wcreport.intake.scan, wcreport.flow.ingest_unit, wcreport.validate.feedback)
     FindingType("file.internal_error", "error", "the pipeline processes the file without an internal error",
                 "处理该文件时发生内部错误，请另存为 .xlsx 后重新报送，或联系{organiser}。"),
     FindingType("file.rejected", "error", "a rejection reason recorded without a finding of its own",
