@@ -13,7 +13,6 @@ import shutil
 
 import pytest
 
-from wcreport.core.quarter import Quarter
 from wcreport.core.settings import expectations_root, quarter_paths
 from wcreport.flow.gather import scan_inbox
 from wcreport.flow.ingest_unit import decide_unit
@@ -90,7 +89,7 @@ def _compared(result) -> dict:
     return result.model_dump(mode="json")
 
 
-def test_an_ingest_reaches_the_same_unit_result_on_and_off(quarter, programme, tmp_path, monkeypatch):  # noqa: F811
+def test_an_ingest_reaches_the_same_unit_result_on_and_off(quarter, programme, tmp_path, monkeypatch):
     """Every unit of the sample quarter (faulty files, a failing file, a failing correction)."""
     plain = quarter_paths(str(Q1), tmp_path / "plain-inbox", tmp_path / "plain-output")
     shutil.copytree(quarter.inbox_root, plain.inbox_root)          # copy2: same received times
@@ -116,7 +115,7 @@ def _refuse(name):
     return refused
 
 
-def test_off_runs_no_speed_up(quarter, programme, monkeypatch):  # noqa: F811
+def test_off_runs_no_speed_up(quarter, programme, monkeypatch):
     """No outcome store written or read, no kept GX project, no template cache, no batch."""
     monkeypatch.setenv("REPORT_ACCELERATORS", "off")
     for module, name in [(prevalidated, "lookup"), (prevalidated, "validate_quarter"),

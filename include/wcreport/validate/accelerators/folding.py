@@ -151,6 +151,8 @@ class BatchFrame:
 
     frame: Any                  # pandas DataFrame
     offsets: list[int]          # each item's first global row, and the total at the end
+    table: str
+    records: list[list[dict[str, Any]]]     # each item's own records (its values as typed alone)
 
 
 def batch_frame(table: str, records: list[list[dict[str, Any]]], folded: FoldedSuite) -> BatchFrame:
@@ -166,7 +168,7 @@ def batch_frame(table: str, records: list[list[dict[str, Any]]], folded: FoldedS
     derived = {f.frame_column: f for f in folded.foldings if f.frame_column}
     for name, how in derived.items():
         frame[name] = pd.Series(_derived_values(how, records, folded.item_params), index=frame.index, dtype=object)
-    return BatchFrame(frame, offsets)
+    return BatchFrame(frame, offsets, table, records)
 
 
 def _derived_values(how: Folding, records: list[list[dict[str, Any]]], item_params: list[dict[str, Any]]

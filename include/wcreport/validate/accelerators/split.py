@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -30,6 +31,7 @@ from wcreport.validate.accelerators.folding import (
     Folding,
     is_missing,
 )
+from wcreport.validate.frames import COLUMNS
 
 _SHOWN = 20     # GX's partial lists
 
@@ -48,16 +50,32 @@ class ExpectationShare:
     config_json: str                # ``expectation_config`` in GX's JSON form, as text
 
     @cached_property
+    def result_json(self) -> dict[str, Any]:
+        """``result`` as GX's JSON form writes it (missing numbers as null)."""
+        return _jsonable(self.result)
+
+    @cached_property
     def json_text(self) -> str:
         """This outcome in GX's JSON form, as text (made once per share)."""
         return (f'{{"success": {_json(self.success)}, "expectation_config": {self.config_json}, '
-                f'"result": {_json(self.result)}, "exception_info": {_json(self.exception_info)}}}')
+                f'"result": {_json(self.result_json)}, "exception_info": {_json(self.exception_info)}}}')
 
 
 def _json(value: Any) -> str:
     if value is True or value is False:
         return "true" if value else "false"
     return json.dumps(value, ensure_ascii=False)
+
+
+def _jsonable(value: Any) -> Any:
+    """A value as GX's ``to_json_dict`` gives it: NaN as None, tuples as lists."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, dict):
+        return {key: _jsonable(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 @dataclass
@@ -80,7 +98,7 @@ class ItemResult:
     def to_json_dict(self) -> dict[str, Any]:
         return {
             "success": self.success, "suite_name": self.suite_name, "statistics": _statistics(*self.counts()),
-            "results": [{"success": r.success, "expectation_config": config, "result": r.result,
+            "results": [{"success": r.success, "expectation_config": config, "result": r.result_json,
                          "exception_info": r.exception_info}
                         for r, config in zip(self.results, self.configs_json, strict=True)]}
 
@@ -107,20 +125,43 @@ def results_json_text(results: dict[str, ItemResult]) -> str:
     return "{" + ", ".join(f"{_json(name)}: {result.to_json_text()}" for name, result in results.items()) + "}"
 
 
+def as_alone(values: list[Any]) -> list[Any]:
+    """One item's values of an object column as a frame of that item alone holds them: pandas
+    reads whole numbers with a missing value among them as floats (the missing one NaN),
+    whereas in the batch's frame it is the other items' values that decide."""
+    present = [v for v in values if not is_missing(v)]
+    numbers = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+    if numbers and (len(present) < len(values) or any(isinstance(v, float) for v in present)):
+        return [math.nan if is_missing(v) else float(v) for v in values]
+    return values
+
 class _Columns:
     """The batch frame's columns as Python lists, converted once, and the items' spans."""
 
-    def __init__(self, frame, offsets: list[int]) -> None:
-        self.frame = frame
-        self.offsets = offsets
-        self.sizes = [end - start for start, end in itertools.pairwise(offsets)]
+    def __init__(self, batch: BatchFrame) -> None:
+        self.frame = batch.frame
+        self.offsets = batch.offsets
+        self.records = batch.records
+        self.objects = frozenset(COLUMNS[batch.table][0])
+        self.sizes = [end - start for start, end in itertools.pairwise(self.offsets)]
         self.lists: dict[str, list[Any]] = {}
         self.missing: dict[str, list[int]] = {}
+        self.alone_lists: dict[tuple[str, int], list[Any]] = {}
 
     def __getitem__(self, column: str) -> list[Any]:
         if column not in self.lists:
             self.lists[column] = self.frame[column].tolist()
         return self.lists[column]
+
+    def alone(self, column: str, item: int) -> list[Any]:
+        """An item's values of ``column`` as a GX run over that item alone sees them."""
+        key = (column, item)
+        if key not in self.alone_lists:
+            if column in self.objects:
+                self.alone_lists[key] = as_alone([record[column] for record in self.records[item]])
+            else:
+                self.alone_lists[key] = self[column][self.offsets[item]:self.offsets[item + 1]]
+        return self.alone_lists[key]
 
     def item_of(self, global_id: int) -> int:
         """The item a global row belongs to (the last item starting at or before it: empty items start there too)."""
@@ -141,7 +182,7 @@ def split(result, folded: FoldedSuite, batch: BatchFrame) -> list[ItemResult]:
     """Each item's suite result, as a GX run over that item alone would give it."""
     n_items = len(batch.offsets) - 1
     shares: list[list[Any]] = [[None] * len(folded.originals) for _ in range(n_items)]
-    columns = _Columns(batch.frame, batch.offsets)
+    columns = _Columns(batch)
     configs_json = [c.to_json_dict() for c in folded.originals]
     configs_text = [_json(c) for c in configs_json]
     for expectation in result.results:
@@ -177,7 +218,7 @@ def _row_shares(details: dict, template: ExpectationShare, how: Folding, columns
     for entry in details.get("unexpected_index_list") or []:
         global_id = int(entry[ROW_ID] if isinstance(entry, dict) else entry)
         item = columns.item_of(global_id)
-        failing[item].append(_local_entry(entry, global_id, global_id - columns.offsets[item], columns, how))
+        failing[item].append(_local_entry(entry, item, global_id - columns.offsets[item], columns, how))
     checked = template.expectation_config.kwargs.get("column")
     missing = columns.missing_per_item(checked) if checked else [0] * len(columns.sizes)
     passing: dict[tuple[int, int], ExpectationShare] = {}
@@ -214,17 +255,17 @@ def _share_of(template: ExpectationShare, size: int, missing: int, entries: list
     }, template.exception_info, template.config_json)
 
 
-def _local_entry(entry: Any, global_id: int, local: int, columns: _Columns, how: Folding) -> dict:
-    """A failing row as a run over its item alone reports it: original column, local row id."""
+def _local_entry(entry: Any, item: int, local: int, columns: _Columns, how: Folding) -> dict:
+    """A failing row as a run over its item alone reports it: original column and value, local row id."""
     if not isinstance(entry, dict):
         return {ROW_ID: local}
     out: dict[str, Any] = {}
-    for key in entry:
+    for key in entry:       # in GX's order of the keys
         if key == ROW_ID:
+            out[ROW_ID] = local
             continue
         original = how.column if how.frame_column and key == how.frame_column else key
-        out[original] = columns[original][global_id]
-    out[ROW_ID] = local
+        out[original] = columns.alone(original, item)[local]
     return out
 
 
@@ -233,11 +274,10 @@ def _contains_shares(required: list[list[Any]], column: str, columns: _Columns, 
     """Distinct values containing a set, per item: the item's own distinct values, and
     success when every value of the item's set is among them. Items with the same values
     (of the same types: 1 and 1.0 are written apart) and the same set share one outcome."""
-    values = columns[column]
     made: dict[tuple, ExpectationShare] = {}
     shares = []
-    for item, (start, end) in enumerate(itertools.pairwise(columns.offsets)):
-        own = values[start:end]
+    for item in range(len(columns.sizes)):
+        own = columns.alone(column, item)
         key = (tuple(own), tuple(map(type, own)), tuple(required[item]))
         if key not in made:
             made[key] = _contains_share(template, own, required[item])
