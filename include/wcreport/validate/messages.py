@@ -11,7 +11,7 @@ from typing import Any
 
 from wcreport.core.model import IndicatorValue, ParsedReport, ProgressRow, UnitResult
 from wcreport.core.quarter import Quarter
-from wcreport.validate.findings import fmt_number, join_bounded, join_seqs, short
+from wcreport.validate.findings import CellRef, fmt_number, join_bounded, join_seqs, short
 from wcreport.validate.frames import ProgrammeFacts, indicator_value
 from wcreport.validate.parameters import resolve
 
@@ -53,10 +53,10 @@ def row_context(rows: list[ProgressRow], facts: ProgrammeFacts, unit_seqs: set[i
 
 
 def row_cell(rows: list[ProgressRow]):
-    def cell_of(row_id: int, fld: str):
+    def cell_of(row_id: int, fld: str) -> CellRef:
         row = rows[row_id]
         cell = row.cells.get(fld) or row.cells.get("seq") or next(iter(row.cells.values()), None)
-        return row.sheet, cell, fld or None
+        return CellRef(row.sheet, cell, fld or None)
     return cell_of
 
 
@@ -81,9 +81,9 @@ def indicator_context(indicators: list[IndicatorValue], facts: ProgrammeFacts,
 
 
 def indicator_cell(indicators: list[IndicatorValue]):
-    def cell_of(row_id: int, _fld: str):
+    def cell_of(row_id: int, _fld: str) -> CellRef:
         ind = indicators[row_id]
-        return ind.sheet, ind.cell, f"indicator:{ind.key or ind.name}"
+        return CellRef(ind.sheet, ind.cell, f"indicator:{ind.key or ind.name}")
     return cell_of
 
 
