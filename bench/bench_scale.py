@@ -91,7 +91,7 @@ def warm_up_gx(programme) -> float:
     """Import GX and load the project once (what the first validation in a process pays)."""
     from wcreport.core.model import ParsedReport
     from wcreport.core.quarter import Quarter
-    from wcreport.validate.batch import Item, validate_many
+    from wcreport.validate.accelerators.batch import Item, validate_many
 
     with Timer() as t:
         validate_many([Item(ParsedReport(), programme.units[0].key)], programme, Quarter.parse(QUARTER))
@@ -102,12 +102,12 @@ def warm_up_gx(programme) -> float:
 BATCH_PHASES = {
     "GX: Batch.validate (metric graph + metrics, both suites)": ("validate", "great_expectations/datasource/fluent/interfaces.py"),
     "wcreport: prepare frames and parameters": ("prepare", "wcreport/validate/suites.py"),
-    "wcreport: batched suites (fold)": ("fold", "wcreport/validate/batch.py"),
-    "wcreport: one frame of all items (batch_frame)": ("batch_frame", "wcreport/validate/batch.py"),
-    "wcreport: cut each item's results out (split)": ("split", "wcreport/validate/batch.py"),
+    "wcreport: batched suites (fold)": ("fold", "wcreport/validate/accelerators/folding.py"),
+    "wcreport: one frame of all items (batch_frame)": ("batch_frame", "wcreport/validate/accelerators/folding.py"),
+    "wcreport: cut each item's results out (split)": ("split", "wcreport/validate/accelerators/split.py"),
     "wcreport: findings and JSON form per item (_outcome)": ("_outcome", "wcreport/validate/suites.py"),
     "wcreport: parsed reports from the cache (cached_report)": ("cached_report", "wcreport/intake/accelerators/read_cache.py"),
-    "wcreport: the outcome store written (_write_store)": ("_write_store", "wcreport/validate/prevalidated.py"),
+    "wcreport: the outcome store written (_write_store)": ("_write_store", "wcreport/validate/accelerators/prevalidated.py"),
 }
 
 
@@ -117,7 +117,7 @@ def profile_batch(paths, programme, records) -> dict:
     import pstats
 
     shutil.rmtree(paths.output / "cache" / "validated", ignore_errors=True)
-    from wcreport.validate.prevalidated import validate_quarter
+    from wcreport.validate.accelerators.prevalidated import validate_quarter
 
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
@@ -143,7 +143,7 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
     from wcreport.flow.gather import scan_inbox
     from wcreport.intake.scan import scan_and_identify
     from wcreport.orchestration import tasks as pipeline
-    from wcreport.validate.prevalidated import validate_quarter
+    from wcreport.validate.accelerators.prevalidated import validate_quarter
 
     with Timer() as t_samples:
         write_samples(case / "inbox")

@@ -17,7 +17,7 @@ DATASOURCE = "unit_reports"
 TABLES = ("progress_rows", "indicators")     # asset = suite = validation definition = checkpoint
 BATCH = "whole_frame"
 SITE = "local_site"
-# Row index column for mapping failing rows back to cells (see wcreport.validate.suites).
+# Row index column for mapping failing rows back to cells (see wcreport.validate.messages).
 RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"],
                  "include_unexpected_rows": False, "partial_unexpected_count": 20}
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from wcreport.validate import batch
-from wcreport.validate.batch import Item, validate_many
+from wcreport.validate.accelerators import batch, folding, split
+from wcreport.validate.accelerators.batch import Item, validate_many
+from wcreport.validate.gx_project import open_project
 from wcreport.validate.suites import validate_report
 
 from .helpers import UNIT, good_report, previous_result, with_row
@@ -73,8 +74,8 @@ def test_empty_frames_in_the_batch(programme):
 
 def test_a_seq_read_as_float_matches_the_integer_task_number(programme):
     """Spreadsheet numbers arrive as 2.0: the qualified columns spell 2 and 2.0 alike."""
-    assert batch._token(2.0) == batch._token(2) == "2"
-    assert batch._token(float("nan")) is None
+    assert folding.token(2.0) == folding.token(2) == "2"
+    assert folding.token(float("nan")) is None
 
 
 class _Config:
@@ -89,14 +90,14 @@ class _Config:
     _Config("expect_column_values_to_be_between", {"column": "v", "min_value": {"$PARAMETER": "unit_min"}}),
 ], ids=["mostly", "unknown type", "table scoped", "per-unit bound"])
 def test_what_cannot_be_folded_is_refused(config):
-    with pytest.raises(batch.NotFoldable):
-        batch.folding(config, varying={"unit_min"})
+    with pytest.raises(folding.NotFoldable):
+        folding.folding(config, varying={"unit_min"})
 
 
 def test_an_unfoldable_suite_falls_back_to_single_runs(programme, monkeypatch):
     """A reviewed suite the batch cannot reproduce is still applied, file by file."""
     def refuse(suite, params):
-        raise batch.NotFoldable("expect_something_new")
+        raise folding.NotFoldable("expect_something_new")
 
     monkeypatch.setattr(batch, "fold", refuse)
     bad = with_row(good_report(programme), 0, progress="")
@@ -116,16 +117,16 @@ def _sizes_passed_to_gx(folded) -> int:
 def test_what_gx_is_given_does_not_grow_with_the_items(programme):
     """Per-unit sets become marker columns, not a union of every unit's set."""
     from wcreport.core.settings import expectations_root
-    from wcreport.validate.suites import _project, prepare
+    from wcreport.validate.suites import prepare
 
-    project = _project(expectations_root(), None)
+    project = open_project(expectations_root(), None)
     reports = [prepare(good_report(programme, u.key), u.key, programme, Q2,
                        previous_result(programme, good_report(programme, u.key), u.key))
                for u in programme.units]
     for table in ("progress_rows", "indicators"):
         suite = project.definitions[table].suite
-        few = batch.fold(suite, [r.params for r in reports[:2]])
-        many = batch.fold(suite, [r.params for r in reports])
+        few = folding.fold(suite, [r.params for r in reports[:2]])
+        many = folding.fold(suite, [r.params for r in reports])
         assert _sizes_passed_to_gx(many) == _sizes_passed_to_gx(few)
         assert {f.mode for f in many.foldings} >= {"plain", "marker"}
 
@@ -146,17 +147,17 @@ def test_items_alike_share_their_passing_row_outcomes_but_not_their_failures(pro
     """Two passing items of the same size share each row-level expectation's outcome (made
     once); a failing item keeps its own."""
     from wcreport.core.settings import expectations_root
-    from wcreport.validate.suites import _project, prepare
+    from wcreport.validate.suites import prepare
 
     good, bad = good_report(programme), with_row(good_report(programme), 0, progress="")
     prepared = [prepare(r, UNIT, programme, Q2) for r in (good, good, bad)]
-    project = _project(expectations_root(), None)
+    project = open_project(expectations_root(), None)
     definition = project.definitions["progress_rows"]
-    folded = batch.fold(definition.suite, [p.params for p in prepared])
-    frame, offsets = batch.batch_frame("progress_rows", [p.records["progress_rows"] for p in prepared], folded)
-    result = definition.data.get_batch(batch_parameters={"dataframe": frame}).validate(
+    folded = folding.fold(definition.suite, [p.params for p in prepared])
+    frame = folding.batch_frame("progress_rows", [p.records["progress_rows"] for p in prepared], folded)
+    result = definition.data.get_batch(batch_parameters={"dataframe": frame.frame}).validate(
         folded.suite, result_format=project.result_format, expectation_parameters=folded.params)
-    first, second, third = batch.split(result, folded, frame, offsets)
+    first, second, third = split.split(result, folded, frame)
     rows = [n for n, share in enumerate(first.results) if "unexpected_index_list" in share.result]
     assert rows and all(first.results[n] is second.results[n] for n in rows)
     failing = [n for n, share in enumerate(third.results) if not share.success]
@@ -164,7 +165,7 @@ def test_items_alike_share_their_passing_row_outcomes_but_not_their_failures(pro
 
 
 def test_a_programme_copy_gets_its_own_task_keys(programme):
-    """The programme's facts are kept for the programme object they were computed from."""
+    """The programme's facts are those of the programme the file is prepared with."""
     from wcreport.validate.suites import prepare
 
     renamed = programme.tasks[0].model_copy(update={"name": "另一项实事"})

@@ -17,7 +17,8 @@ import pytest
 from wcreport.core.model import Finding
 from wcreport.core.quarter import Quarter
 from wcreport.validate import offline_docs
-from wcreport.validate.suites import build_data_docs_index, validate_report
+from wcreport.validate.data_docs import build_data_docs_index
+from wcreport.validate.suites import validate_report
 
 from .helpers import UNIT, good_report, with_row
 from .test_data_docs import visible_text

@@ -12,7 +12,9 @@ from wcreport.core.settings import quarter_paths
 from wcreport.demo.sample import SampleOptions, write_quarter_samples
 from wcreport.flow.gather import scan_inbox
 from wcreport.flow.ingest_unit import decide_unit as ingest_unit
-from wcreport.validate import prevalidated, suites
+from wcreport.validate import suites
+from wcreport.validate.accelerators import prevalidated
+from wcreport.validate.accelerators.prevalidated import StoredOutcome
 
 from .helpers import good_report, previous_result
 
@@ -139,16 +141,17 @@ def test_a_batch_keeps_its_outcomes_in_one_store_found_by_key(tmp_path):
         return hashlib.sha256(str(n).encode()).hexdigest()
 
     folder = tmp_path / "validated"
-    first = [(key(n), f'{{"n": {n}}}'.encode()) for n in range(50)]
+    first = [StoredOutcome(key(n), f'{{"n": {n}}}'.encode()) for n in range(50)]
+    last = StoredOutcome(key(99), b'{"n": 99}')
     prevalidated._write_store(folder, first)
-    prevalidated._write_store(folder, [(key(99), b'{"n": 99}')])
+    prevalidated._write_store(folder, [last])
     prevalidated._write_store(folder, [])
 
     assert len(list(folder.iterdir())) == 2
-    for k, payload in [*first, (key(99), b'{"n": 99}')]:
-        assert prevalidated._read_outcome(folder, k) == payload
+    for kept in [*first, last]:
+        assert prevalidated._read_outcome(folder, kept.key) == kept.payload
     assert prevalidated._read_outcome(folder, key(100)) is None
-    assert prevalidated._kept(folder) == {k for k, _ in first} | {key(99)}
+    assert prevalidated._kept(folder) == {o.key for o in first} | {key(99)}
 
 
 def test_a_damaged_store_is_a_miss_not_an_error(quarter, programme):

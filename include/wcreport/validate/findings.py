@@ -4,7 +4,7 @@ Each expectation of a suite carries, in its ``meta``:
   code        stable finding code, e.g. "progress.empty"
   field       the form field whose cell is pointed at ("seq", "task_name", "progress",
               "deadline") or "indicator"
-  message_zh  a ``str.format`` template; see ``row_context`` / ``table_context`` for names
+  message_zh  a ``str.format`` template; ``validate.messages`` makes the names it can use
 and GX's own ``severity``: "critical" -> error (rejects the file), "warning" -> warning
 (accepted, reported), "info" -> ignored. Row-level expectations report failing rows
 through ``unexpected_index_list`` (index column ``row_id``); a cell gets one message, the
@@ -16,12 +16,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from wcreport.core.model import Finding
 
 SEVERITY = {"critical": "error", "warning": "warning"}
 MAX_TEXT = 30
+
+
+@dataclass(frozen=True)
+class CellRef:
+    """Where a row's finding points: the sheet, the cell and the form field."""
+
+    sheet: str | None
+    cell: str | None
+    field: str | None
 
 
 class _Defaults(dict):
@@ -68,13 +78,13 @@ def render(template: str, context: Mapping[str, Any]) -> str:
 def findings_from_result(
     suite_result,
     row_context: Callable[[int], dict[str, Any]],
-    cell_of: Callable[[int, str], tuple[str | None, str | None, str | None]],
+    cell_of: Callable[[int, str], CellRef],
     table_context: Callable[[Mapping[str, Any], Mapping[str, Any]], list[dict[str, Any]]],
 ) -> list[Finding]:
     """Turn one suite's validation result into findings.
 
     row_context(row_id) -> format names for that row.
-    cell_of(row_id, field) -> (sheet, cell, finding field).
+    cell_of(row_id, field) -> where the finding points.
     table_context(expectation kwargs, result details) -> format names, one dict per finding.
     """
     findings: list[Finding] = []
@@ -97,10 +107,10 @@ def findings_from_result(
         if "unexpected_index_list" in details:
             for entry in details.get("unexpected_index_list") or []:
                 row_id = int(entry["row_id"] if isinstance(entry, Mapping) else entry)
-                sheet, cell, field = cell_of(row_id, meta.get("field", ""))
-                if cell is not None and (sheet, cell) in taken_cells:
+                where = cell_of(row_id, meta.get("field", ""))
+                if where.cell is not None and (where.sheet, where.cell) in taken_cells:
                     continue
-                taken_cells.add((sheet, cell))
+                taken_cells.add((where.sheet, where.cell))
                 context = {**kwargs, **row_context(row_id)}
                 if isinstance(entry, Mapping):
                     column = config.kwargs.get("column")
@@ -108,7 +118,7 @@ def findings_from_result(
                         context.setdefault("value", entry[column])
                 findings.append(Finding(code=meta["code"], severity=severity,
                                         message=render(meta["message_zh"], context),
-                                        sheet=sheet, cell=cell, field=field))
+                                        sheet=where.sheet, cell=where.cell, field=where.field))
         else:
             for context in table_context(config.kwargs, details):
                 findings.append(Finding(code=meta["code"], severity=severity,

@@ -29,7 +29,3 @@ def _short_message(item: Finding) -> Finding:
         return item
     return item.model_copy(update={"message": item.message[:MAX_MESSAGE_CHARS] + "……"})
 
-
-def was_capped(findings: list[Finding]) -> Finding | None:
-    """The closing "another N problems" finding, if the list was capped."""
-    return next((f for f in findings if f.code == "findings.truncated"), None)

@@ -1,9 +1,11 @@
-"""The validate stage's surface: one file's validation, and the quarter's batch that speeds it up.
+"""The validate stage's surface: one file's validation, the quarter's batch, the quarter's Data Docs index.
 
-The plain path is ``validate_file``: the suites run on the one file
-(``suites.validate_report``). With accelerators on (``REPORT_ACCELERATORS``), the outcome the
-quarter's batch (``prevalidated``) kept for exactly these bytes, unit, previous quarter and
-rules is used instead; equivalence tests hold the two to the same findings.
+The plain path is ``validate_file`` with ``REPORT_ACCELERATORS=off``: the suites run on the
+one file (``suites.validate_report``), the GX project opened for it, its pages made from
+GX's own results. With accelerators on (``accelerators``), the outcome the quarter's
+batch kept for exactly these bytes, unit, previous quarter and rules is used instead,
+and files the batch did not see are validated with the GX project kept per process;
+equivalence tests hold the two to the same findings, pages and unit results.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from pathlib import Path
 from wcreport.core.model import FileRecord, Finding, ParsedReport, UnitResult
 from wcreport.core.programme import Programme
 from wcreport.core.settings import QuarterPaths, accelerators_on
-from wcreport.validate import prevalidated, suites
+from wcreport.validate import data_docs, suites
+from wcreport.validate.accelerators import context_cache, prevalidated
 from wcreport.validate.limits import cap_findings
 
 log = logging.getLogger(__name__)
@@ -32,12 +35,7 @@ def validate_file(paths: QuarterPaths, programme: Programme, unit_key: str, sha2
                   parsed: ParsedReport, previous: UnitResult | None) -> FileValidation:
     """Validate one parsed file of ``unit_key`` against the suites; its page under the quarter's Data Docs."""
     if accelerators_on():
-        found = prevalidated.lookup(paths, programme, unit_key, sha256, previous)
-        if found is not None:
-            page = suites.offline_page(paths.data_docs, paths.quarter, unit_key, programme, found.results,
-                                       cap_findings(found.findings), [])
-            return FileValidation(found.findings, str(page))
-        log.info("%s: not in the quarter's batch, validated on its own", sha256)
+        return _validate_file_accelerated(paths, programme, unit_key, sha256, parsed, previous)
     outcome = suites.validate_report(parsed, unit_key, programme, paths.quarter, previous=previous,
                                      data_docs_dir=paths.data_docs)
     return FileValidation(outcome.findings, outcome.pages[0] if outcome.pages else outcome.data_docs)
@@ -52,4 +50,21 @@ def validate_quarter_batch(paths: QuarterPaths, programme: Programme, records: l
 
 def build_data_docs_index(data_docs_dir: Path) -> str | None:
     """The quarter's Data Docs index over all its results (once per quarter, at merge)."""
-    return suites.build_data_docs_index(data_docs_dir)
+    if accelerators_on():
+        return data_docs.build_data_docs_index(data_docs_dir, open_gx=context_cache.cached_project)
+    return data_docs.build_data_docs_index(data_docs_dir)
+
+
+def _validate_file_accelerated(paths: QuarterPaths, programme: Programme, unit_key: str, sha256: str | None,
+                               parsed: ParsedReport, previous: UnitResult | None) -> FileValidation:
+    """``validate_file`` with the quarter's batch outcome when there is one, else the suites
+    run on the GX project kept per process."""
+    found = prevalidated.lookup(paths, programme, unit_key, sha256, previous)
+    if found is not None:
+        page = data_docs.offline_page(paths.data_docs, paths.quarter, unit_key, programme, found.results,
+                                      cap_findings(found.findings), [])
+        return FileValidation(found.findings, str(page))
+    log.info("%s: not in the quarter's batch, validated on its own", sha256)
+    outcome = suites.validate_report(parsed, unit_key, programme, paths.quarter, previous=previous,
+                                     data_docs_dir=paths.data_docs, open_gx=context_cache.cached_project)
+    return FileValidation(outcome.findings, outcome.pages[0] if outcome.pages else outcome.data_docs)

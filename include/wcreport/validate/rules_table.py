@@ -14,7 +14,7 @@ from typing import Any
 from wcreport.core.findings_catalogue import CATALOGUE
 from wcreport.core.settings import expectations_root
 from wcreport.validate.findings import SEVERITY, fmt_number
-from wcreport.validate.suites import TABLES
+from wcreport.validate.gx_project import TABLES
 
 START = "<!-- rules:start -->"
 END = "<!-- rules:end -->"

@@ -34,7 +34,10 @@ from pathlib import Path
 from wcreport.core.io import file_mode
 from wcreport.core.model import FileRecord, Finding, UnitResult
 from wcreport.core.settings import QuarterPaths, expectations_root
+from wcreport.core.unit_results import previous_result
 from wcreport.intake.accelerators import programme_fingerprint
+from wcreport.intake.reading import read_report as read_cached
+from wcreport.validate.accelerators.batch import BatchOutcome, Item, validate_many
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,14 @@ class Prevalidated:
 
     findings: list[Finding]
     results: dict[str, dict]        # the suites' results in GX's JSON form (for the offline page)
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    """One row of an outcome store: the cache key and the outcome as JSON."""
+
+    key: str
+    payload: bytes
 
 
 def rules_digest(root: Path | None = None) -> str:
@@ -111,18 +122,18 @@ def _read_outcome(folder: Path, key: str) -> bytes | None:
     return None
 
 
-def _write_store(folder: Path, outcomes: list[tuple[str, bytes]]) -> None:
-    """The batch's outcomes (key, JSON) in one SQLite file, renamed into place once complete."""
+def _write_store(folder: Path, outcomes: list[StoredOutcome]) -> None:
+    """The batch's outcomes in one SQLite file, renamed into place once complete."""
     if not outcomes:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    name = hashlib.sha256("".join(sorted(key for key, _ in outcomes)).encode("ascii")).hexdigest()[:16]
+    name = hashlib.sha256("".join(sorted(o.key for o in outcomes)).encode("ascii")).hexdigest()[:16]
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     os.close(fd)
     try:
         with closing(sqlite3.connect(tmp)) as db:
             db.execute("CREATE TABLE outcome (key TEXT PRIMARY KEY, payload BLOB NOT NULL) WITHOUT ROWID")
-            db.executemany("INSERT OR REPLACE INTO outcome VALUES (?, ?)", outcomes)
+            db.executemany("INSERT OR REPLACE INTO outcome VALUES (?, ?)", [(o.key, o.payload) for o in outcomes])
             db.commit()
         os.chmod(tmp, file_mode())
         os.replace(tmp, folder / f"{name}{STORE_SUFFIX}")
@@ -131,7 +142,7 @@ def _write_store(folder: Path, outcomes: list[tuple[str, bytes]]) -> None:
             os.unlink(tmp)
 
 
-def _payload(outcome) -> bytes:
+def _payload(outcome: BatchOutcome) -> bytes:
     """An outcome: its findings and its suites' results (already JSON text)."""
     findings = json.dumps([f.model_dump(mode="json") for f in outcome.findings], ensure_ascii=False)
     return f'{{"findings": {findings}, "results": {outcome.results_json}}}'.encode()
@@ -168,16 +179,13 @@ def _versions(records: list[FileRecord]) -> list[FileRecord]:
 
 def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) -> dict:
     """Validate, in one batch, every pending workbook version not validated yet; keep the outcomes."""
-    from wcreport.core.unit_results import previous_result
-    from wcreport.intake.reading import read_report as read_cached
-    from wcreport.validate.batch import Item, validate_many
-
     started = time.perf_counter()
     rules = rules_digest()
     previous = {u.key: previous_result(paths, u.key) for u in programme.units}
     folder = _folder(paths)
     kept = _kept(folder)
-    todo: list[tuple[str, Item]] = []
+    keys: list[str] = []
+    todo: list[Item] = []
     cached = unreadable = 0
     for record in _versions(records):
         key = cache_key(programme, record.unit, record.sha256, previous.get(record.unit), rules)
@@ -188,9 +196,10 @@ def validate_quarter(paths: QuarterPaths, programme, records: list[FileRecord]) 
         if error is not None or parsed is None:
             unreadable += 1         # rejected by ingest_unit with its reading error
             continue
-        todo.append((key, Item(parsed, record.unit, previous.get(record.unit))))
-    outcomes = validate_many([item for _key, item in todo], programme, paths.quarter)
-    _write_store(folder, [(key, _payload(outcome)) for (key, _item), outcome in zip(todo, outcomes, strict=True)])
+        keys.append(key)
+        todo.append(Item(parsed, record.unit, previous.get(record.unit)))
+    outcomes = validate_many(todo, programme, paths.quarter)
+    _write_store(folder, [StoredOutcome(key, _payload(outcome)) for key, outcome in zip(keys, outcomes, strict=True)])
     summary = {"validated": len(todo), "already_validated": cached, "unreadable": unreadable,
                "seconds": round(time.perf_counter() - started, 2)}
     log.info("Quarter %s validated in one batch: %s", paths.quarter, summary)

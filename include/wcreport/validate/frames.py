@@ -1,0 +1,163 @@
+"""A parsed report as the frames the suites test: one row per task row, one per indicator.
+
+Besides the cells, each row carries the derived columns the suites test: normalised
+names and texts (so that whitespace, full-width forms and quote styles do not matter),
+the deadline's kind and date, the indicator's ratio to its target and its previous
+quarter's value. ``row_id`` is the row's position, how findings find the cell again.
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from wcreport.core.model import IndicatorValue, ParsedReport, ProgressRow
+from wcreport.core.programme import Programme
+from wcreport.intake.cells import parse_number
+from wcreport.validate.completion import parse_deadline
+
+_QUOTES = re.compile(r"[\"'“”‘’„‟「」『』〝〞〃《》<>]")
+_SPACES = re.compile(r"\s+")
+_EDGE_PUNCT = "。.，,；;！!、:："
+
+# Per table: the columns GX sees as objects and as floats (``row_id`` stays as built).
+COLUMNS = {
+    "progress_rows": (("seq", "task_key", "progress", "progress_norm", "progress_key", "deadline_status"),
+                      ("deadline_yyyymmdd",)),
+    "indicators": (("key", "raw"), ("value", "previous_value", "ratio_to_target")),
+}
+
+
+# --- normalisation keys -----------------------------------------------------------------
+def name_key(text: str | None) -> str:
+    """Task names compared tolerant of whitespace, full-width forms and quote style."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return _QUOTES.sub("", _SPACES.sub("", text))
+
+
+def text_key(text: str | None) -> str:
+    """Progress text compared tolerant of whitespace and full-width forms only."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text or ""))
+
+
+def placeholder_key(text: str | None) -> str:
+    """What a placeholder list entry is compared with: text_key without edge punctuation."""
+    return text_key(text).strip(_EDGE_PUNCT)
+
+
+@dataclass(frozen=True)
+class DeadlineColumns:
+    """The two columns a 完成时限 text becomes."""
+
+    status: str | None      # the deadline's kind (date, ongoing ...); None when empty
+    yyyymmdd: float         # its date as a number, NaN when it has none
+
+
+def deadline_columns(deadline: str, year: int) -> DeadlineColumns:
+    parsed = parse_deadline(deadline if deadline.strip() else None, year)
+    return DeadlineColumns(None if parsed.kind == "empty" else parsed.kind,
+                           float(parsed.yyyymmdd) if parsed.yyyymmdd else math.nan)
+
+
+# --- what the frames take from the programme ---------------------------------------------
+@dataclass(frozen=True)
+class ProgrammeFacts:
+    """What a file's frames, parameters and messages take from the programme."""
+
+    programme: Programme
+    known_seqs: frozenset[int]
+    programme_seqs: tuple[int, ...]
+    task_keys: tuple[str, ...]
+    indicators: dict[str, Any]      # indicator key -> the programme's indicator
+
+
+def programme_facts(programme: Programme) -> ProgrammeFacts:
+    return ProgrammeFacts(
+        programme, frozenset(programme.tasks_by_seq), tuple(sorted(programme.tasks_by_seq)),
+        tuple(f"{t.seq}|{name_key(t.name)}" for t in programme.tasks),
+        {i.key: i for t in programme.tasks for i in t.indicators})
+
+
+@dataclass(frozen=True)
+class Derivations:
+    """How the derived columns are computed: the programme's facts and the per-row keys.
+
+    ``of`` computes every value; the quarter's batch passes the same functions memoised
+    (units copy the programme's few task names and write the same few deadlines)."""
+
+    facts: ProgrammeFacts
+    task_name_key: Callable[[str], str] = name_key
+    deadline_columns: Callable[[str, int], DeadlineColumns] = deadline_columns
+
+    @classmethod
+    def of(cls, programme: Programme) -> Derivations:
+        return cls(programme_facts(programme))
+
+
+# --- frames -------------------------------------------------------------------------------
+def form_rows(parsed: ParsedReport, unit_seqs: set[int]) -> list[ProgressRow]:
+    """The rows that are the unit's report: a blank row of another unit's task (the full
+    notice form has all ten) is template, not report."""
+    return [r for r in parsed.rows
+            if r.progress.strip() or (r.seq is not None and r.seq in unit_seqs)]
+
+
+def rows_records(rows: list[ProgressRow], derive: Derivations, year: int) -> list[dict[str, Any]]:
+    known = derive.facts.known_seqs
+    records = []
+    for i, row in enumerate(rows):
+        progress = row.progress.strip()
+        deadline = derive.deadline_columns(row.deadline, year)
+        progress_text = text_key(progress) if progress else ""
+        records.append({
+            "row_id": i,
+            "seq": row.seq,
+            "task_key": f"{row.seq}|{derive.task_name_key(row.task_name)}" if row.seq in known else None,
+            "progress": progress or None,
+            "progress_norm": progress_text.strip(_EDGE_PUNCT) if progress else None,    # placeholder_key
+            "progress_key": f"{row.seq}|{progress_text}" if progress else None,
+            "deadline_status": deadline.status,
+            "deadline_yyyymmdd": deadline.yyyymmdd,
+        })
+    return records
+
+
+def indicator_value(ind: IndicatorValue) -> float | None:
+    if ind.value is not None:
+        return ind.value
+    return parse_number(ind.raw)
+
+
+def indicator_records(indicators: list[IndicatorValue], facts: ProgrammeFacts,
+                      previous: dict[str, float]) -> list[dict[str, Any]]:
+    records = []
+    for i, ind in enumerate(indicators):
+        value = indicator_value(ind)
+        spec = facts.indicators.get(ind.key) if ind.key else None
+        target = spec.target if spec else None
+        records.append({
+            "row_id": i,
+            "key": ind.key,
+            "raw": ind.raw.strip() or None,
+            "value": math.nan if value is None else float(value),
+            "previous_value": previous.get(ind.key, math.nan) if ind.key else math.nan,
+            "ratio_to_target": (float(value) / target) if value is not None and target else math.nan,
+        })
+    return records
+
+
+def typed_frame(table: str, records: list[dict[str, Any]], extra: tuple[str, ...] = ()):
+    """The frame GX validates: ``records`` with the table's column types; ``extra``
+    columns (the batch's item number, qualified columns) are kept as they are."""
+    import pandas as pd
+
+    objects, floats = COLUMNS[table]
+    frame = pd.DataFrame.from_records(records, columns=["row_id", *objects, *floats, *extra])
+    for name in objects:
+        frame[name] = frame[name].astype(object)
+    for name in floats:
+        frame[name] = frame[name].astype(float)
+    return frame
