@@ -324,7 +324,7 @@ def _reject_unknown(field: str, values: list[str], known: set[str]) -> None:
 
 
 # libyaml's parser when PyYAML was built with it: a province's programme (thousands of units)
-# is parsed by every task process, ~10x faster than the pure-Python parser.
+# is parsed by every task process, and the C parser is much faster than the pure-Python one.
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -375,8 +375,8 @@ def _parse(path: Path, raw: bytes, digest: str) -> Programme:
     return programme
 
 
-# A province's programme (thousands of units) takes ~0.3 s to parse from YAML, paid by every
-# task process; its validated JSON loads in a tenth of that. Small programmes are not cached.
+# Parsing a province's programme (thousands of units) from YAML is paid by every task process;
+# its validated JSON loads much faster (docs/benchmarks.md). Small programmes are not cached.
 CACHE_FROM_BYTES = 64 * 1024
 
 
