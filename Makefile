@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo ui test lint test-unit test-integration bench bench-scheduler bench-ceiling lock clean
+.PHONY: venv demo ui test test-fast lint test-unit test-integration bench bench-scheduler bench-ceiling lock clean
 
 venv: $(STAMP)
 
@@ -25,19 +25,29 @@ demo: venv
 ui: venv
 	bash tools/ui.sh
 
+# Each test target runs the checks (`make lint`) first, then its tests; durations measured on the
+# 2-core development machine are in CONTRIBUTING.md ("Run it").
+# Everything: unit, `airflow dags test` runs, integration on PostgreSQL (what CI runs).
 test: venv
 	bash tools/run_tests.sh
 
-# Lint and import boundaries (also the first step of `make test`).
+# The edit-test loop: every test that is neither `slow` nor `integration`.
+test-fast: venv
+	bash tools/run_tests.sh --fast
+
+# Everything but integration: the fast tests and the slow ones (DAG runs, Chromium, LibreOffice).
+test-unit: venv
+	bash tools/run_tests.sh --unit
+
+# Only the integration tests (PostgreSQL, the scheduler, the API server).
+test-integration: venv
+	bash tools/run_tests.sh --integration
+
+# Lint, import boundaries and types (the first step of every test target).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-
-test-unit: venv
-	$(BIN)/pytest -m "not integration" -q
-
-test-integration: venv
-	$(BIN)/pytest -m integration -q
+	$(BIN)/mypy
 
 bench: venv
 	bash tools/run_bench.sh

@@ -31,6 +31,7 @@ def _load_dag(path: Path, factory: str):
     return getattr(module, factory)()       # the @dag function builds the DAG again
 
 
+@pytest.mark.slow
 def test_noop_dag_has_the_shape_of_the_real_dag():
     real = _load_dag(PROJECT_ROOT / "dags" / "quarterly_report.py", "quarterly_report")
     noop = _load_dag(PROJECT_ROOT / "bench" / "noop_dags" / "quarterly_report_noop.py", "quarterly_report_noop")

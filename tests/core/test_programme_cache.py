@@ -82,7 +82,8 @@ def test_a_changed_cache_entry_falls_back_to_the_yaml(tmp_path, monkeypatch):
         programme_module._loaded.clear()
         parsed = []
         real_load = programme_module.yaml.load
-        monkeypatch.setattr(programme_module.yaml, "load", lambda *a, **k: parsed.append(1) or real_load(*a, **k))
+        monkeypatch.setattr(programme_module.yaml, "load",
+                            lambda *a, parsed=parsed, real_load=real_load, **k: parsed.append(1) or real_load(*a, **k))
         assert load_programme(path) == first
         assert parsed == [1]
         monkeypatch.setattr(programme_module.yaml, "load", real_load)

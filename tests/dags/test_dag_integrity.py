@@ -109,6 +109,7 @@ def test_no_task_pushes_each_key_of_its_result_as_an_xcom(dagbag):
     assert pushing == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
 def test_no_heavy_imports_at_parse_time(dag_file, tmp_path):
     loaded = run_probe(IMPORT_PROBE, str(dag_file), ",".join(HEAVY), tmp_path=tmp_path)

@@ -54,6 +54,7 @@ def test_every_units_template_reads_back_as_its_blank_report(programme, template
         assert parsed.indicators == []
 
 
+@pytest.mark.slow
 def test_the_self_check_says_a_blank_template_is_empty(programme, templates):
     for key, path in templates.items():
         result = check(path, programme)

@@ -192,6 +192,7 @@ def test_quarters_have_separate_histories(prog, tmp_path, smtp_server):
                         "2023年第2季度为高新区妇女儿童办实事工作进展情况报表"]
 
 
+@pytest.mark.slow
 def test_login_uses_connection_login_and_sends_as_from_email(prog, tmp_path):
     with SmtpSink(auth=("mailer", "s3cret")) as sink:
         consolidated, workbook = build(prog, tmp_path)

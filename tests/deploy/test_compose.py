@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = ROOT / "include" / "wcreport"
 COMPOSE_FILE = ROOT / "docker-compose.yaml"

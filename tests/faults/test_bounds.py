@@ -60,6 +60,7 @@ def run_quarter(run):
     return tasks.merge(run)
 
 
+@pytest.mark.slow
 def test_a_hostile_file_is_capped_everywhere(quarter_run):
     from wcreport.deliver.mail import compose_html
     from wcreport.orchestration import tasks

@@ -267,6 +267,7 @@ def dovecot():
     server.stop()
 
 
+@pytest.mark.slow
 def test_imap_uids_uidvalidity_exact_bytes_and_only_seen_changes(dovecot):
     raws = [cm.foxmail("a@x.cn", "甲", f"报表{n}", [(f"表{n}.xlsx", XLSX)], when=WHEN, message_id=f"<m{n}@x>")
             for n in range(3)]
@@ -297,6 +298,7 @@ def test_unreachable_mailbox_raises_mailbox_unavailable():
         pass
 
 
+@pytest.mark.slow
 def test_wrong_password_raises_mailbox_unavailable(dovecot):
     settings = mb.ImapSettings(dovecot.host, dovecot.port, dovecot.user, "wrong", use_ssl=False)
     with pytest.raises(mb.MailboxUnavailable, match="login"), mb.ImapMailbox(settings):

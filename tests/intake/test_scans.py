@@ -126,6 +126,7 @@ def test_colour_photo_without_seal_is_flagged(scans):
     assert "未见红色公章" in copy.reasons[0]
 
 
+@pytest.mark.slow
 def test_spreadsheet_printed_to_pdf_is_a_copy_read_from_its_text_layer(tmp_path, programme, contents):
     """Accepted as a copy (its text is exact), but no seal is visible on it."""
     content = contents["health"]

@@ -36,6 +36,7 @@ def _corpus(programme) -> list[Item]:
     return items
 
 
+@pytest.mark.slow
 def test_batch_findings_equal_single_runs(programme):
     items = _corpus(programme)
     batched = validate_many(items, programme, Q2)

@@ -38,6 +38,7 @@ def visible_text(dom: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(text))
 
 
+@pytest.mark.slow
 def test_data_docs_show_the_runs_results(programme, tmp_path):
     docs = tmp_path / "output" / "2023Q2" / "data_docs"
     report = with_row(good_report(programme), 0, progress="无")

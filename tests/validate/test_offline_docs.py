@@ -45,6 +45,7 @@ def offline_dom(page: Path, profile: Path, screenshot: Path | None = None) -> st
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_unit_page_and_index_show_the_results_without_network(programme, tmp_path):
     docs = tmp_path / "output" / "2023Q2" / "data_docs"
     report = with_row(good_report(programme), 0, progress="无")

@@ -61,6 +61,7 @@ def single_runs(monkeypatch):
     return calls
 
 
+@pytest.mark.slow
 def test_units_take_the_batch_and_reach_what_they_reach_alone(quarter, programme, tmp_path, single_runs):
     alone = quarter_paths(str(Q1), tmp_path / "alone-inbox", tmp_path / "alone-output")
     shutil.copytree(quarter.inbox_root, alone.inbox_root)          # copy2: same received times

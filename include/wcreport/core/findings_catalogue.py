@@ -190,12 +190,12 @@ def finding_type(code: str, /) -> FindingType:
         raise UnknownFindingCode(code) from None
 
 
-def message(code: str, /, *, cause: str | None = None, **values) -> str:
+def message(code: str, /, *, cause: str | None = None, **values: object) -> str:
     """The code's Chinese message (for ``cause``), its placeholders filled from ``values``."""
     return finding_type(code).template(cause).format(**values)
 
 
-def part(code: str, name: str, /, **values) -> str:
+def part(code: str, name: str, /, **values: object) -> str:
     """One phrase a message of ``code`` is composed of."""
     parts = finding_type(code).parts
     if name not in parts:
@@ -204,7 +204,7 @@ def part(code: str, name: str, /, **values) -> str:
 
 
 def finding(code: str, /, *, cause: str | None = None, sheet: str | None = None, cell: str | None = None,
-            field: str | None = None, **values) -> Finding:
+            field: str | None = None, **values: object) -> Finding:
     """A Finding of a catalogued code; ``sheet``, ``cell`` and ``field`` are also placeholders."""
     spec = finding_type(code)
     field = field or spec.field

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wcreport.core.model import StampedCopy, StampedCopySummary
 
 # A unit's result for the quarter (``model.UnitStatus``).
 UNIT_STATUS_ZH = {"submitted": "已报送", "missing": "未报送", "rejected": "已退回"}
@@ -46,7 +50,7 @@ STAMPED_ZH = {"received": "已收到", "missing": "未收到", "no_seal": "未�
 STAMPED_COLUMN_ZH = "盖章件"
 
 
-def stamped_state(copy, agreement_min: float) -> str:
+def stamped_state(copy: StampedCopy | StampedCopySummary | None, agreement_min: float) -> str:
     """A key of STAMPED_ZH for a unit's stamped copy (a StampedCopySummary or None).
 
     ``unknown``: a greyscale scan, the seal cannot be judged (a person checks);
@@ -63,7 +67,7 @@ def stamped_state(copy, agreement_min: float) -> str:
     return "unknown" if copy.seal is None else "received"
 
 
-def stamped_missing(copy) -> bool:
+def stamped_missing(copy: StampedCopy | StampedCopySummary | None) -> bool:
     """No usable stamped copy yet: none received, or none that could be read."""
     return copy is None or not copy.readable
 

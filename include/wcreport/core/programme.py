@@ -10,9 +10,10 @@ import datetime as dt
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -226,7 +227,7 @@ class Programme(_Strict):
     def units_by_name(self) -> dict[str, Unit]:
         return {u.name: u for u in self.units}
 
-    def model_copy(self, *, update=None, deep: bool = False) -> Programme:
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Programme:
         """A copy whose derived lookups (cached properties) are computed afresh.
 
         Pydantic copies the instance ``__dict__``, where ``cached_property`` keeps its values:
@@ -311,8 +312,13 @@ class Programme(_Strict):
 
 
 def _reject_duplicates(field: str, values: list) -> None:
-    seen: set = set()
-    dupes = sorted({str(v) for v in values if v in seen or seen.add(v)})
+    seen: set[object] = set()
+    repeated: set[str] = set()
+    for value in values:
+        if value in seen:
+            repeated.add(str(value))
+        seen.add(value)
+    dupes = sorted(repeated)
     if dupes:
         raise ValueError(f"{field}: duplicate value(s) {dupes}")
 
@@ -324,8 +330,8 @@ def _reject_unknown(field: str, values: list[str], known: set[str]) -> None:
 
 
 # libyaml's parser when PyYAML was built with it: a province's programme (thousands of units)
-# is parsed by every task process, ~10x faster than the pure-Python parser.
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# is parsed by every task process, and the C parser is much faster than the pure-Python one.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Loader(_BaseLoader):
@@ -375,8 +381,8 @@ def _parse(path: Path, raw: bytes, digest: str) -> Programme:
     return programme
 
 
-# A province's programme (thousands of units) takes ~0.3 s to parse from YAML, paid by every
-# task process; its validated JSON loads in a tenth of that. Small programmes are not cached.
+# Parsing a province's programme (thousands of units) from YAML is paid by every task process;
+# its validated JSON loads much faster (docs/benchmarks.md). Small programmes are not cached.
 CACHE_FROM_BYTES = 64 * 1024
 
 

@@ -4,7 +4,7 @@
 ``validate_quarter`` (the quarter's files in one Great Expectations run) → ``ingest_unit``
 (one unit: its newest file that passed, its stamped copy, its feedback) → ``merge`` (manifest,
 consolidated model, workbook) → ``mail`` (the leaders' mail, a correction's review).
-``reminders`` is the reminder DAG's step.
+``reminders`` is the reminder DAG's step; ``summaries`` types what the steps hand on as XCom.
 
 This is the only package that combines the stages (``intake``, ``validate``, ``report``,
 ``deliver``); ``orchestration`` wraps it for Airflow and owns connections and Variables.

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from wcreport.core.faults import OperationsFault, output_unwritable
 from wcreport.core.labels import FILE_STATUS_ZH, UNIT_STATUS_ZH, label
-from wcreport.core.model import FileRecord, Finding, IndicatorValue, ProgressRow, UnitResult
+from wcreport.core.model import FileRecord, Finding, IndicatorValue, ProgressRow, StampedCopy, UnitResult
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths
@@ -34,6 +34,7 @@ from wcreport.deliver.smtp import MailConfigError, MailError, SmtpSettings
 from wcreport.deliver.unit_feedback import send_unit_feedback
 from wcreport.flow.checks import fail_on_internal_errors, fail_on_missing_tools
 from wcreport.flow.run import QuarterRun
+from wcreport.flow.summaries import StageOutcome, UnitSummary
 from wcreport.intake.reading import read_report, read_stamped
 from wcreport.intake.scan import reject_internal_error, scan_and_identify
 from wcreport.validate.feedback import write_feedback
@@ -53,12 +54,22 @@ class _Passed:
     data_docs: str | None = None
 
 
-def _evaluate(paths, programme, unit_key: str, record: FileRecord) -> _Passed | None:
+@dataclass
+class _Winner:
+    """The unit's newest version that passed, and when its oldest passing version arrived."""
+
+    record: FileRecord
+    passed: _Passed
+    first_accepted: float
+
+
+def _evaluate(paths: QuarterPaths, programme: Programme, unit_key: str, record: FileRecord) -> _Passed | None:
     """Read, locate and validate one version; set its status. What it contributes if it passed.
 
+    Only pending spreadsheets come here: they were archived, so they have a hash and an archive copy.
     """
-    archived = paths.output_root / record.archived_as
-    _fmt, parsed, error = read_report(paths, programme, record.sha256, archived)
+    archived = paths.output_root / (record.archived_as or "")
+    _fmt, parsed, error = read_report(paths, programme, record.sha256 or "", archived)
     if error is not None or parsed is None:
         record.status = "rejected"
         return None
@@ -76,7 +87,8 @@ def _evaluate(paths, programme, unit_key: str, record: FileRecord) -> _Passed | 
     return _Passed(parsed.rows, parsed.indicators, [f for f in findings if f.severity == "warning"], data_docs)
 
 
-def _evaluate_safely(paths, programme, unit_key: str, record: FileRecord) -> _Passed | None:
+def _evaluate_safely(paths: QuarterPaths, programme: Programme, unit_key: str,
+                     record: FileRecord) -> _Passed | None:
     try:
         return _evaluate(paths, programme, unit_key, record)
     except OperationsFault:
@@ -130,29 +142,31 @@ def _distinct_versions(mine: list[FileRecord]) -> list[FileRecord]:
     return sorted(first_of.values(), key=_received, reverse=True)
 
 
-def _deadline_end(programme, paths: QuarterPaths) -> float:
+def _deadline_end(programme: Programme, paths: QuarterPaths) -> float:
     day = programme.deadline(paths.quarter.number)
     return dt.datetime.combine(day, dt.time(23, 59, 59), TZ).timestamp()
 
 
-def _decide_versions(paths, programme, unit_key: str, versions: list[FileRecord]
-                     ) -> tuple[FileRecord | None, _Passed | None, float | None]:
-    """(winner, what it contributes, first accepted time). Validates newest first; older
-    versions only while lateness could still depend on them."""
-    winner, passed, first_accepted = None, None, None
+def _decide_versions(paths: QuarterPaths, programme: Programme, unit_key: str,
+                     versions: list[FileRecord]) -> _Winner | None:
+    """The version that counts, if one passed. Validates newest first; older versions only
+    while lateness could still depend on them."""
+    winner: _Winner | None = None
     for record in versions:
-        if winner is not None and (first_accepted or 0) <= _deadline_end(programme, paths):
+        if winner is not None and winner.first_accepted <= _deadline_end(programme, paths):
             break
         contribution = _evaluate_safely(paths, programme, unit_key, record) if record.status == "pending" else None
         if contribution is None:
             continue
-        first_accepted = record.mtime
         if winner is None:
-            winner, passed = record, contribution
-    return winner, passed, first_accepted
+            winner = _Winner(record, contribution, record.mtime)
+        else:
+            winner.first_accepted = record.mtime
+    return winner
 
 
-def decide_unit(paths: QuarterPaths, programme, unit_key: str, *, max_wait_seconds: float = 30.0) -> UnitResult:
+def decide_unit(paths: QuarterPaths, programme: Programme, unit_key: str, *,
+                max_wait_seconds: float = 30.0) -> UnitResult:
     """Decide one unit's quarter and write units/<key>.json (see module docstring)."""
     unit = programme.units_by_key[unit_key]
     result = UnitResult(quarter=str(paths.quarter), unit=unit_key, unit_name=unit.name, status="missing")
@@ -162,16 +176,16 @@ def decide_unit(paths: QuarterPaths, programme, unit_key: str, *, max_wait_secon
     mine = [r for r in records if r.unit == unit_key and r.kind == "spreadsheet"
             and r.status in ("pending", "rejected")]
     versions = _distinct_versions(mine)
-    winner, passed, first_accepted = _decide_versions(paths, programme, unit_key, versions)
+    winner = _decide_versions(paths, programme, unit_key, versions)
     if winner is not None:
-        _accept(result, winner, passed, first_accepted)
-        newer_failed = [r for r in versions if r.status == "rejected" and _received(r) > _received(winner)]
+        _accept(result, winner)
+        newer_failed = [r for r in versions if r.status == "rejected" and _received(r) > _received(winner.record)]
         result.rejected_corrections = [r.path for r in newer_failed]
     elif versions:
         result.status = "rejected"
-    reference = winner or (versions[0] if versions else None)
+    reference = winner.record if winner is not None else (versions[0] if versions else None)
     for record in versions:
-        if record is reference or record.path in result.rejected_corrections:
+        if reference is None or record is reference or record.path in result.rejected_corrections:
             continue
         _supersede(record, reference, superseded_reason(reference))
     for record in versions:
@@ -186,7 +200,7 @@ def decide_unit(paths: QuarterPaths, programme, unit_key: str, *, max_wait_secon
     return result
 
 
-def _decide_stamped_copies(paths: QuarterPaths, programme, records: list[FileRecord],
+def _decide_stamped_copies(paths: QuarterPaths, programme: Programme, records: list[FileRecord],
                            result: UnitResult) -> list[FileRecord]:
     """The unit's stamped copies; sets ``result.stamped_copy`` from the newest readable one.
 
@@ -213,7 +227,7 @@ def _decide_stamped_copies(paths: QuarterPaths, programme, records: list[FileRec
     return copies
 
 
-def _compared_copy(paths: QuarterPaths, record: FileRecord, result: UnitResult):
+def _compared_copy(paths: QuarterPaths, record: FileRecord, result: UnitResult) -> StampedCopy:
     """The copy read, compared with the accepted progress texts when there are some."""
     copy = read_stamped(paths, record.sha256 or "", paths.output_root / (record.archived_as or ""),
                         record.path)
@@ -225,19 +239,20 @@ def _compared_copy(paths: QuarterPaths, record: FileRecord, result: UnitResult):
     return compare_with_workbook(copy, [row.progress for row in result.rows])
 
 
-def _accept(result: UnitResult, winner: FileRecord, passed: _Passed, first_accepted: float) -> None:
+def _accept(result: UnitResult, winner: _Winner) -> None:
+    record, passed = winner.record, winner.passed
     result.status = "submitted"
-    result.accepted_sha256 = winner.sha256
-    result.accepted_path = winner.path
-    result.accepted_mtime = winner.mtime
-    result.first_accepted_mtime = first_accepted
+    result.accepted_sha256 = record.sha256
+    result.accepted_path = record.path
+    result.accepted_mtime = record.mtime
+    result.first_accepted_mtime = winner.first_accepted
     result.rows, result.indicators, result.warnings = passed.rows, passed.indicators, passed.warnings
     result.data_docs = passed.data_docs
     if result.data_docs:
         log.info("Data Docs for %s: %s", result.unit, result.data_docs)
 
 
-def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]) -> dict:
+def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]) -> UnitSummary:
     """Decide one unit's quarter, then mail it the findings on each new file version.
 
     Our faults (an internal error, a missing tool) fail the step before any mail: the unit
@@ -246,10 +261,10 @@ def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]
     result = decide_unit(paths, programme, unit_key, max_wait_seconds=0)
     fail_on_internal_errors(result.files)
     fail_on_missing_tools(result.files)
-    summary = {"unit": unit_key, "unit_name": result.unit_name, "status": result.status,
-               "files": len(result.files), "warnings": len(result.warnings),
-               "feedback": result.feedback, "data_docs": result.data_docs,
-               "feedback_mail": mail_feedback(paths, programme, result, smtp)}
+    summary: UnitSummary = {"unit": unit_key, "unit_name": result.unit_name, "status": result.status,
+                            "files": len(result.files), "warnings": len(result.warnings),
+                            "feedback": result.feedback, "data_docs": result.data_docs,
+                            "feedback_mail": mail_feedback(paths, programme, result, smtp)}
     log.info("Unit %s (%s): %s", unit_key, result.unit_name, summary)
     for line in findings_lines(result):
         log.info("%s", line)
@@ -257,7 +272,7 @@ def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]
 
 
 def mail_feedback(paths: QuarterPaths, programme: Programme, result: UnitResult,
-                  smtp: Callable[[], SmtpSettings]) -> dict:
+                  smtp: Callable[[], SmtpSettings]) -> StageOutcome:
     """Send the unit its due feedback mails; a mail problem never fails the ingest.
 
     The feedback ledger records only mails the server accepted, so the next run (of
@@ -276,7 +291,7 @@ def mail_feedback(paths: QuarterPaths, programme: Programme, result: UnitResult,
     return summary
 
 
-def map_label(summary: dict) -> str:
+def map_label(summary: UnitSummary) -> str:
     """The ingest_unit instance's name in the Airflow grid: unit and outcome, e.g. "<unit name> · 已退回"."""
     return f"{summary['unit_name']} · {label(UNIT_STATUS_ZH, summary['status'])}"
 

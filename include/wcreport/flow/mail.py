@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import quote
 
 from wcreport.core.settings import QuarterPaths
@@ -12,6 +13,7 @@ from wcreport.deliver.report_mail import send_report_once
 from wcreport.deliver.review import answer_review, open_review, review_request
 from wcreport.deliver.smtp import SmtpSettings
 from wcreport.flow.run import QuarterRun
+from wcreport.flow.summaries import MailPlan, MergeSummary, ReviewRequest, StageOutcome
 from wcreport.report.consolidate import Consolidated
 
 log = logging.getLogger(__name__)
@@ -30,8 +32,8 @@ def read_consolidated(path: str | Path) -> Consolidated:
     return Consolidated.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
-def plan_mail(run: QuarterRun, merged: dict, *, requested_by: str = "", base_url: str = "",
-              timeout_hours: float | None = None, send_on_timeout: bool = False) -> dict:
+def plan_mail(run: QuarterRun, merged: MergeSummary, *, requested_by: str = "", base_url: str = "",
+              timeout_hours: float | None = None, send_on_timeout: bool = False) -> MailPlan:
     """Which mail task runs next (``next``: a task id or None) and, for a correction, its review.
 
     A correction registers the quarter's one pending review (``deliver.review.open_review``) and
@@ -40,14 +42,19 @@ def plan_mail(run: QuarterRun, merged: dict, *, requested_by: str = "", base_url
     plan = open_review(read_consolidated(merged["consolidated"]), Path(merged["report"]), paths.mail_ledger,
                        paths.output, requested_by=requested_by)
     if plan["action"] == "send":
-        return {**plan, "next": SEND_TASK}
+        return _mail_plan(plan, SEND_TASK)
     if plan["action"] == "none":
         log.info("Mail for %s: nothing to send (%s)", paths.quarter, plan["reason"])
-        return {**plan, "next": None}
+        return _mail_plan(plan, None)
     subject, body = review_request(plan, programme, link=download_link(paths, Path(plan["workbook"]), base_url),
                                    timeout_hours=timeout_hours, send_on_timeout=send_on_timeout)
     log.info("Mail for %s: correction %s waits for approval: %s", paths.quarter, plan["id"], plan["changes"])
-    return {**plan, "next": REVIEW_TASK, "hitl": {"subject": subject, "body": body}}
+    return _mail_plan(plan, REVIEW_TASK, hitl=ReviewRequest(subject=subject, body=body))
+
+
+def _mail_plan(plan: dict[str, Any], next_task: str | None, **extra: Any) -> MailPlan:
+    """The stage's plan with the flow's keys added (``deliver.mail`` returns plain dicts)."""
+    return cast(MailPlan, {**plan, "next": next_task, **extra})
 
 
 def download_link(paths: QuarterPaths, file: Path, base_url: str = "") -> str:
@@ -59,7 +66,7 @@ def download_link(paths: QuarterPaths, file: Path, base_url: str = "") -> str:
     return f"{base_url.rstrip('/')}{DASHBOARD_FILES}{quote(relative.as_posix())}"
 
 
-def send(run: QuarterRun, merged: dict, smtp: SmtpSettings) -> dict:
+def send(run: QuarterRun, merged: MergeSummary, smtp: SmtpSettings) -> StageOutcome:
     """E-mail the quarter's first report, once (a correction goes through the review)."""
     paths, programme = run.paths, run.programme
     outcome = send_report_once(read_consolidated(merged["consolidated"]), Path(merged["report"]), programme,
@@ -68,8 +75,8 @@ def send(run: QuarterRun, merged: dict, smtp: SmtpSettings) -> dict:
     return outcome
 
 
-def send_correction(run: QuarterRun, plan: dict, approved: bool, responder: str | None,
-                    smtp: SmtpSettings | None) -> dict:
+def send_correction(run: QuarterRun, plan: MailPlan, approved: bool, responder: str | None,
+                    smtp: SmtpSettings | None) -> StageOutcome:
     """Act on the clerk's answer: send the approved correction once, or record the rejection."""
     paths, programme = run.paths, run.programme
     current = read_consolidated(paths.consolidated).content_hash()

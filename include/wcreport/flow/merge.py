@@ -10,6 +10,7 @@ from wcreport.core.unit_results import load_unit_result
 from wcreport.flow.checks import fail_on_internal_errors
 from wcreport.flow.gather import scan_inbox
 from wcreport.flow.run import QuarterRun
+from wcreport.flow.summaries import MergeSummary
 from wcreport.report.consolidate import consolidate
 from wcreport.report.manifest import build_manifest, verify_accepted, write_manifest
 from wcreport.report.workbook import report_filename, write_report
@@ -18,7 +19,7 @@ from wcreport.validate.outcome import build_data_docs_index
 log = logging.getLogger(__name__)
 
 
-def merge(run: QuarterRun) -> dict:
+def merge(run: QuarterRun) -> MergeSummary:
     """Build manifest, consolidated model and workbook from all units' results; paths for XCom."""
     paths, programme = run.paths, run.programme
     results = [load_unit_result(paths, programme, unit.key) for unit in programme.units]

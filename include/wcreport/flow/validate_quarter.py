@@ -10,12 +10,13 @@ import logging
 from wcreport.core.faults import OperationsFault
 from wcreport.flow.gather import scan_inbox
 from wcreport.flow.run import QuarterRun
+from wcreport.flow.summaries import StageOutcome
 from wcreport.validate.outcome import validate_quarter_batch
 
 log = logging.getLogger(__name__)
 
 
-def validate_quarter(run: QuarterRun) -> dict:
+def validate_quarter(run: QuarterRun) -> StageOutcome:
     """A summary of the batch (counts, seconds); only an operations fault fails the step."""
     paths, programme = run.paths, run.programme
     records = scan_inbox(paths, programme, max_wait_seconds=0)

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from wcreport.core.settings import settings
+from wcreport.orchestration.connections import SMTP_CONN_ID
 
-# The SMTP, connection and template modules are imported when an alert is sent, not when a
-# DAG file imports this module (through dag_defaults) at parse time.
-SMTP_CONN_ID = "smtp_default"
+# The SMTP and template modules are imported when an alert is sent, not when a DAG file
+# imports this module (through dag_defaults) at parse time.
 
 log = logging.getLogger(__name__)
 

@@ -3,17 +3,22 @@
 Domain code never reads Airflow state itself: it takes ``SmtpSettings``, address maps
 and the like as arguments. These readers follow the providers' conventions so an
 existing ``smtp_default`` connection works unchanged.
+
+Importing this module is cheap (stdlib only): ``alerts`` takes ``SMTP_CONN_ID`` from here while
+DAG files are parsed, so the SMTP module is imported by ``smtp_settings`` when it runs.
 """
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wcreport.deliver.smtp import MailConfigError, SmtpSettings
+if TYPE_CHECKING:
+    from wcreport.deliver.smtp import SmtpSettings
 
 log = logging.getLogger(__name__)
 
+# The one Airflow connection all outgoing mail goes through (the SMTP provider's default name).
 SMTP_CONN_ID = "smtp_default"
 
 
@@ -31,6 +36,8 @@ def smtp_settings(conn_id: str = SMTP_CONN_ID) -> SmtpSettings:
     failing that, the login.
     """
     from airflow.sdk import BaseHook  # imported here: keep DAG parsing light
+
+    from wcreport.deliver.smtp import MailConfigError, SmtpSettings
 
     conn = BaseHook.get_connection(conn_id)
     extra = conn.extra_dejson or {}

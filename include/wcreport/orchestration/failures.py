@@ -24,10 +24,6 @@ NO_RETRY_CAN_FIX: tuple[type[BaseException], ...] = (OperationsFault, MailConfig
 F = TypeVar("F", bound=Callable)
 
 
-def is_unfixable_by_retry(exc: BaseException) -> bool:
-    return isinstance(exc, NO_RETRY_CAN_FIX)
-
-
 def fail_fast(func: F) -> F:
     """Run ``func``; a fault no retry can fix becomes ``AirflowFailException`` (no retries)."""
 

@@ -37,12 +37,12 @@ from wcreport.intake.mailbox import (
     take_in,
 )
 from wcreport.intake.mailparts import Limits
+from wcreport.orchestration.connections import SMTP_CONN_ID
 from wcreport.orchestration.failures import fail_fast
 
 log = logging.getLogger(__name__)
 
 IMAP_CONN_ID = "imap_default"
-SMTP_CONN_ID = "smtp_default"
 BUSY_EVERY_MINUTES = 10
 
 

@@ -10,65 +10,72 @@ load the workbook writer).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
 from wcreport.core.programme import Programme
 from wcreport.core.settings import QuarterPaths
 from wcreport.core.unit_results import load_unit_result  # noqa: F401 - part of this module's interface
 from wcreport.flow.run import QuarterRun, ReminderRun
 from wcreport.flow.run import resolve_run as resolve
+from wcreport.flow.summaries import MailPlan, MergeSummary, StageOutcome, UnitSummary
 from wcreport.orchestration.connections import SMTP_CONN_ID, json_variable, smtp_settings
 from wcreport.orchestration.failures import fail_fast
 from wcreport.orchestration.review_answers import REVIEW_SEND, review_timeout_hours, send_on_timeout
 
+if TYPE_CHECKING:
+    from wcreport.deliver.reminders import RunSummary
 
-def quarter_run(run: dict | QuarterRun) -> QuarterRun:
+
+def quarter_run(run: dict[str, Any] | QuarterRun) -> QuarterRun:
     return run if isinstance(run, QuarterRun) else QuarterRun.model_validate(run)
 
 
-def paths_of(run: dict | QuarterRun) -> QuarterPaths:
+def paths_of(run: dict[str, Any] | QuarterRun) -> QuarterPaths:
     return quarter_run(run).paths
 
 
-def programme_of(run: dict | QuarterRun) -> Programme:
+def programme_of(run: dict[str, Any] | QuarterRun) -> Programme:
     return quarter_run(run).programme
 
 
 @fail_fast
 def resolve_run(quarter: str | None, inbox: str | None, output: str | None,
-                interval_start: dt.datetime | None = None) -> dict:
+                interval_start: dt.datetime | None = None) -> dict[str, Any]:
     return resolve(quarter, inbox, output, interval_start).model_dump()
 
 
 @fail_fast
-def gather(run: dict) -> list[str]:
+def gather(run: dict[str, Any]) -> list[str]:
     from wcreport.flow.gather import gather as gather_step
 
     return gather_step(quarter_run(run))
 
 
 @fail_fast
-def validate_quarter(run: dict) -> dict:
+def validate_quarter(run: dict[str, Any]) -> StageOutcome:
     from wcreport.flow.validate_quarter import validate_quarter as validate_step
 
     return validate_step(quarter_run(run))
 
 
 @fail_fast
-def ingest(run: dict, unit_key: str, conn_id: str = SMTP_CONN_ID) -> dict:
+def ingest(run: dict[str, Any], unit_key: str, conn_id: str = SMTP_CONN_ID) -> UnitSummary:
     from wcreport.flow.ingest_unit import ingest_unit
 
     return ingest_unit(quarter_run(run), unit_key, lambda: smtp_settings(conn_id))
 
 
 @fail_fast
-def merge(run: dict) -> dict:
+def merge(run: dict[str, Any]) -> MergeSummary:
     from wcreport.flow.merge import merge as merge_step
 
     return merge_step(quarter_run(run))
 
 
 @fail_fast
-def plan_mail(run: dict, merged: dict, params: dict | None = None, requested_by: str = "") -> dict:
+def plan_mail(run: dict[str, Any], merged: MergeSummary, params: dict[str, Any] | None = None,
+              requested_by: str = "") -> MailPlan:
     from wcreport.flow.mail import plan_mail as plan
 
     return plan(quarter_run(run), merged, requested_by=requested_by, base_url=_api_base_url(),
@@ -85,14 +92,15 @@ def _api_base_url() -> str:
 
 
 @fail_fast
-def send(run: dict, merged: dict, conn_id: str = SMTP_CONN_ID) -> dict:
+def send(run: dict[str, Any], merged: MergeSummary, conn_id: str = SMTP_CONN_ID) -> StageOutcome:
     from wcreport.flow.mail import send as send_step
 
     return send_step(quarter_run(run), merged, smtp_settings(conn_id))
 
 
 @fail_fast
-def send_correction(run: dict, plan: dict, answer: dict, conn_id: str = SMTP_CONN_ID) -> dict:
+def send_correction(run: dict[str, Any], plan: MailPlan, answer: dict[str, Any],
+                    conn_id: str = SMTP_CONN_ID) -> StageOutcome:
     approved = list(answer.get("chosen_options") or []) == [REVIEW_SEND]
     responder = (answer.get("responded_by_user") or {}).get("name") or None
     from wcreport.flow.mail import send_correction as send_step
@@ -102,7 +110,7 @@ def send_correction(run: dict, plan: dict, answer: dict, conn_id: str = SMTP_CON
 
 
 @fail_fast
-def send_reminders(run: dict) -> dict:
+def send_reminders(run: dict[str, Any]) -> StageOutcome:
     """Today's reminders for the run's quarter, through ``smtp_default``."""
     from wcreport.flow.reminders import send_reminders as send_step
     from wcreport.orchestration.alerts import send_mail
@@ -110,7 +118,8 @@ def send_reminders(run: dict) -> dict:
     return send_step(ReminderRun.model_validate(run), _unit_emails_variable(), send_mail)
 
 
-def remind_units(paths: QuarterPaths, programme: Programme, today: dt.date, *, only_units=None):
+def remind_units(paths: QuarterPaths, programme: Programme, today: dt.date, *,
+                 only_units: Collection[str] | None = None) -> RunSummary:
     """Reminders with the addresses of the programme file and the Variable report_unit_emails."""
     from wcreport.deliver.reminders import send_reminders as send_all
     from wcreport.deliver.reminders import unit_addresses
@@ -126,7 +135,7 @@ def _unit_emails_variable() -> dict[str, str]:
     return {str(k): str(v) for k, v in json_variable(UNIT_EMAILS_VARIABLE).items()}
 
 
-def map_label(summary: dict) -> str:
+def map_label(summary: UnitSummary) -> str:
     """The ingest_unit instance's name in the Airflow grid (``flow.ingest_unit.map_label``)."""
     from wcreport.flow.ingest_unit import map_label as label
 
