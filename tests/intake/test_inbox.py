@@ -71,7 +71,7 @@ def test_noise_is_ignored_each_with_its_reason(paths, programme):
         "空文件.xlsx": ("empty", "ignored"),
         "报送说明.txt": ("other", "ignored"),
         "扫描件.pdf": ("stamped_copy", "rejected"),     # a stamped copy, but a broken PDF
-        "说明.docx": ("other", "ignored"),
+        "说明.docx": ("spreadsheet", "rejected"),     # a Word file is read for its table: this one is broken
     }
     assert "盖章件 PDF 已损坏" in by_path(records)["扫描件.pdf"].reasons[0]
     reasons = {r.path: r.reasons[0] for r in records if r.status == "ignored"}
@@ -80,7 +80,7 @@ def test_noise_is_ignored_each_with_its_reason(paths, programme):
     assert "隐藏文件" in reasons["sub/.hidden.xlsx"]
     assert "临时文件（.tmp）" in reasons["卫健中心报表.xlsx.tmp"]
     assert "文件为空（0 字节）" in reasons["空文件.xlsx"]
-    assert "不是电子表格文件（.docx）" in reasons["说明.docx"]
+    assert "Word 文件已损坏" in by_path(records)["说明.docx"].reasons[0]
     good = by_path(records)["教体中心 报表（第1季度）#1 & final!.xlsx"]
     assert (good.unit, good.unit_source, good.format) == ("edu_sports", "unit_line", "xlsx")
     # every file, noise included, is archived exactly once under its hash

@@ -79,6 +79,17 @@ _TYPES = (
                         "unexpected": "文件内容异常，无法读取。" + _RESUBMIT}),
     FindingType("workbook.empty", "error", "the workbook has a worksheet",
                 "文件中没有工作表。请使用通知附件的报表格式填写后重新报送。"),
+    # A Word table (wcreport.intake.docx_reader) and a CSV (wcreport.intake.csv_reader)
+    FindingType("file.docx_corrupt", "error", "the .docx opens as a Word document",
+                "Word 文件已损坏，无法打开。请在 Word/WPS 中打开并重新保存为 .docx（或将报表另存为 .xlsx）后重新报送。"),
+    FindingType("file.docx_no_table", "error", "the Word document holds a table",
+                "Word 文件中没有表格，无法读取报表。" + _TEMPLATE_HINT
+                + "，在 Word/WPS 的表格中填写，或另存为 .xlsx 后重新报送。"),
+    FindingType("file.csv_encoding", "error", "the CSV decodes as UTF-8, GBK/GB18030 or UTF-16 text",
+                "无法识别 CSV 文件的编码（文件内容不是可读的文本）。请另存为 .xlsx 或 UTF-8 编码的 CSV 后重新报送。"),
+    FindingType("file.csv_corrupt", "error", "the CSV's quoting and fields are well formed",
+                "CSV 文件第 {line} 行格式有误（引号不配对或单元格内容过长），无法读取。"
+                "请另存为 .xlsx 或 UTF-8 编码的 CSV 后重新报送。"),
     # Locating the form (wcreport.intake.locate)
     FindingType("table.no_header", "error", "some sheet has the form's header row",
                 "在工作表{sheets}中都未找到报表表头行。" + _TEMPLATE_HINT + "，不要删除或改写表头。"),

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from wcreport.intake.csv_reader import read_csv, sniff_csv
+from wcreport.intake.docx_reader import read_docx, sniff_docx
 from wcreport.intake.reader import detect_format, read_workbook
 from wcreport.intake.stamped.sniff import sniff
 
@@ -49,6 +51,10 @@ FORMATS: tuple[Format, ...] = (
     # WPS saves old .xls content as .et: an OLE2 file is "xls" whatever its name
     Format("xls", SPREADSHEET, (".xls", ".xlt", ".et", ".ett"), detect_format, read_workbook),
     Format("ods", SPREADSHEET, (".ods", ".ots"), detect_format, read_workbook),
+    # the form as a Word table; after the workbooks, whose sniffer also answers for zips
+    Format("docx", SPREADSHEET, (".docx",), sniff_docx, read_docx),
+    # no magic: by name (.csv; a .txt only with the form's header, see csv_reader)
+    Format("csv", SPREADSHEET, (".csv",), sniff_csv, read_csv),
     Format("pdf", STAMPED_COPY, (".pdf",), sniff, _read_stamped),
     Format("jpeg", STAMPED_COPY, (".jpg", ".jpeg"), sniff, _read_stamped),
     Format("png", STAMPED_COPY, (".png",), sniff, _read_stamped),
@@ -61,7 +67,6 @@ FORMATS: tuple[Format, ...] = (
     Format("webp", STAMPED_COPY, (".webp",), None, None),
     Format("heic", STAMPED_COPY, (".heic",), None, None),
     Format("doc", DOCUMENT, (".doc",), None, None),
-    Format("docx", DOCUMENT, (".docx",), None, None),
     Format("wps", DOCUMENT, (".wps",), None, None),
     Format("rtf", DOCUMENT, (".rtf",), None, None),
 )

@@ -155,9 +155,8 @@ def _ole_encrypted(path: Path) -> bool:
     return "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data
 
 
-def read_workbook(path) -> WorkbookGrid:
-    """Read every sheet's cells and merged ranges; raise UnreadableFile with a Chinese reason."""
-    path = Path(path)
+def check_size(path: Path) -> int:
+    """The file's size; refuse a missing, empty or oversized file before any parser sees it."""
     try:
         size = path.stat().st_size
     except OSError:
@@ -166,6 +165,13 @@ def read_workbook(path) -> WorkbookGrid:
         raise UnreadableFile.of("file.empty")
     if size > (limit := settings().max_file_bytes):
         raise UnreadableFile.of("file.too_large", size_mb=size / MIB, limit_mb=limit // MIB)
+    return size
+
+
+def read_workbook(path) -> WorkbookGrid:
+    """Read every sheet's cells and merged ranges; raise UnreadableFile with a Chinese reason."""
+    path = Path(path)
+    check_size(path)
     fmt = detect_format(path)
     if fmt == "zip":
         raise UnreadableFile.of("zip.corrupt")
