@@ -19,6 +19,7 @@ from wcreport.core.io import read_json
 from wcreport.core.programme import load_programme
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import quarter_paths
+from wcreport.deliver.address_book import address_book
 from wcreport.deliver.forms import FIRST_DATA_ROW, FORM_SHEET, build_unit_workbook
 from wcreport.deliver.smtp import MailError, SmtpSettings
 from wcreport.deliver.unit_feedback import (
@@ -180,6 +181,27 @@ def test_no_address_no_mail_and_no_smtp_needed(paths, prog):
 
     outcome = send_unit_feedback(paths, prog, result, no_smtp)
     assert result.status == "rejected" and outcome.no_address == ["建设局/报表.xlsx"] and not outcome.sent
+
+
+def test_a_unit_whose_address_is_only_in_the_variable_gets_its_feedback(paths, prog, sink):
+    """One address book: the Variable report_unit_emails (where ops put addresses for reminders)
+    reaches the feedback mail too."""
+    put(paths, prog, "报表.xlsx", unit="construction")
+    result = ingest_unit(paths, prog, "construction", max_wait_seconds=0)
+    book = address_book(prog, {"construction": "jsj@units.example.org; jsj2@units.example.org"})
+    outcome = send_unit_feedback(paths, prog, result, lambda: smtp_of(sink), book=book,
+                                 today=dt.date(2023, 6, 21))
+    assert outcome.sent == ["建设局/报表.xlsx"]
+    (mail,) = sink.messages
+    assert mail.rcpt_tos == ["jsj@units.example.org", "jsj2@units.example.org"]
+
+
+def test_the_address_book_prefers_the_variable_and_reads_lists_and_separators(prog):
+    book = address_book(prog, {UNIT: ["a@x.cn", "not an address"], "zhongbu": "b@x.cn，c@x.cn", "nobody": "d@x.cn"})
+    assert book.of(UNIT) == ["a@x.cn"]
+    assert book.of("zhongbu") == ["b@x.cn", "c@x.cn"]
+    assert book.of("construction") == [] and "nobody" not in book.by_unit
+    assert address_book(prog).of("zhongbu") == ["zbz@units.example.org"]
 
 
 def test_an_accepted_version_without_warnings_gets_no_mail():

@@ -8,6 +8,7 @@ a reminder's result is the ``send_reminders`` task's return value (the reminder 
 from __future__ import annotations
 
 from wcreport.core.labels import UNIT_STATUS_ZH, label
+from wcreport.deliver.address_book import WHERE_TO_SET_AN_ADDRESS
 
 STATE_ZH = {None: "等待调度", "none": "等待调度", "scheduled": "已计划", "queued": "排队中", "running": "运行中",
             "success": "成功", "failed": "失败", "up_for_retry": "等待重试", "restarting": "重启中",
@@ -18,7 +19,7 @@ FAILED = {"failed", "upstream_failed", "removed"}
 # The reminder run's RunSummary lists, in the order a unit is looked up.
 REMINDER_OUTCOME_ZH = {
     "sent": "已发送提醒邮件",
-    "no_address": "未配置邮箱，未发送",
+    "no_address": "未配置邮箱，未发送（" + WHERE_TO_SET_AN_ADDRESS + "）",
     "already_sent_today": "今天已提醒过，未重复发送",
     "accepted": "该单位已通过校验，无需提醒，未发送",
     "failed": "发送失败（邮件服务出错），请查看提醒运行的日志",

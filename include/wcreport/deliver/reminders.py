@@ -36,10 +36,10 @@ from wcreport.core.programme import Programme, ProgrammeError, programme_for_yea
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import QuarterPaths
 from wcreport.core.templating import month_day_zh, render
+from wcreport.deliver.address_book import UNIT_EMAILS_VARIABLE, address_book
 
 log = logging.getLogger(__name__)
 
-UNIT_EMAILS_VARIABLE = "report_unit_emails"
 LEDGER_NAME = "reminder_ledger.json"
 ReminderKind = Literal["missing", "rejected", "stamped"]
 # A unit whose data passed still owes the stamped copy in these states (a greyscale scan,
@@ -117,17 +117,10 @@ def _resolve(root: Path, relative: str | None) -> Path | None:
     return path if path.is_absolute() else root / path
 
 
-def unit_addresses(programme: Programme, variable: Mapping[str, str] | None = None
+def unit_addresses(programme: Programme, variable: Mapping[str, object] | None = None
                    ) -> dict[str, str]:
-    """unit key -> address: the Variable report_unit_emails (given as a mapping) over Unit.email."""
-    addresses = {u.key: u.email for u in programme.units if u.email}
-    variable = variable or {}
-    for key, value in variable.items():
-        if key in programme.units_by_key and value and "@" in value:
-            addresses[key] = value.strip()
-        elif key not in programme.units_by_key:
-            log.warning("Variable %s names unknown unit %r", UNIT_EMAILS_VARIABLE, key)
-    return addresses
+    """unit key -> the address a reminder goes to (``deliver.address_book``)."""
+    return address_book(programme, variable).first()
 
 
 # --- what --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Feedback to a unit by e-mail as soon as its file is checked, once per file version.
 
 After a unit's ingest, each version of its file that was rejected, and the accepted one
-when it carries warnings, is mailed to the unit's addresses from the programme file: the
+when it carries warnings, is mailed to the unit's addresses (``deliver.address_book``: the programme file, or the
+Variable ``report_unit_emails``): the
 findings in Chinese (``templates/unit_feedback.html.j2`` autoescaped, ``.txt.j2``) with the
 feedback page attached. The leaders never get these mails.
 
@@ -29,6 +30,7 @@ from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths
 from wcreport.core.templating import render
+from wcreport.deliver.address_book import WHERE_TO_SET_AN_ADDRESS, AddressBook, address_book
 from wcreport.deliver.smtp import SmtpSettings, send_message
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,7 @@ class FeedbackMail:
 
 
 def compose(paths: QuarterPaths, programme: Programme, result: UnitResult, record: FileRecord,
-            today: dt.date | None = None) -> FeedbackMail:
+            today: dt.date | None = None, book: AddressBook | None = None) -> FeedbackMail:
     """The mail about one file version: subject, HTML and text bodies, the feedback page."""
     from wcreport.validate.feedback import problems_of, render_html, safe_name
 
@@ -113,7 +115,7 @@ def compose(paths: QuarterPaths, programme: Programme, result: UnitResult, recor
     state = "已退回，请修改后重新报送" if rejected else f"已接收（有{len(context['warnings'])}条提醒）"
     key = ledger_key(str(quarter), unit.key, record.sha256 or "")
     return FeedbackMail(
-        key=key, to=list(unit.addresses),
+        key=key, to=(book or address_book(programme)).of(unit.key),
         subject=f"{quarter.label_zh}实事进展情况报表{state}：{name}",
         html=render(__package__, "unit_feedback.html.j2", **context),
         text=render(__package__, "unit_feedback.txt.j2", **context),
@@ -157,8 +159,9 @@ class FeedbackOutcome:
 
 def send_unit_feedback(paths: QuarterPaths, programme: Programme, result: UnitResult,
                        smtp: Callable[[], SmtpSettings], *, send: Callable[..., None] = send_message,
-                       today: dt.date | None = None) -> FeedbackOutcome:
-    """Mail the unit about each due version not mailed before (see the module docstring).
+                       today: dt.date | None = None, book: AddressBook | None = None) -> FeedbackOutcome:
+    """Mail the unit about each due version not mailed before (see the module docstring), to its
+    addresses in ``book`` (default: the programme file's only).
 
     ``smtp`` is called only when a mail is due. Raises ``MailError`` when the server does
     not accept a mail; versions mailed before the failure stay recorded.
@@ -168,7 +171,9 @@ def send_unit_feedback(paths: QuarterPaths, programme: Programme, result: UnitRe
     if not due:
         return outcome
     unit = programme.units_by_key[result.unit]
-    if not unit.addresses:
+    book = book or address_book(programme)
+    if not book.of(unit.key):
+        log.warning("No e-mail address for unit %s (%s): %s", unit.key, unit.name, WHERE_TO_SET_AN_ADDRESS)
         outcome.no_address = [r.path for r in due]
         return outcome
     by_mail = mailed_versions(paths)
@@ -183,9 +188,9 @@ def send_unit_feedback(paths: QuarterPaths, programme: Programme, result: UnitRe
             outcome.already_sent.append(record.path)
             continue
         settings = settings or smtp()
-        if _send_once(paths, compose(paths, programme, result, record, today), record, settings, send):
+        if _send_once(paths, compose(paths, programme, result, record, today, book), record, settings, send):
             outcome.sent.append(record.path)
-            log.info("Feedback on %s mailed to %s (%s)", record.path, unit.name, ", ".join(unit.addresses))
+            log.info("Feedback on %s mailed to %s (%s)", record.path, unit.name, ", ".join(book.of(unit.key)))
         else:
             outcome.already_sent.append(record.path)
     return outcome

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths
 from wcreport.core.unit_results import previous_result, write_unit_result
+from wcreport.deliver.address_book import AddressBook, address_book
 from wcreport.deliver.smtp import MailConfigError, MailError, SmtpSettings
 from wcreport.deliver.unit_feedback import send_unit_feedback
 from wcreport.flow.checks import fail_on_internal_errors, fail_on_missing_tools
@@ -252,8 +253,10 @@ def _accept(result: UnitResult, winner: _Winner) -> None:
         log.info("Data Docs for %s: %s", result.unit, result.data_docs)
 
 
-def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]) -> UnitSummary:
-    """Decide one unit's quarter, then mail it the findings on each new file version.
+def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings],
+                unit_emails: Mapping[str, object] | None = None) -> UnitSummary:
+    """Decide one unit's quarter, then mail it the findings on each new file version, to its
+    addresses in the programme file or ``unit_emails`` (the Variable ``report_unit_emails``).
 
     Our faults (an internal error, a missing tool) fail the step before any mail: the unit
     is told nothing of them. The summary is small, for XCom and the grid's label."""
@@ -264,7 +267,8 @@ def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]
     summary: UnitSummary = {"unit": unit_key, "unit_name": result.unit_name, "status": result.status,
                             "files": len(result.files), "warnings": len(result.warnings),
                             "feedback": result.feedback, "data_docs": result.data_docs,
-                            "feedback_mail": mail_feedback(paths, programme, result, smtp)}
+                            "feedback_mail": mail_feedback(paths, programme, result, smtp,
+                                                           address_book(programme, unit_emails))}
     log.info("Unit %s (%s): %s", unit_key, result.unit_name, summary)
     for line in findings_lines(result):
         log.info("%s", line)
@@ -272,13 +276,13 @@ def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]
 
 
 def mail_feedback(paths: QuarterPaths, programme: Programme, result: UnitResult,
-                  smtp: Callable[[], SmtpSettings]) -> StageOutcome:
+                  smtp: Callable[[], SmtpSettings], book: AddressBook | None = None) -> StageOutcome:
     """Send the unit its due feedback mails; a mail problem never fails the ingest.
 
     The feedback ledger records only mails the server accepted, so the next run (of
     quarterly_report or the reminders' check) sends what is still due."""
     try:
-        outcome = send_unit_feedback(paths, programme, result, smtp)
+        outcome = send_unit_feedback(paths, programme, result, smtp, book=book)
     except (MailError, MailConfigError) as exc:
         log.warning("Feedback mail to %s not sent (%s); the next run sends it", result.unit, exc)
         return {"not_sent": str(exc)}

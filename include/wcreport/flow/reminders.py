@@ -10,7 +10,7 @@ from wcreport.flow.run import ReminderRun
 from wcreport.flow.summaries import StageOutcome
 
 
-def send_reminders(run: ReminderRun, extra_addresses: Mapping[str, str], send: Callable[..., None]) -> StageOutcome:
+def send_reminders(run: ReminderRun, extra_addresses: Mapping[str, object], send: Callable[..., None]) -> StageOutcome:
     """Remind the units due today, with the programme's addresses and ``extra_addresses`` (unit key →
     address). Units whose check failed (``run.unchecked``) are not reminded; the step then fails
     naming them, after the others' reminders went out."""

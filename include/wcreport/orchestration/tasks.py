@@ -63,7 +63,7 @@ def validate_quarter(run: dict[str, Any]) -> StageOutcome:
 def ingest(run: dict[str, Any], unit_key: str, conn_id: str = SMTP_CONN_ID) -> UnitSummary:
     from wcreport.flow.ingest_unit import ingest_unit
 
-    return ingest_unit(quarter_run(run), unit_key, lambda: smtp_settings(conn_id))
+    return ingest_unit(quarter_run(run), unit_key, lambda: smtp_settings(conn_id), _unit_emails_variable())
 
 
 @fail_fast
@@ -129,10 +129,11 @@ def remind_units(paths: QuarterPaths, programme: Programme, today: dt.date, *,
                     send=send_mail, only_units=only_units)
 
 
-def _unit_emails_variable() -> dict[str, str]:
-    from wcreport.deliver.reminders import UNIT_EMAILS_VARIABLE
+def _unit_emails_variable() -> dict[str, object]:
+    """The Variable report_unit_emails (unit key → address, several separated by commas, or a list)."""
+    from wcreport.deliver.address_book import UNIT_EMAILS_VARIABLE
 
-    return {str(k): str(v) for k, v in json_variable(UNIT_EMAILS_VARIABLE).items()}
+    return {str(k): v for k, v in json_variable(UNIT_EMAILS_VARIABLE).items()}
 
 
 def map_label(summary: UnitSummary) -> str:

@@ -1,0 +1,57 @@
+"""One address book for every mail to a unit (reminders, feedback, notices).
+
+A unit's addresses are the programme file's (``units[].email``/``emails``), unless the Airflow
+Variable ``report_unit_emails`` (``{"unit_key": "a@x.cn"}``, or several addresses separated by
+commas or semicolons) names the unit: the Variable is where ops put an address mid-year without
+editing the programme file, so it wins.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from wcreport.core.programme import Programme
+
+log = logging.getLogger(__name__)
+
+UNIT_EMAILS_VARIABLE = "report_unit_emails"
+# Shown wherever a mail to a unit could not go out: where an address is set.
+WHERE_TO_SET_AN_ADDRESS = (f"请在实事配置文件 include/programmes/<年份>.yaml 的 units[].email，"
+                           f"或 Airflow 变量 {UNIT_EMAILS_VARIABLE} 中为该单位配置邮箱")
+_SEPARATORS = re.compile(r"[,;，；\s]+")
+
+
+@dataclass(frozen=True)
+class AddressBook:
+    """unit key → its addresses, in the order mail is sent to them."""
+
+    by_unit: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def of(self, unit_key: str) -> list[str]:
+        return list(self.by_unit.get(unit_key, ()))
+
+    def first(self) -> dict[str, str]:
+        """unit key → its first address (one recipient per reminder)."""
+        return {key: addresses[0] for key, addresses in self.by_unit.items() if addresses}
+
+
+def address_book(programme: Programme, variable: Mapping[str, object] | None = None) -> AddressBook:
+    """The programme's addresses, each unit the Variable names replaced by the Variable's."""
+    book = {u.key: tuple(u.addresses) for u in programme.units if u.addresses}
+    for key, value in (variable or {}).items():
+        if key not in programme.units_by_key:
+            log.warning("Variable %s names unknown unit %r", UNIT_EMAILS_VARIABLE, key)
+            continue
+        addresses = _addresses(value)
+        if addresses:
+            book[key] = addresses
+        else:
+            log.warning("Variable %s: no address for unit %r in %r", UNIT_EMAILS_VARIABLE, key, value)
+    return AddressBook(book)
+
+
+def _addresses(value: object) -> tuple[str, ...]:
+    parts = value if isinstance(value, list) else _SEPARATORS.split(str(value or ""))
+    return tuple(dict.fromkeys(p.strip() for p in parts if isinstance(p, str) and "@" in p))
