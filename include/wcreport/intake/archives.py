@@ -35,7 +35,8 @@ ARCHIVE_MAX_MEMBERS = 200       # as the mailbox's zip attachments: a unit sends
 UTF8_FLAG = 0x800               # general purpose bit 11: the name is UTF-8
 ENCRYPTED_FLAG = 0x1
 # Members of a package, not of a folder someone zipped: the zip is a document, not an archive.
-_PACKAGE_MEMBERS = ("[Content_Types].xml", "mimetype", "META-INF/manifest.xml")
+_PACKAGE_MEMBERS = ("[Content_Types].xml", "mimetype", "META-INF/manifest.xml", "word/document.xml",
+                    "xl/workbook.xml", "xl/workbook.bin", "ppt/presentation.xml")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 FOLDER_MEMBER = "压缩包中的文件夹，不是报表，已忽略（其中的文件逐个列出）。"
 SEPARATOR = "!"                 # <archive path>!<member name>: a member's path in records and the manifest
