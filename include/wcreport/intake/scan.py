@@ -4,7 +4,9 @@ Every file under ``paths.inbox`` (recursively) yields exactly one FileRecord, in
 order; symbolic links and other non-regular entries are listed as ignored, with a
 reason, and never followed (``listing``). Every file is first copied once into the
 archive (``archive``); spreadsheets are read and their unit identified, stamped copies
-read and identified the same way.
+read and identified the same way. A plain .zip also yields one record per member
+(``<zip path>!<member name>``), each processed like a loose file in the zip's folder
+once the zip has passed its limits (``archives``).
 
 Ours or the unit's (``wcreport.core.faults``): a missing or unreadable inbox, an
 unwritable archive or cache and a damaged archive copy raise; they never turn into a
@@ -99,8 +101,9 @@ def process_file(paths, programme, record: FileRecord, unstable: bool) -> list[F
     if src.is_symlink():        # replaced by a link after the listing
         record.kind, record.status, record.reasons = "other", "ignored", [LINK_TO_FILE]
         return []
-    if kind == "spreadsheet" and (detect(src, ARCHIVE) is not None or is_damaged_zip(src, record.path)):
-        return open_archive(paths, programme, record, src)
+    container = container_format(src, record.path) if kind == "spreadsheet" else None
+    if container is not None:
+        return open_archive(paths, programme, record, src, container)
     process_content(paths, programme, record, src, kind, reason, record.path)
     return []
 
@@ -164,24 +167,29 @@ def _archived(paths, record: FileRecord, src: Path, fmt: str | None, *, member: 
     return True
 
 
-def open_archive(paths, programme, record: FileRecord, src: Path) -> list[FileRecord]:
+def container_format(path: Path, name: str) -> str | None:
+    """The archive format of a file's bytes ("zip"); a damaged file named .zip is one too (refused)."""
+    return detect(path, ARCHIVE) or ("zip" if is_damaged_zip(path, name) else None)
+
+
+def open_archive(paths, programme, record: FileRecord, src: Path, fmt: str) -> list[FileRecord]:
     """Archive the container itself, then each member as a file of its own (``archive_members``)."""
-    record.kind, record.format = "archive", "zip"
-    if not _archived(paths, record, src, "zip"):
+    record.kind, record.format = "archive", fmt
+    if not _archived(paths, record, src, fmt):
         return []
     target = paths.output_root / (record.archived_as or "")
     check_archive_copy(target)
-    opened = reader(detect(target, ARCHIVE), ARCHIVE)(target)
+    opened = reader(fmt, ARCHIVE)(target)
     if opened.refusal is not None:
         identity = identify_unit(None, record.path, programme)      # the folder or name tells whose, if anything
         record.unit, record.unit_source = identity.unit, identity.source
         record.status, record.reasons, record.findings = "rejected", [opened.refusal.message], [opened.refusal]
         return []
     record.status, record.reasons = "ignored", [archive_opened(record.path)]
-    return archive_members(opened, record, paths.archive, is_container=lambda path, name: (
-        detect(path, ARCHIVE) is not None or is_damaged_zip(path, name)),
-        process=lambda member, extracted, identity_path: _member_content(
-            paths, programme, member, extracted, identity_path))
+    return archive_members(opened, record, paths.archive,
+                           is_container=lambda path, name: container_format(path, name) is not None,
+                                              process=lambda member, extracted, identity_path: _member_content(
+                               paths, programme, member, extracted, identity_path))
 
 
 def _member_content(paths, programme, member: FileRecord, extracted: Path, identity_path: str) -> None:
