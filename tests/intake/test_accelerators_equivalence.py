@@ -15,6 +15,7 @@ import pytest
 
 from intake.conftest import EDU_ROWS
 from intake.corpus import Book, form_sheet, touch_mtime, write
+from intake.test_archives import make_zip, xlsx_bytes
 from intake.test_corpus_dag import build_corpus
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import quarter_paths
@@ -26,7 +27,7 @@ OLD = time.time() - 3600
 
 
 def _extras(paths) -> None:
-    """What the corpora leave out: unit folders, links, a file dated in the future, a .tif scan, a .docx."""
+    """What the corpora leave out: unit folders, links, a file dated in the future, a .tif scan, a .docx, zips."""
     def form(rel, unit_line="教育和体育事业中心", mtime=OLD):
         touch_mtime(write(Book([form_sheet(unit_line, EDU_ROWS)]), paths.inbox / rel), mtime)
 
@@ -37,6 +38,12 @@ def _extras(paths) -> None:
     for name, data in (("盖章件.tif", b"II*\x00scan"), ("说明.docx", b"PK\x03\x04doc")):
         (paths.inbox / name).write_bytes(data)
         touch_mtime(paths.inbox / name, OLD)
+    # zips: in a unit's folder (GBK names, as Windows writes them), loose, and one refused
+    make_zip(paths.inbox / "教体中心" / "材料.zip", [("教体中心报表.xlsx", xlsx_bytes()), ("Thumbs.db", b"t")],
+             windows=True)
+    make_zip(paths.inbox / "两个单位.zip", [("教体中心.xlsx", xlsx_bytes()),
+                                          ("卫健中心.xlsx", xlsx_bytes("卫生健康事业中心", rows=[]))])
+    make_zip(paths.inbox / "卫健中心" / "太多.zip", [(f"{i}.txt", b"x") for i in range(201)])
     os.symlink(paths.inbox / "教体中心", paths.inbox / "链接")
     os.symlink(paths.inbox / "nowhere.xlsx", paths.inbox / "断开的链接.xlsx")
 
@@ -75,6 +82,10 @@ def test_the_records_are_the_same_with_accelerators_on_cold_warm_and_off(inbox, 
     plain = scans(inbox, programme)         # first: it makes the archive copies (and their first-seen times)
     assert not (inbox.output / "cache").exists()
     assert len(plain[""]) > 20
+    members = {unit: [r["path"] for r in records if ".zip!" in r["path"]] for unit, records in plain.items()}
+    assert members["edu_sports"] == ["两个单位.zip!教体中心.xlsx", "教体中心/材料.zip!教体中心报表.xlsx"]
+    assert members["health"] == ["两个单位.zip!卫健中心.xlsx"]
+    assert {r["path"]: r["status"] for r in plain["health"]}["卫健中心/太多.zip"] == "rejected"
     monkeypatch.setenv("REPORT_ACCELERATORS", "on")
     assert scans(inbox, programme, cold=True) == plain
     scan_and_identify(inbox, programme, max_wait_seconds=0)

@@ -21,6 +21,7 @@ from wcreport.core.model import FORM_FIELDS, FORM_HEADERS_ZH, Finding, Severity
 _RESUBMIT = "请另存为 .xlsx 后重新报送。"
 _TEMPLATE_HINT = "请使用通知附件的报表格式（表头：" + "、".join(FORM_HEADERS_ZH[f] for f in FORM_FIELDS) + "）"
 _RESCAN = "请重新扫描盖章后的纸质报表（PDF 或 JPG/PNG 图片）后报送"
+_SEND_LOOSE = "请直接发送表格文件（.xlsx）和盖章扫描件，不要压缩或加密。"
 _FILL_IN_UNIT = "请在表格第2行「单位：」后填写本单位全称（与通知中的责任单位名称一致）后重新报送。"
 
 
@@ -71,6 +72,24 @@ _TYPES = (
                         "ratio": "文件内部部件 {member} 的压缩比异常（疑似压缩炸弹），已拒收。" + _RESUBMIT}),
     FindingType("encrypted", "error", "the file has no password",
                 "文件设置了打开密码或已加密，无法读取。请取消密码保护后另存为 .xlsx 重新报送。"),
+    # A .zip a unit sent (wcreport.intake.archives): judged before anything is extracted
+    FindingType("archive.corrupt", "error", "the archive opens and its members decompress",
+                "压缩包已损坏，无法打开。" + _SEND_LOOSE,
+                causes={"member": "压缩包中的文件「{member}」已损坏，无法解压。" + _SEND_LOOSE}),
+    FindingType("archive.encrypted", "error", "the archive has no password",
+                "压缩包已加密（设置了密码），无法打开。" + _SEND_LOOSE),
+    FindingType("archive.too_many_members", "error", "the archive holds at most the member limit",
+                "压缩包中有 {count} 个文件，超过上限 {limit} 个，未解压。" + _SEND_LOOSE),
+    FindingType("archive.too_large", "error", "declared member sizes, total size and compression ratios within limits",
+                "压缩包解压后共约 {size_mb} MB，超过安全上限 {limit_mb} MB，未解压。" + _SEND_LOOSE,
+                causes={"member": "压缩包中的文件「{member}」解压后约 {size_mb} MB，超过单个文件上限 {limit_mb} MB，"
+                                  "未解压。" + _SEND_LOOSE,
+                        "ratio": "压缩包中的文件「{member}」压缩比异常（约 {ratio}:1，疑似压缩炸弹），未解压。"
+                                 + _SEND_LOOSE}),
+    FindingType("archive.unsafe_name", "error", "no member name leaves the archive (../, absolute paths)",
+                "压缩包中的文件名「{member}」含有上级目录（..）或绝对路径，整个压缩包未解压。" + _SEND_LOOSE),
+    FindingType("archive.nested", "warning", "archives are opened one level deep",
+                "压缩包中的「{member}」仍是压缩包，只打开一层，其中的文件未处理。" + _SEND_LOOSE),
     FindingType("xml.dtd", "error", "no XML member declares a DTD or entities",
                 "文件内部 XML 含有 DTD/实体声明（疑似 XML 炸弹），已拒收。" + _RESUBMIT),
     FindingType("file.corrupt", "error", "the spreadsheet parser reads every sheet",

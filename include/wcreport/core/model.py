@@ -90,12 +90,14 @@ class ParsedReport(_Model):
 class FileRecord(_Model):
     """One file of the quarter's inbox folder, as the manifest lists it."""
 
-    path: str                      # relative to the quarter's inbox folder
+    path: str                      # relative to the quarter's inbox folder; an archive's member:
+                                   # "<archive path>!<member name>" (docs/manifest.md)
     size: int
     mtime: float
     sha256: str | None = None
     archived_as: str | None = None # relative to the output root
-    kind: Literal["spreadsheet", "stamped_copy", "lock", "hidden", "temporary", "other", "empty"] = "spreadsheet"
+    kind: Literal["spreadsheet", "stamped_copy", "lock", "hidden", "temporary", "other", "empty",
+                  "archive"] = "spreadsheet"
     format: str | None = None      # detected from bytes: xlsx, xlsm, xls, ods, ...
     unit: str | None = None        # unit key, once identified
     unit_source: str | None = None # evidence used: folder, sender, unit_line (joined by "+"), units_column,

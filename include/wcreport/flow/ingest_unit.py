@@ -174,7 +174,8 @@ def decide_unit(paths: QuarterPaths, programme: Programme, unit_key: str, *,
     # An unreadable inbox is an operations problem, not a unit's: let the task fail and alert.
     # Only this unit's files: the others come from the stat cache without being read.
     records = scan_and_identify(paths, programme, max_wait_seconds=max_wait_seconds, unit=unit_key)
-    mine = [r for r in records if r.unit == unit_key and r.kind == "spreadsheet"
+    # a refused archive (a zip bomb, an encrypted zip) counts as a version that failed
+    mine = [r for r in records if r.unit == unit_key and r.kind in ("spreadsheet", "archive")
             and r.status in ("pending", "rejected")]
     versions = _distinct_versions(mine)
     winner = _decide_versions(paths, programme, unit_key, versions)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from wcreport.intake.archives import open_zip, sniff_zip
 from wcreport.intake.csv_reader import read_csv, sniff_csv
 from wcreport.intake.docx_reader import read_docx, sniff_docx
 from wcreport.intake.reader import detect_format, read_workbook
@@ -19,6 +20,7 @@ from wcreport.intake.stamped.sniff import sniff
 SPREADSHEET = "spreadsheet"       # a table the report is read from (FileRecord.kind)
 STAMPED_COPY = "stamped_copy"     # the scan of the printed, stamped form
 DOCUMENT = "document"             # kept from a mail for the staff, never read
+ARCHIVE = "archive"               # a container whose members are files of their own (read: its opener)
 
 
 def _read_stamped(path: Path, *, name: str, config):
@@ -34,7 +36,7 @@ class Format:
     """One format: what it is called, how its bytes and names show it, and who reads it."""
 
     name: str                                       # as records name it, and the archive copy's extension
-    kind: str                                       # SPREADSHEET, STAMPED_COPY or DOCUMENT
+    kind: str                                       # SPREADSHEET, STAMPED_COPY, DOCUMENT or ARCHIVE
     extensions: tuple[str, ...]                     # file names that claim it (lower case, with the dot)
     sniff: Callable[[Path], str | None] | None      # names the format from the bytes (None: by name only)
     read: Callable | None                           # reads an archive copy (None: kept, not read)
@@ -69,6 +71,8 @@ FORMATS: tuple[Format, ...] = (
     Format("doc", DOCUMENT, (".doc",), None, None),
     Format("wps", DOCUMENT, (".wps",), None, None),
     Format("rtf", DOCUMENT, (".rtf",), None, None),
+    # a plain zip (an xlsx, ods or docx is a package, not an archive): its members are opened
+    Format("zip", ARCHIVE, (".zip",), sniff_zip, open_zip),
 )
 _BY_NAME = {f.name: f for f in FORMATS if f.sniff is not None}
 _EXT_RE = re.compile(r"^[a-z0-9]{1,8}$")

@@ -4,6 +4,10 @@ A file unchanged since the last scan is not copied, hashed, read or identified a
 a unit's scan (one ``ingest_unit``) reads only that unit's records and lists only what
 may be its files (``unit_listing``). The records are those of the plain scan
 (``wcreport.intake.scan``), which hands in how one file is processed.
+
+An archive (a .zip) is not kept in the stat cache: each scan opens it again from its own
+stat and bytes, so its members' records are made the same way in the full scan and in a
+unit's scan (their readings still come from the read caches, by content hash).
 """
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ from wcreport.intake.accelerators.unit_listing import list_for_unit
 from wcreport.intake.listing import list_inbox
 from wcreport.intake.stability import settle
 
-# (paths, programme, rel, lstat, still being written) -> the file's record, None if it vanished
-Process = Callable[[object, object, str, os.stat_result, bool], FileRecord | None]
+# (paths, programme, rel, lstat, still being written) -> the file's record, then its members'
+# if it is an archive; none if it vanished
+Process = Callable[[object, object, str, os.stat_result, bool], list[FileRecord]]
 
 
 def cached_scan(paths, programme, *, stable_seconds: float, max_wait_seconds: float, unit: str | None,
@@ -46,11 +51,9 @@ def cached_scan(paths, programme, *, stable_seconds: float, max_wait_seconds: fl
             if cached is not None:
                 records.append(cached)
                 continue
-        record = process(paths, programme, rel, st, rel in unstable)
-        if record is None:
-            continue
-        cache.store(rel, st, record)
-        if unit is None or record.unit == unit:
-            records.append(record)
+        made = process(paths, programme, rel, st, rel in unstable)
+        if len(made) == 1:      # an opened archive is not kept: its members come from its bytes each scan
+            cache.store(rel, st, made[0])
+        records += [record for record in made if unit is None or record.unit == unit]
     cache.save(present=set(stats) | others, listed=folders)
     return sorted(records, key=lambda r: r.path)
