@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wcreport.core.settings import settings
+from wcreport.core.settings import ops_email
 from wcreport.orchestration.connections import SMTP_CONN_ID
 
 # The SMTP and template modules are imported when an alert is sent, not when a DAG file
@@ -54,8 +54,10 @@ def split_addresses(value: str | None) -> list[str]:
 
 
 def ops_recipients() -> list[str]:
-    """Ops addresses: env REPORT_OPS_EMAIL, else Airflow Variable report_ops_email."""
-    found = split_addresses(settings().ops_email)
+    """Ops addresses: env REPORT_OPS_EMAIL, else Airflow Variable report_ops_email.
+
+    Read alone, so the alert about another wrong setting still goes out."""
+    found = split_addresses(ops_email())
     if found:
         return found
     from wcreport.orchestration.connections import variable
