@@ -26,7 +26,7 @@ from wcreport.deliver.forms import build_unit_workbook
 from wcreport.intake.identity import match_unit
 from wcreport.intake.stamped import agreement, compare_with_workbook, detect_seal, read_stamped_copy, sniff
 from wcreport.intake.stamped.agree import passages
-from wcreport.intake.stamped.ocr import Word, parse_tsv, unit_line, unit_line_from_words
+from wcreport.intake.stamped.ocr import Word, parse_tsv, tidy, unit_line, unit_line_from_words
 from wcreport.intake.stamped.reasons import MESSAGES
 
 QUARTER = Quarter.parse("2023Q2")
@@ -279,6 +279,32 @@ def test_unit_line_from_words_joins_blocks_on_the_same_visual_line():
     assert [w.text for w in words][:2] == ["单位", ":"]
     assert unit_line_from_words(words) == "(盖章)四宝山街道"
     assert unit_line_from_words([Word("责任单位", 0, 0, 40, 20, (1, 1, 1))]) is None
+
+
+def _words(*texts: str) -> list[Word]:
+    """One visual line of words, left to right, as Tesseract boxes them."""
+    return [Word(text, 100 + 80 * i, 230, 70, 36, (1 + i, 1, 1)) for i, text in enumerate(texts)]
+
+
+@pytest.mark.parametrize("rule", ["|", "｜", "丨", "│"])
+def test_table_rules_read_as_glyphs_are_never_quoted_to_people(programme, rule):
+    """Tesseract reads a table's vertical rule as 「|」: the unit is asked about 「(盖章) 火星街道」,
+    never 「(盖章)|火星街道」."""
+    from wcreport.core.model import ParsedReport
+    from wcreport.intake.identity import identify_unit
+
+    line = unit_line_from_words(_words("单位：", "(盖章)", rule, "火星", "街道", rule))
+    assert line == "(盖章) 火星街道"
+    assert unit_line_from_words(_words("单位：", f"{rule}四宝山", "街道")) == "四宝山街道"
+    identity = identify_unit(ParsedReport(unit_line=line), "盖章件.pdf", programme)
+    assert identity.unit is None and "「(盖章) 火星街道」" in identity.reason
+    assert not any(glyph in identity.reason for glyph in "|｜丨│")
+
+
+def test_the_copys_text_keeps_cells_apart_without_rule_glyphs():
+    tsv_line = "单位：(盖章) | 四 宝 山 街 道 | 2023年\n| 序号 | 实事名称 |"
+    assert tidy(tsv_line) == "单位：(盖章) 四宝山街道 2023年\n序号 实事名称"
+    assert unit_line(tidy(tsv_line)) == "(盖章) 四宝山街道 2023年"
 
 
 def test_agreement_is_robust_to_ocr_noise_and_layout():
