@@ -240,12 +240,29 @@ def test_ocr_time_limit_keeps_what_was_seen(scans):
 
 
 def test_missing_tesseract_is_an_ops_problem_not_the_units(monkeypatch, scans):
+    from wcreport.core.labels import STAMPED_ZH, stamped_missing, stamped_state
+
     path, _ = scans["unsealed.jpg"]
     monkeypatch.setenv("PATH", "/nonexistent")
     copy = read_stamped_copy(path)
     assert copy.seal is False                            # the seal check needs no external tool
-    missing = [f for f in copy.findings if f.code == "stamped.tool.missing"]
-    assert missing and missing[0].severity == "warning" and "tesseract-ocr" in missing[0].message
+    assert STAMPED_ZH[stamped_state(copy, 0.75)] == "未见公章"   # a fact the colour page showed stays
+    # Only the server's reason: no "no text, scan again" for a text nobody could read.
+    assert [f.code for f in copy.findings] == ["stamped.tool.missing"]
+    assert copy.findings[0].severity == "warning" and "tesseract-ocr" in copy.findings[0].message
+    assert "无需重新报送" in copy.reasons[0] and not stamped_missing(copy)   # no reminder to send it again
+
+
+def test_a_pdf_unread_for_want_of_pdftoppm_is_shown_unconfirmed_for_the_clerk(monkeypatch, scans):
+    from wcreport.core.labels import STAMPED_ZH, stamped_missing, stamped_state
+
+    path, _ = scans["sealed.pdf"]
+    monkeypatch.setenv("PATH", "/nonexistent")
+    copy = read_stamped_copy(path)
+    assert copy.format == "pdf" and copy.pages_read == 0 and copy.seal is None
+    assert [(f.code, f.severity) for f in copy.findings] == [("stamped.tool.missing", "warning")]
+    assert "pdftoppm" in copy.reasons[0] and "无需重新报送" in copy.reasons[0]
+    assert STAMPED_ZH[stamped_state(copy, 0.75)] == "无法确认" and not stamped_missing(copy)
 
 
 def test_format_is_recognised_by_bytes_not_name(tmp_path, scans):

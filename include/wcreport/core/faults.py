@@ -43,10 +43,6 @@ class InternalError(OperationsFault):
     """Our code failed on a file: a bug to fix, not the unit's fault."""
 
 
-class ToolMissing(OperationsFault):
-    """A system tool the pipeline needs is not installed on the worker (e.g. Tesseract for stamped copies)."""
-
-
 class InboxBusy(RuntimeError):
     """Files of the inbox were still being written when the wait ran out: retry later."""
 
