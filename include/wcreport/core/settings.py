@@ -11,9 +11,9 @@ import os
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wcreport.core.faults import SettingsError
 from wcreport.core.quarter import Quarter
