@@ -35,7 +35,7 @@ _UNIT_LINE_RE = re.compile(r"(?<!责任)单\s*位\s*[:：;；]\s*(?P<rest>[^\n]*
 _UNIT_LINE_END_RE = re.compile(r"\s{3,}|[|]")
 _LEADING_COLON_RE = re.compile(r"^[\s:：;；.,，。]+")
 # Tesseract reads a table's vertical rules as these glyphs; they are lines on the paper, not
-# text, and must never be quoted back to a person (「(盖章)|四宝山街道」).
+# text, and must never be quoted back to a person (「(盖章)|某某街道」).
 _RULES = "|｜¦丨│┃"
 _RULE_RE = re.compile(rf"[ \t]*[{_RULES}]+[ \t]*")
 
