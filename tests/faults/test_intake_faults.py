@@ -170,21 +170,56 @@ def test_archive_copies_honour_the_umask(paths, programme):
     assert oct((paths.output_root / record.archived_as).stat().st_mode & 0o777) == oct(0o440)
 
 
-def test_a_worker_without_ocr_tools_fails_gather_instead_of_warning_the_unit(paths, programme, monkeypatch):
-    from wcreport.core.faults import ToolMissing
+def test_a_worker_without_ocr_tools_alerts_ops_and_the_quarter_goes_on(paths, programme, monkeypatch, caplog):
+    """One unit's advisory scan must not cost the quarter its report: gather succeeds with every
+    unit, the log says it at error level, ops get one alert mail, the unit's file is not refused."""
+    import logging
+
     from wcreport.core.findings_catalogue import finding
     from wcreport.core.model import StampedCopy
-    from wcreport.orchestration import tasks
+    from wcreport.orchestration import alerts, tasks
 
+    form(paths, "教体中心.xlsx")
     scan = paths.inbox / "教体中心盖章件.pdf"
-    scan.parent.mkdir(parents=True)
     scan.write_bytes(b"%PDF-1.4\n%%EOF\n")
     touch_mtime(scan, OLD)
     missing = finding("stamped.tool.missing", tool="tesseract-ocr")
     monkeypatch.setattr(stamped, "read_stamped_copy", lambda path, name, config: StampedCopy(
         path=name, format="pdf", readable=True, findings=[missing], reasons=[missing.message]))
+    sent = []
+    monkeypatch.setattr(alerts, "send_mail", lambda to, subject, html, **kw: sent.append((to, subject, kw)))
+    monkeypatch.setenv("REPORT_OPS_EMAIL", "ops@example.org")
     run = {"quarter": "2023Q1", "inbox": str(paths.inbox_root), "output": str(paths.output_root)}
-    with pytest.raises(Exception) as caught:
-        tasks.gather(run)
-    assert isinstance(caught.value.__cause__, ToolMissing)
-    assert "tesseract-ocr" in str(caught.value) and "install_system_packages.sh" in str(caught.value)
+    with caplog.at_level(logging.ERROR):
+        units = tasks.gather(run)
+    assert units == [u.key for u in programme.units]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("教体中心盖章件.pdf" in e and "tesseract-ocr" in e and "install_system_packages.sh" in e
+               for e in errors)
+    ((to, subject, extra),) = sent
+    assert to == ["ops@example.org"] and "需要管理员处理" in subject
+    assert "教体中心盖章件.pdf" in extra["text_body"] and "无法确认" in extra["text_body"]
+    records = gather_step.scan_inbox(paths, programme, max_wait_seconds=0)
+    assert {r.path: r.status for r in records}["教体中心盖章件.pdf"] == "pending"     # not refused
+
+
+def test_gather_without_ocr_tools_and_without_an_ops_address_still_succeeds(paths, programme, monkeypatch, caplog):
+    import logging
+
+    from wcreport.core.findings_catalogue import finding
+    from wcreport.core.model import StampedCopy
+    from wcreport.orchestration import alerts, tasks
+
+    scan = paths.inbox / "教体中心盖章件.pdf"
+    scan.parent.mkdir(parents=True)
+    scan.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    touch_mtime(scan, OLD)
+    missing = finding("stamped.tool.missing", tool="pdftoppm")
+    monkeypatch.setattr(stamped, "read_stamped_copy", lambda path, name, config: StampedCopy(
+        path=name, format="pdf", readable=True, findings=[missing], reasons=[missing.message]))
+    monkeypatch.setattr(alerts, "send_mail", lambda *a, **kw: pytest.fail("no ops address: nothing to send"))
+    monkeypatch.setattr("wcreport.orchestration.connections.variable", lambda name: None)
+    run = {"quarter": "2023Q1", "inbox": str(paths.inbox_root), "output": str(paths.output_root)}
+    with caplog.at_level(logging.ERROR):
+        assert tasks.gather(run) == [u.key for u in programme.units]
+    assert any("no ops address is set" in r.getMessage() for r in caplog.records)

@@ -45,3 +45,17 @@ def test_damaged_state_fails_at_once_and_an_outage_is_retried():
     assert type(raised(fail_fast(damaged))).__name__ == "AirflowFailException"
     assert "Fix: rebuild it" in str(raised(fail_fast(damaged)))
     assert isinstance(raised(fail_fast(outage)), MailError)       # Airflow retries it with backoff
+
+
+def test_a_nonsense_setting_fails_the_first_step_of_every_dag_at_once(monkeypatch, tmp_path):
+    """REPORT_MAX_FILE_BYTES=0 would reject every unit's file as too large: no run may start on it."""
+    from wcreport.orchestration import mailbox, tasks
+
+    monkeypatch.setenv("REPORT_MAX_FILE_BYTES", "0")
+    # quarterly_report and quarterly_reminders begin with resolve_run, even with explicit folders
+    error = raised(tasks.resolve_run, "2023Q1", str(tmp_path), str(tmp_path))
+    assert type(error).__name__ == "AirflowFailException"
+    assert "SettingsError" in str(error) and "REPORT_MAX_FILE_BYTES='0'" in str(error) and "64 KiB" in str(error)
+    # mailbox_intake begins with resolve_poll
+    error = raised(mailbox.resolve_poll, {"inbox": str(tmp_path), "output": str(tmp_path)})
+    assert type(error).__name__ == "AirflowFailException" and "REPORT_MAX_FILE_BYTES" in str(error)

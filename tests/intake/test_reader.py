@@ -115,8 +115,10 @@ def test_zip_bomb_refused_by_declared_size(tmp_path, monkeypatch):
 
 
 def test_oversize_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPORT_MAX_FILE_BYTES", "1000")
+    monkeypatch.setenv("REPORT_MAX_FILE_BYTES", "64KiB")          # the smallest limit the setting allows
     path = write(BOOK, tmp_path / "a.xlsx")
+    with path.open("ab") as grown:                                  # the size is checked before the bytes
+        grown.write(b"\0" * 64 * 1024)
     expect(path, "file.too_large", "超过上限")
 
 

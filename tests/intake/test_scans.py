@@ -26,7 +26,7 @@ from wcreport.deliver.forms import build_unit_workbook
 from wcreport.intake.identity import match_unit
 from wcreport.intake.stamped import agreement, compare_with_workbook, detect_seal, read_stamped_copy, sniff
 from wcreport.intake.stamped.agree import passages
-from wcreport.intake.stamped.ocr import Word, parse_tsv, unit_line, unit_line_from_words
+from wcreport.intake.stamped.ocr import Word, parse_tsv, tidy, unit_line, unit_line_from_words
 from wcreport.intake.stamped.reasons import MESSAGES
 
 QUARTER = Quarter.parse("2023Q2")
@@ -240,12 +240,29 @@ def test_ocr_time_limit_keeps_what_was_seen(scans):
 
 
 def test_missing_tesseract_is_an_ops_problem_not_the_units(monkeypatch, scans):
+    from wcreport.core.labels import STAMPED_ZH, stamped_missing, stamped_state
+
     path, _ = scans["unsealed.jpg"]
     monkeypatch.setenv("PATH", "/nonexistent")
     copy = read_stamped_copy(path)
     assert copy.seal is False                            # the seal check needs no external tool
-    missing = [f for f in copy.findings if f.code == "stamped.tool.missing"]
-    assert missing and missing[0].severity == "warning" and "tesseract-ocr" in missing[0].message
+    assert STAMPED_ZH[stamped_state(copy, 0.75)] == "未见公章"   # a fact the colour page showed stays
+    # Only the server's reason: no "no text, scan again" for a text nobody could read.
+    assert [f.code for f in copy.findings] == ["stamped.tool.missing"]
+    assert copy.findings[0].severity == "warning" and "tesseract-ocr" in copy.findings[0].message
+    assert "无需重新报送" in copy.reasons[0] and not stamped_missing(copy)   # no reminder to send it again
+
+
+def test_a_pdf_unread_for_want_of_pdftoppm_is_shown_unconfirmed_for_the_clerk(monkeypatch, scans):
+    from wcreport.core.labels import STAMPED_ZH, stamped_missing, stamped_state
+
+    path, _ = scans["sealed.pdf"]
+    monkeypatch.setenv("PATH", "/nonexistent")
+    copy = read_stamped_copy(path)
+    assert copy.format == "pdf" and copy.pages_read == 0 and copy.seal is None
+    assert [(f.code, f.severity) for f in copy.findings] == [("stamped.tool.missing", "warning")]
+    assert "pdftoppm" in copy.reasons[0] and "无需重新报送" in copy.reasons[0]
+    assert STAMPED_ZH[stamped_state(copy, 0.75)] == "无法确认" and not stamped_missing(copy)
 
 
 def test_format_is_recognised_by_bytes_not_name(tmp_path, scans):
@@ -279,6 +296,32 @@ def test_unit_line_from_words_joins_blocks_on_the_same_visual_line():
     assert [w.text for w in words][:2] == ["单位", ":"]
     assert unit_line_from_words(words) == "(盖章)四宝山街道"
     assert unit_line_from_words([Word("责任单位", 0, 0, 40, 20, (1, 1, 1))]) is None
+
+
+def _words(*texts: str) -> list[Word]:
+    """One visual line of words, left to right, as Tesseract boxes them."""
+    return [Word(text, 100 + 80 * i, 230, 70, 36, (1 + i, 1, 1)) for i, text in enumerate(texts)]
+
+
+@pytest.mark.parametrize("rule", ["|", "｜", "丨", "│"])
+def test_table_rules_read_as_glyphs_are_never_quoted_to_people(programme, rule):
+    """Tesseract reads a table's vertical rule as 「|」: the unit is asked about 「(盖章) 火星街道」,
+    never 「(盖章)|火星街道」."""
+    from wcreport.core.model import ParsedReport
+    from wcreport.intake.identity import identify_unit
+
+    line = unit_line_from_words(_words("单位：", "(盖章)", rule, "火星", "街道", rule))
+    assert line == "(盖章) 火星街道"
+    assert unit_line_from_words(_words("单位：", f"{rule}四宝山", "街道")) == "四宝山街道"
+    identity = identify_unit(ParsedReport(unit_line=line), "盖章件.pdf", programme)
+    assert identity.unit is None and "「(盖章) 火星街道」" in identity.reason
+    assert not any(glyph in identity.reason for glyph in "|｜丨│")
+
+
+def test_the_copys_text_keeps_cells_apart_without_rule_glyphs():
+    tsv_line = "单位：(盖章) | 四 宝 山 街 道 | 2023年\n| 序号 | 实事名称 |"
+    assert tidy(tsv_line) == "单位：(盖章) 四宝山街道 2023年\n序号 实事名称"
+    assert unit_line(tidy(tsv_line)) == "(盖章) 四宝山街道 2023年"
 
 
 def test_agreement_is_robust_to_ocr_noise_and_layout():

@@ -1,6 +1,7 @@
 """The report workbook, written and read back with openpyxl."""
 from __future__ import annotations
 
+import os
 import re
 
 import openpyxl
@@ -227,6 +228,18 @@ def test_written_atomically_into_a_folder(prog, tmp_path):
     path = write_report(c, prog, tmp_path)
     assert path.parent == tmp_path and path.name == report_filename(prog, QUARTER)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]       # no temp file left behind
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
+def test_the_workbook_gets_the_project_file_mode_not_the_temp_files(prog, tmp_path, umask, mode):
+    """Like every other output (core.io.file_mode): readable by the group that mails and archives it."""
+    c = consolidate(prog, QUARTER, *make_case(prog))
+    old = os.umask(umask)
+    try:
+        path = write_report(c, prog, tmp_path)
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct(mode)
 
 
 def test_a_quarter_with_nothing_submitted_still_makes_a_report(prog, tmp_path):

@@ -6,6 +6,8 @@ our code). Each message is English, names the file, folder or setting, and says 
 
 * ``OperationsFault`` and its subclasses: no retry can fix them; orchestration fails the
   task at once (``AirflowFailException``) so the alert goes out now, not after the backoff.
+* ``SettingsError`` (an ``OperationsFault``): a ``REPORT_*`` value outside its range, found
+  when the settings are read (core/settings.py), so the run's first task fails.
 * ``InboxBusy``: a file was still being written; the task's ordinary retries fix it.
 
 docs/runbook.md ("What failed and what to do") lists each one with its fix.
@@ -41,10 +43,6 @@ class InternalError(OperationsFault):
     """Our code failed on a file: a bug to fix, not the unit's fault."""
 
 
-class ToolMissing(OperationsFault):
-    """A system tool the pipeline needs is not installed on the worker (e.g. Tesseract for stamped copies)."""
-
-
 class InboxBusy(RuntimeError):
     """Files of the inbox were still being written when the wait ran out: retry later."""
 
@@ -70,3 +68,7 @@ def inbox_unreadable(path: Path, exc: OSError) -> InboxUnreadable:
     return InboxUnreadable(f"cannot read {path}: {exc.__class__.__name__}: {exc.strerror or exc}",
                            "give the Airflow workers read access to the inbox share (permissions, mount), "
                            "then clear the task")
+
+
+class SettingsError(OperationsFault, ValueError):
+    """A ``REPORT_*`` environment variable has a value outside what it allows (named, with the range)."""

@@ -6,6 +6,7 @@ the rest of the package typed access to it.
 """
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import os
@@ -366,9 +367,33 @@ def load_programme(path: str | os.PathLike) -> Programme:
 _loaded: dict[str, tuple[str, Programme]] = {}
 
 
-def _parse(path: Path, raw: bytes, digest: str) -> Programme:
+def _decode(path: Path, raw: bytes) -> str:
+    """The file's text; a file saved as UTF-16 or GBK (Notepad, WPS) gets an error naming it."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) \
+            or b"\0" in raw[:4096]:
+        raise ProgrammeError(f"{path}: saved as UTF-16/UTF-32 (Unicode), not UTF-8; "
+                             "请另存为 UTF-8 (save it again as UTF-8), then clear the task")
     try:
-        data = yaml.load(raw.decode("utf-8"), Loader=_Loader)
+        return raw.decode("utf-8-sig")      # a BOM (Notepad's "UTF-8 with BOM") is harmless
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        guess = " (it looks like GBK/GB18030)" if _is_gb18030(raw) else ""
+        raise ProgrammeError(f"{path}: line {line}: not UTF-8{guess}; "
+                             "请另存为 UTF-8 (save it again as UTF-8), then clear the task") from None
+
+
+def _is_gb18030(raw: bytes) -> bool:
+    try:
+        raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _parse(path: Path, raw: bytes, digest: str) -> Programme:
+    text = _decode(path, raw)
+    try:
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ProgrammeError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

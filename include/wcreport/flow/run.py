@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wcreport.core.programme import Programme, programme_for_year
 from wcreport.core.quarter import Quarter, quarter_of_data_interval
-from wcreport.core.settings import QuarterPaths, quarter_paths
+from wcreport.core.settings import QuarterPaths, check_settings, quarter_paths
 
 
 class QuarterRun(BaseModel):
@@ -41,7 +41,12 @@ class ReminderRun(QuarterRun):
 
 def resolve_run(quarter: str | None, inbox: str | None, output: str | None,
                 interval_start: dt.datetime | None = None) -> QuarterRun:
-    """The run's quarter and folders: explicit params first, else the data interval."""
+    """The run's quarter and folders: explicit params first, else the data interval.
+
+    Every setting is checked first: a nonsense value (a file limit of 0 bytes, an agreement
+    threshold of 75) fails the run here, before any unit's file is judged or anyone mailed.
+    """
+    check_settings()
     resolved = Quarter.parse(quarter) if quarter else \
         quarter_of_data_interval(interval_start or dt.datetime.now(dt.UTC))
     paths = quarter_paths(resolved, inbox, output)

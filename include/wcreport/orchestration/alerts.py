@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wcreport.core.settings import settings
+from wcreport.core.settings import ops_email
 from wcreport.orchestration.connections import SMTP_CONN_ID
 
 # The SMTP and template modules are imported when an alert is sent, not when a DAG file
@@ -54,8 +54,10 @@ def split_addresses(value: str | None) -> list[str]:
 
 
 def ops_recipients() -> list[str]:
-    """Ops addresses: env REPORT_OPS_EMAIL, else Airflow Variable report_ops_email."""
-    found = split_addresses(settings().ops_email)
+    """Ops addresses: env REPORT_OPS_EMAIL, else Airflow Variable report_ops_email.
+
+    Read alone, so the alert about another wrong setting still goes out."""
+    found = split_addresses(ops_email())
     if found:
         return found
     from wcreport.orchestration.connections import variable
@@ -138,3 +140,57 @@ def notify_ops_of_failure(context: Mapping[str, Any]) -> None:
         log.info("Failure alert for %s.%s sent to %s", report.dag_id, report.where, recipients)
     except Exception:
         log.exception("Could not send the failure alert")
+
+
+# --- an alert from a task that goes on ------------------------------------
+# Airflow 3.3 has no "succeeded with warnings" task state (skipped would skip the report
+# downstream), so a fault of ours that must not stop the quarter is an error-level log
+# line plus this mail.
+@dataclass(frozen=True)
+class OpsWarning:
+    dag_id: str
+    run_id: str
+    task_id: str
+    problem: str
+    log_url: str | None
+
+
+def describe_warning(problem: str, context: Mapping[str, Any] | None = None) -> OpsWarning:
+    """The warning with the running task's names (from ``context``, else the current task's)."""
+    if context is None:
+        try:
+            from airflow.sdk import get_current_context
+
+            context = get_current_context()
+        except Exception:  # outside a task (a test, the CLI): the names are unknown
+            context = {}
+    ti = context.get("ti") or context.get("task_instance")
+    try:
+        log_url = getattr(ti, "log_url", None)
+    except Exception:  # log_url reads config; never let it break the alert
+        log_url = None
+    return OpsWarning(dag_id=str(getattr(ti, "dag_id", "?")), run_id=str(getattr(ti, "run_id", "?")),
+                      task_id=str(getattr(ti, "task_id", "?")), problem=problem[:2000], log_url=log_url)
+
+
+def notify_ops_of_problem(problem: object, context: Mapping[str, Any] | None = None) -> None:
+    """E-mail ops about a fault of ours that the task works around (e.g. a missing OCR tool).
+
+    The caller has logged it at error level. Never raises: the alert failing must not stop
+    the quarter's report."""
+    try:
+        warning = describe_warning(str(problem), context)
+        recipients = ops_recipients()
+        if not recipients:
+            log.error("Task %s.%s needs ops but no ops address is set (env %s or Variable %s): %s",
+                      warning.dag_id, warning.task_id, OPS_EMAIL_ENV, OPS_EMAIL_VARIABLE, warning.problem)
+            return
+        from wcreport.core.templating import render
+
+        send_mail(recipients, f"【报表流水线提醒】{warning.dag_id} · {warning.task_id} 需要管理员处理 / needs ops",
+                  render(__package__, "warning.html.j2", report=warning),
+                  text_body=render(__package__, "warning.txt.j2", report=warning),
+                  headers={"X-Wcreport-Alert": "task-warning", "X-Wcreport-Dag": warning.dag_id})
+        log.info("Ops alert for %s.%s sent to %s", warning.dag_id, warning.task_id, recipients)
+    except Exception:
+        log.exception("Could not send the ops alert")

@@ -6,7 +6,8 @@ backoff (``dag_defaults``). Faults no retry can fix fail the task at once with
 ``AirflowFailException``, so ops get the alert now instead of after half an hour of
 backoff: our configuration (``MailConfigError``, ``ProgrammeError``), our state files
 (``DamagedStateError``) and the environment (``OperationsFault``: inbox missing or
-unreadable, output unwritable, an internal error). The message keeps the cause's class
+unreadable, output unwritable, an internal error, a ``REPORT_*`` setting out of its range
+(``SettingsError``)). The message keeps the cause's class
 name and text, which name the file, field or connection and the fix.
 """
 from __future__ import annotations

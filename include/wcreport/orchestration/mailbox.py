@@ -97,12 +97,13 @@ def poll_due(now: dt.datetime, *, manual: bool = False, busy=None) -> bool:
     return busy(local.date()) is not None
 
 
+@fail_fast
 def resolve_poll(params: dict) -> dict:
     """The run's settings as plain values (XCom): quarter (or None: by date), folders, since."""
     quarter = params.get("quarter")
     if quarter:
         quarter = str(Quarter.parse(quarter))
-    current = settings()
+    current = settings()          # every setting checked: a wrong one fails this first step at once
     return {"quarter": quarter, "inbox": str(Path(params.get("inbox") or current.inbox_root)),
             "output": str(Path(params.get("output") or current.output_root)),
             "folder": params.get("folder") or "INBOX", "since": params.get("since") or None}

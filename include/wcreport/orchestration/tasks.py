@@ -48,8 +48,9 @@ def resolve_run(quarter: str | None, inbox: str | None, output: str | None,
 @fail_fast
 def gather(run: dict[str, Any]) -> list[str]:
     from wcreport.flow.gather import gather as gather_step
+    from wcreport.orchestration.alerts import notify_ops_of_problem
 
-    return gather_step(quarter_run(run))
+    return gather_step(quarter_run(run), alert_ops=notify_ops_of_problem)
 
 
 @fail_fast

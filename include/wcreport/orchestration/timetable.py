@@ -26,7 +26,7 @@ import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 
 from wcreport.core.quarter import Quarter, quarter_of_data_interval  # noqa: F401 (re-exported)
-from wcreport.core.settings import settings
+from wcreport.core.settings import schedule_settings
 from wcreport.core.workdays import calendar_covers, last_workday_of_quarter, shift_workdays
 
 if TYPE_CHECKING:
@@ -197,10 +197,10 @@ def quarterly_schedule(workday_offset: int | None = None, at: str | None = None,
     without a code change through REPORT_SCHEDULE_AT (HH:MM), REPORT_SCHEDULE_WORKDAY_OFFSET
     (int) and REPORT_SCHEDULE_TIMEZONE, set for the dag-processor.
     """
-    configured = settings()
+    configured = schedule_settings()
     return QuarterlyDeadlineTimetable(
-        workday_offset=workday_offset if workday_offset is not None else configured.schedule_workday_offset,
-        at=at or configured.schedule_at,
-        timezone=timezone or configured.schedule_timezone,
+        workday_offset=workday_offset if workday_offset is not None else configured.workday_offset,
+        at=at or configured.at,
+        timezone=timezone or configured.timezone,
     )
 

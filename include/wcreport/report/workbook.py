@@ -25,6 +25,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from wcreport.core.io import file_mode
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import Quarter
 from wcreport.report.consolidate import Consolidated, report_title
@@ -63,6 +64,7 @@ def write_report(consolidated: Consolidated, programme: Programme, path: str | o
     os.close(fd)
     try:
         wb.save(tmp)
+        os.chmod(tmp, file_mode())     # mkstemp makes it 0600; the report is read like every other output
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

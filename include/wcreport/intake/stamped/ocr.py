@@ -34,6 +34,10 @@ _GAP_RE = re.compile(rf"(?<=[{_HAN}\uff08-\uff1f\u3000-\u303f])[ \t]+(?=[{_HAN}\
 _UNIT_LINE_RE = re.compile(r"(?<!责任)单\s*位\s*[:：;；]\s*(?P<rest>[^\n]*)")
 _UNIT_LINE_END_RE = re.compile(r"\s{3,}|[|]")
 _LEADING_COLON_RE = re.compile(r"^[\s:：;；.,，。]+")
+# Tesseract reads a table's vertical rules as these glyphs; they are lines on the paper, not
+# text, and must never be quoted back to a person (「(盖章)|某某街道」).
+_RULES = "|｜¦丨│┃"
+_RULE_RE = re.compile(rf"[ \t]*[{_RULES}]+[ \t]*")
 
 
 @dataclass(frozen=True)
@@ -115,17 +119,24 @@ def unit_line_from_words(words: list[Word]) -> str | None:
         band = max(word.height, 10) * 0.75
         right = [w for w in words if w is not word and w.left > word.left and abs(w.middle - word.middle) <= band]
         right.sort(key=lambda w: w.left)
-        text = _LEADING_COLON_RE.sub("", "".join([after, *(w.text for w in right)]))
+        text = _LEADING_COLON_RE.sub("", without_rules("".join([after, *(w.text for w in right)])))
         if text:
             return text[:60]
     return None
 
 
+def without_rules(text: str) -> str:
+    """``text`` with the table rules Tesseract read as glyphs removed: the cells either side
+    separated by one space, as people would write them."""
+    return _RULE_RE.sub(" ", _GAP_RE.sub("", text)).strip()
+
+
 def tidy(text: str) -> str:
-    """Drop the spaces Tesseract puts between Chinese characters; keep line breaks."""
+    """Drop the spaces Tesseract puts between Chinese characters and the table rules it reads
+    as glyphs; keep line breaks."""
     lines = []
     for line in text.replace("\r", "").split("\n"):
-        line = _GAP_RE.sub("", line).strip()
+        line = without_rules(line)
         if line:
             lines.append(line)
     return "\n".join(lines)

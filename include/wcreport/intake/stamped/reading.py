@@ -133,6 +133,8 @@ class _Reader:
     def finish(self) -> StampedCopy:
         """Seal verdict over the pages read, the 「单位：」 line, and the reasons they call for."""
         copy = self.copy
+        if any(f.code in OPS_CODES for f in copy.findings):
+            return self._unconfirmed()
         if not copy.readable:
             return copy
         if any(self.seals):
@@ -146,6 +148,16 @@ class _Reader:
         copy.unit_line = copy.unit_line or ocr.unit_line(copy.text)
         if not copy.text.strip() and copy.text_source != "text_layer":
             self._warn(finding("stamped.text.none"))
+        return copy
+
+    def _unconfirmed(self) -> StampedCopy:
+        """The worker lacks a tool (ours to fix, ops are alerted): the copy is a scan a person can
+        open, so it counts as received and is shown 无法确认 for the clerk to check by eye. Only a
+        fact the pages already showed is kept: colour pages without a seal stay 未见公章."""
+        copy = self.copy
+        copy.readable = True
+        copy.seal = False if self.seals and not any(s is not False for s in self.seals) else None
+        copy.unit_line = copy.unit_line or ocr.unit_line(copy.text)
         return copy
 
     def _warn(self, warning: Finding) -> None:
