@@ -30,6 +30,7 @@ from wcreport.intake.classify import LINK_TO_FILE, STILL_WRITING, classify, desc
 from wcreport.intake.formats import SCAN_EXTS, SPREADSHEET, SPREADSHEET_EXTS, STAMPED_COPY, detect, of_kind
 from wcreport.intake.identity import identify_unit
 from wcreport.intake.listing import list_inbox
+from wcreport.intake.quarter_names import file_name_check
 from wcreport.intake.reading import read_report, read_stamped
 from wcreport.intake.stability import settle
 
@@ -119,10 +120,15 @@ def process_file(paths, programme, record: FileRecord, unstable: bool) -> None:
     identity = identify_unit(parsed, record.path, programme)
     record.unit = identity.unit
     record.unit_source = identity.source
+    other_quarter = file_name_check(record.path, parsed, paths.quarter) if error is None else None
     if error is not None:
         record.status = "rejected"
         record.reasons = [error.reason]
         record.findings = [error.as_finding()]
+    elif other_quarter is not None:     # never read as this quarter's: it cannot supersede the right file
+        record.status = "rejected"
+        record.reasons = [other_quarter.message]
+        record.findings = [other_quarter]
     elif identity.unit is None:
         record.status = "rejected"
         record.reasons = [identity.reason]
