@@ -107,7 +107,7 @@ def judge_sheet(name: str, title: str, quarter: Quarter) -> QuarterNaming:
 def other_quarter_finding(where: str, other: int, quarter: Quarter, *, sheet: str | None = None) -> Finding:
     """The reason a file of another quarter is not read for this one."""
     return finding("table.other_quarter", sheet=sheet, where=where,
-                   other=Quarter(quarter.year, other).label_zh, quarter=f"第{quarter.number}季度")
+                   other=Quarter(quarter.year, other).label_zh, quarter=quarter.label_zh)
 
 
 def file_name_check(path: str, parsed: ParsedReport | None, quarter: Quarter) -> Finding | None:
