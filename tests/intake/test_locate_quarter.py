@@ -106,7 +106,8 @@ def test_a_whole_year_sheet_titled_another_quarter_is_refused(tmp_path, programm
 def test_last_quarters_file_resent_is_refused_by_its_title(tmp_path, programme):
     book = Book([quarter_sheet("Sheet1", "第三季度", "三季度进展")])
     report = parse(tmp_path, book, programme)
-    assert report.rows == []
+    assert report.rows == [] and report.sheet is None
+    assert report.unit_line == "教育和体育事业中心"        # the refusal still reaches the unit
     (error,) = report.findings
     assert error.code == "table.other_quarter"
     assert error.message.startswith("该文件标题「2023年第三季度为高新区妇女儿童办实事工作进展情况报表」为2023年第3季度，"
@@ -212,7 +213,8 @@ def test_three_row_header(tmp_path, programme):
         [None, None, None, None, "已完成", "下一步", None],
     ]
     merges = [(2, 0, 4, 0), (2, 1, 4, 1), (2, 2, 4, 2), (2, 3, 2, 5), (3, 3, 4, 3), (3, 4, 3, 5), (2, 6, 4, 6)]
-    rows = [[1, "实施优质教育资源扩增赋能行动", "教育和体育事业中心", "召开推进会。", "新建幼儿园1所。", "继续推进。", "2023年12月"]]
+    rows = [[1, "实施优质教育资源扩增赋能行动", "教育和体育事业中心",
+             "召开推进会。", "新建幼儿园1所。", "继续推进。", "2023年12月"]]
     report = parse(tmp_path, Book([drawn(header, merges, rows)]), programme)
     assert report.findings == []
     (row,) = report.rows

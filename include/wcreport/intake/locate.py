@@ -16,8 +16,8 @@ from wcreport.core.model import FORM_FIELDS, FORM_HEADERS_ZH, Finding, Indicator
 from wcreport.core.quarter import Quarter
 from wcreport.intake.cells import cell_text, date_text, parse_number, parse_seq, squeeze
 from wcreport.intake.header import HeaderLayout, find_header_row, is_reference, layout_at, merge_anchors
-from wcreport.intake.reader import SheetGrid, WorkbookGrid
 from wcreport.intake.quarter_names import Naming, judge
+from wcreport.intake.reader import SheetGrid, WorkbookGrid
 from wcreport.intake.sheets import Candidate, Choice, choose_sheet, sheet_note
 
 _UNIT_LINE_RE = re.compile(r"^(?:填报|报送|填表|上报)?单位(?:名称)?(?:\(盖章\))?[:：]")
@@ -347,7 +347,11 @@ def locate_report(grid: WorkbookGrid, programme, quarter: Quarter | None = None)
         report.sheet_note = sheet_note(len(grid.sheets), choice)
         report.findings = [*choice.findings, *report.findings]
     elif choice.findings:
+        # Refused (another quarter's, or hidden): the 单位 line still tells whose file it is,
+        # so the refusal reaches that unit.
         report.findings = choice.findings
+        best = choice.passed_over[0]
+        report.unit_line = _unit_line(best.cells, best.layout.first_row)
     else:
         sheets = "、".join(f"「{s.name}」" for s in grid.sheets)
         report.findings = [finding("table.no_header", sheets=sheets)]
