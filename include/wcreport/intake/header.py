@@ -15,6 +15,7 @@ from wcreport.intake.cells import cell_text, squeeze
 from wcreport.intake.reader import SheetGrid
 
 Classify = Callable[[object], "str | None"]
+Anchors = dict[tuple[int, int], tuple[int, int]]
 _MAX_SUB_ROWS = 2
 _SUB_HEADER_MAX_CHARS = 20
 _SENTENCE_MARKS = "，。；;,!！?？"
@@ -23,7 +24,7 @@ _SENTENCE_MARKS = "，。；;,!！?？"
 _REFERENCE_MARKS = ("仅供参考", "上季度")
 
 
-def is_reference(value) -> bool:
+def is_reference(value: object) -> bool:
     """A header or sheet name that marks reference material, not the unit's report."""
     text = squeeze(value)
     return any(mark in text for mark in _REFERENCE_MARKS)
@@ -53,9 +54,9 @@ class HeaderLayout:
         return len({c.label for c in self.progress}) > 1
 
 
-def merge_anchors(sheet: SheetGrid) -> dict[tuple[int, int], tuple[int, int]]:
+def merge_anchors(sheet: SheetGrid) -> Anchors:
     """Each cell of a (reasonably sized) merged range -> the range's top-left cell."""
-    out = {}
+    out: Anchors = {}
     for r1, c1, r2, c2 in sheet.merged:
         if (r2 - r1 + 1) * (c2 - c1 + 1) > 10_000:
             continue
@@ -118,7 +119,7 @@ def _band_texts(cells: list[list[object]], first: int, last: int, c: int) -> lis
     return out
 
 
-def _is_sub_header(sheet: SheetGrid, cells: list[list[object]], anchors, first: int, r: int,
+def _is_sub_header(sheet: SheetGrid, cells: list[list[object]], anchors: Anchors, first: int, r: int,
                    classify: Classify) -> bool:
     """Row ``r`` carries sub-headers: only short labels, each under a parent merged across
     columns above it or itself naming a field, and no 序号 of its own."""
