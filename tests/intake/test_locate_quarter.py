@@ -255,3 +255,17 @@ def test_reference_column_is_not_read_and_not_warned(tmp_path, programme):
     rows = [[1, "实施优质教育资源扩增赋能行动", "教育和体育事业中心", "新建幼儿园1所。", "2023年12月", "三季度旧文字"]]
     report = parse(tmp_path, Book([drawn(header, [], rows)]), programme)
     assert report.findings == [] and "三季度旧文字" not in all_text(report)
+
+
+def test_a_blank_unnamed_copy_does_not_hide_the_filled_whole_year_sheet(tmp_path, programme):
+    blank = form_sheet("教育和体育事业中心", [[1, "实施优质教育资源扩增赋能行动", "教育和体育事业中心", "", ""]],
+                       name="Sheet2")
+    report = parse(tmp_path, Book([quarter_sheet("全年", "全年", "全年汇总"), blank]), programme)
+    assert report.sheet == "全年" and [f.code for f in report.findings] == ["table.whole_year_sheet"]
+
+
+def test_a_filled_unnamed_sheet_wins_over_the_whole_year_sheet(tmp_path, programme):
+    plain = form_sheet("教育和体育事业中心", edu_rows("本季度进展"), name="Sheet1")
+    report = parse(tmp_path, Book([quarter_sheet("全年", "全年", "全年汇总"), plain]), programme)
+    assert report.sheet == "Sheet1" and report.findings == []
+    assert "全年汇总" not in all_text(report)

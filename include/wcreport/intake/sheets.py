@@ -69,8 +69,10 @@ def choose_sheet(candidates: list[Candidate], quarter: Quarter | None) -> Choice
         return Choice(visible[0], visible[1:] + _hidden(candidates))
     for c in visible:
         c.naming = judge_sheet(c.sheet.name, title_text(c.cells, c.layout.first_row), quarter)
-    for wanted in _PREFERENCE:
-        group = [c for c in visible if c.naming.naming is wanted]
+    groups = {wanted: [c for c in visible if c.naming.naming is wanted] for wanted in _PREFERENCE}
+    if groups[Naming.NONE] and not groups[Naming.NONE][0].filled and any(c.filled for c in groups[Naming.WHOLE_YEAR]):
+        groups[Naming.NONE] = []        # a blank copy of the form does not hide the filled whole-year sheet
+    for wanted, group in groups.items():
         if group:
             chosen = group[0]
             others = [c for c in visible if c is not chosen] + _hidden(candidates)
