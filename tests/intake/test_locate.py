@@ -86,13 +86,14 @@ def test_several_sheets_pick_the_filled_visible_form(tmp_path, programme):
     assert "采用「报表」" in report.sheet_note and "报表(旧)" in report.sheet_note
 
 
-def test_only_hidden_sheet_has_the_form(tmp_path, programme):
+def test_only_hidden_sheet_has_the_form_is_never_read(tmp_path, programme):
     hidden = form_sheet("教育和体育事业中心", EDU_ROWS, name="数据")
     hidden.hidden = True
     report = parse(tmp_path, Book([Sheet("封面", [["封面"]]), hidden]), programme)
-    assert report.sheet == "数据"
-    assert "隐藏" in report.sheet_note
-    assert len(report.rows) == 4
+    assert report.sheet is None and report.rows == []
+    (error,) = report.findings
+    assert (error.code, error.severity) == ("table.hidden_only", "error")
+    assert "隐藏的工作表「数据」含有报表表头，隐藏的工作表不会被读取" in error.message
 
 
 def test_indicator_section_below_the_form(tmp_path, programme):

@@ -124,6 +124,19 @@ _TYPES = (
     FindingType("table.seq_mismatch", "warning", "序号 agrees with the task name (the name wins)",
                 "序号 {written} 与实事名称「{task_name}」（通知中为第 {seq} 项）不一致，已按实事名称对应。",
                 field="seq"),
+    # Choosing the sheet and the quarter (wcreport.intake.sheets, wcreport.intake.quarter_names)
+    FindingType("table.other_quarter", "error", "the file is not another quarter's report",
+                "该文件{where}为{other}，不是本季度（{quarter}）的报表，未读取。"
+                "请使用本季度模板重新填报后报送。"),
+    FindingType("table.whole_year_sheet", "warning", "a sheet names this quarter (a whole-year sheet is a fallback)",
+                "工作簿中没有标明本季度（{quarter}）的工作表，已采用全年工作表「{sheet}」的内容。"
+                "如该表不是本季度的进展，请使用本季度模板重新填报后报送。"),
+    FindingType("table.hidden_only", "error", "a visible sheet has the form's header row",
+                "只有隐藏的工作表{sheets}含有报表表头，隐藏的工作表不会被读取。"
+                "请取消隐藏，或把报表填在可见的工作表中后重新报送。"),
+    FindingType("table.column_not_read", "warning", "every column with text in the form's rows is read",
+                "第{column}列（{header}）有内容未被读取：{cells}。本季度进展请填在「本季度具体措施及任务进度情况」列中；"
+                "如该列内容需要报送，请移入该列后重新报送。"),
     # Reading indicator numbers as the self-check echoes them (wcreport.validate.selfcheck)
     FindingType("indicator.ambiguous_comma", "error", "a comma in an indicator value separates thousands",
                 "指标「{name}」填写的「{raw}」中的逗号使数字含义不明确（{meaning}），请去掉逗号，直接写出数字。",

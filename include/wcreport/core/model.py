@@ -85,6 +85,8 @@ class ParsedReport(_Model):
     rows: list[ProgressRow] = []
     indicators: list[IndicatorValue] = []
     findings: list[Finding] = []   # structural problems found while locating
+    names_quarter: bool | None = None  # the form's sheet name or title names the quarter read
+                                       # (None: read without a quarter)
 
 
 class FileRecord(_Model):

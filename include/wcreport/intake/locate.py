@@ -13,17 +13,21 @@ import re
 
 from wcreport.core.findings_catalogue import finding
 from wcreport.core.model import FORM_FIELDS, FORM_HEADERS_ZH, Finding, IndicatorValue, ParsedReport, ProgressRow
+from wcreport.core.quarter import Quarter
 from wcreport.intake.cells import cell_text, date_text, parse_number, parse_seq, squeeze
+from wcreport.intake.header import HeaderLayout, find_header_row, is_reference, layout_at, merge_anchors
+from wcreport.intake.quarter_names import Naming, judge
 from wcreport.intake.reader import SheetGrid, WorkbookGrid
+from wcreport.intake.sheets import Candidate, Choice, choose_sheet, sheet_note
 
 _UNIT_LINE_RE = re.compile(r"^(?:填报|报送|填表|上报)?单位(?:名称)?(?:\(盖章\))?[:：]")
 _UNIT_LINE_STOP = re.compile(r"(填报人|填表人|联系人|联系电话|电话|报送日期|填报日期|填表日期|日期|审核人|负责人)[:：]?")
 _STAMP_RE = re.compile(r"[(（]?\s*(?:加盖)?(?:公章|盖章|签章)\s*[)）]?")
 _FOOTER_PREFIXES = ("填报人", "填表人", "联系人", "联系电话", "审核人", "负责人",
                     "注：", "注:", "说明", "备注：", "备注:", "填表说明")
-# A column or sheet marked for reference only (the template shows the previous quarter's
-# accepted text as "上季度报送内容（仅供参考）"): never read as this quarter's report.
-_REFERENCE_MARKS = ("仅供参考", "上季度")
+# What a clerk writes in a cell that says nothing: not worth a "column not read" warning.
+_NOTHING = {"无", "/", "／", "-", "—", "——", "暂无", "无。", "空", "NA", "N/A", "0"}
+_CELLS_LISTED = 8
 
 
 def col_letter(col: int) -> str:
@@ -39,12 +43,6 @@ def col_letter(col: int) -> str:
 def a1(row: int, col: int) -> str:
     """0-based (row, col) -> "D7"."""
     return f"{col_letter(col)}{row + 1}"
-
-
-def is_reference(value) -> bool:
-    """A header or sheet name that marks reference material, not the unit's report."""
-    text = squeeze(value)
-    return any(mark in text for mark in _REFERENCE_MARKS)
 
 
 def header_field(value) -> str | None:
@@ -99,17 +97,6 @@ def fill_merged(sheet: SheetGrid) -> list[list[object]]:
                 if (r, c) != (r1, c1):
                     row[c] = anchor
     return cells
-
-
-def _merged_anchor(sheet: SheetGrid) -> dict[tuple[int, int], tuple[int, int]]:
-    out = {}
-    for r1, c1, r2, c2 in sheet.merged:
-        if (r2 - r1 + 1) * (c2 - c1 + 1) > 10_000:
-            continue
-        for r in range(r1, r2 + 1):
-            for c in range(c1, c2 + 1):
-                out[(r, c)] = (r1, c1)
-    return out
 
 
 def _find_header(cells: list[list[object]], classify, need: set[str]) -> tuple[int, dict[str, int]] | None:
@@ -192,14 +179,17 @@ def _match_indicator(name: str, programme) -> str | None:
     return by_name[close[0]] if close else None
 
 
-def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int], programme
+def _read_rows(sheet: SheetGrid, cells, layout: HeaderLayout, programme
                ) -> tuple[list[ProgressRow], list[Finding]]:
-    """The form's rows below the header, and a warning for each 序号 that contradicts its task name."""
+    """The form's rows below the header; a warning for each 序号 that contradicts its task name
+    and for each column no header field claims that holds text in the form's rows."""
+    columns = layout.columns
     rows: list[ProgressRow] = []
     findings: list[Finding] = []
-    anchors = _merged_anchor(sheet)
+    anchors = merge_anchors(sheet)
     row_at: dict[int, ProgressRow] = {}           # 0-based sheet row -> the task row read there
-    for r in range(header_row + 1, len(cells)):
+    unread: dict[int, list[str]] = {}             # unplaced column -> its cells holding text
+    for r in range(layout.last_row + 1, len(cells)):
         row = cells[r]
         if all(cell_text(v) == "" for v in row):
             continue
@@ -209,14 +199,18 @@ def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int]
                 sum(1 for v in row if indicator_header_field(v)) >= 3:
             break  # an indicator section below the form
         texts = {f: cell_text(_value(row, c)) for f, c in columns.items()}
+        progress, progress_cell = _progress_text(row, r, layout, anchors, own_only=False)
+        if "progress" in columns:
+            texts["progress"] = progress
         first = next((cell_text(v) for v in row if cell_text(v)), "")
         if squeeze(first).startswith(_FOOTER_PREFIXES) and not texts.get("progress"):
             continue
         if not any(texts.get(f) for f in ("seq", "task_name", "progress")):
             continue
+        _note_unread(row, r, layout, anchors, unread)
         task = _continued_task(r, columns, anchors, row_at)
         if task is not None:
-            _append_fragment(task, r, columns, anchors, texts.get("progress", ""))
+            _append_fragment(task, _progress_text(row, r, layout, anchors, own_only=True)[0])
             continue
         seq_written = parse_seq(_value(row, columns.get("seq")))
         seq = _match_task(texts.get("task_name", ""), programme) or seq_written
@@ -225,6 +219,8 @@ def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int]
             # A merged cell's value lives at its anchor: point the unit there only
             # when the row's own cell is part of a merge that starts elsewhere.
             refs[f] = a1(r, c) if anchors.get((r, c), (r, c)) == (r, c) else a1(*anchors[(r, c)])
+        if progress_cell:
+            refs["progress"] = progress_cell
         if seq_written is not None and seq is not None and seq_written != seq and texts.get("task_name"):
             findings.append(finding("table.seq_mismatch", sheet=sheet.name, cell=refs.get("seq"),
                                     written=seq_written, task_name=texts["task_name"], seq=seq))
@@ -233,7 +229,53 @@ def _read_rows(sheet: SheetGrid, cells, header_row: int, columns: dict[str, int]
             progress=texts.get("progress", ""), deadline=date_text(_value(row, columns.get("deadline"))),
             sheet=sheet.name, row=r + 1, cells=refs))
         row_at[r] = rows[-1]
-    return rows, findings
+    return rows, findings + _unread_findings(sheet, layout, unread)
+
+
+def _progress_text(row: list[object], r: int, layout: HeaderLayout, anchors, *, own_only: bool
+                   ) -> tuple[str, str | None]:
+    """The row's progress text and the cell it starts in.
+
+    Every column under the progress header is read, in column order, a cell merged across
+    several of them once. With several columns named differently (「具体措施」|「进度情况」)
+    each piece is written on its own line after its column's name, as the leaders read it:
+    「具体措施：…\n进度情况：…」 (a piece that already starts with the name keeps its own
+    wording); columns without names of their own are joined by line breaks. ``own_only``
+    (a row continuing a task above): only cells that start on this row.
+    """
+    pieces: list[str] = []
+    first_cell: str | None = None
+    seen: set[tuple[int, int]] = set()
+    for column in layout.progress:
+        anchor = anchors.get((r, column.col), (r, column.col))
+        text = cell_text(_value(row, column.col))
+        if anchor in seen or not text or (own_only and anchor[0] != r):
+            continue
+        seen.add(anchor)
+        first_cell = first_cell or a1(*anchor)
+        label = column.label
+        labelled = layout.labelled and not squeeze(text).startswith(squeeze(label))
+        pieces.append(f"{label}：{text}" if labelled else text)
+    return "\n".join(pieces), first_cell
+
+
+def _note_unread(row: list[object], r: int, layout: HeaderLayout, anchors, unread: dict[int, list[str]]) -> None:
+    """Remember the row's cells with text in columns no header field claims."""
+    for col in layout.unplaced:
+        if anchors.get((r, col), (r, col)) != (r, col):
+            continue        # merged from a cell read (or noted) elsewhere
+        text = squeeze(_value(row, col))
+        if text and text not in _NOTHING:
+            unread.setdefault(col, []).append(a1(r, col))
+
+
+def _unread_findings(sheet: SheetGrid, layout: HeaderLayout, unread: dict[int, list[str]]) -> list[Finding]:
+    out = []
+    for col, cells in sorted(unread.items()):
+        listed = "、".join(cells[:_CELLS_LISTED]) + (f" 等 {len(cells)} 处" if len(cells) > _CELLS_LISTED else "")
+        out.append(finding("table.column_not_read", sheet=sheet.name, cell=cells[0], column=col_letter(col),
+                           header=layout.unplaced[col] or "无表头", cells=listed))
+    return out
 
 
 def _continued_task(r: int, columns: dict[str, int], anchors, row_at: dict[int, ProgressRow]) -> ProgressRow | None:
@@ -245,12 +287,10 @@ def _continued_task(r: int, columns: dict[str, int], anchors, row_at: dict[int, 
     return row_at.get(anchor_row) if anchor_row != r else None
 
 
-def _append_fragment(task: ProgressRow, r: int, columns: dict[str, int], anchors, text: str) -> None:
+def _append_fragment(task: ProgressRow, text: str) -> None:
     """Add the row's own progress text (a fragment like 二是…) to the task, keeping line breaks."""
-    col = columns.get("progress")
-    if col is None or not text or anchors.get((r, col), (r, col))[0] != r:
-        return  # no progress cell, or the progress cell is merged too: already read
-    task.progress = f"{task.progress}\n{text}" if task.progress else text
+    if text:
+        task.progress = f"{task.progress}\n{text}" if task.progress else text
 
 
 def _read_indicators(sheet: SheetGrid, cells, programme, start: int = 0) -> list[IndicatorValue]:
@@ -279,71 +319,58 @@ def _read_indicators(sheet: SheetGrid, cells, programme, start: int = 0) -> list
     return values
 
 
-def _score(sheet: SheetGrid) -> tuple[int, int, dict[str, int], list[list[object]]] | None:
+def _candidate(index: int, sheet: SheetGrid, programme) -> Candidate | None:
+    """The sheet as a possible form: its header band and how much it holds; None without a header."""
     cells = fill_merged(sheet)
-    found = _find_header(cells, header_field, {"progress"})
-    if found is None:
-        found = _find_header(cells, header_field, {"task_name"})
-    if found is None:
+    header_row = find_header_row(cells, header_field, {"progress"})
+    if header_row is None:
+        header_row = find_header_row(cells, header_field, {"task_name"})
+    if header_row is None:
         return None
-    header_row, columns = found
-    return header_row, len(columns), columns, cells
+    layout = layout_at(sheet, cells, header_row, header_field)
+    rows, _warnings = _read_rows(sheet, cells, layout, programme)
+    return Candidate(index, sheet, layout, cells, filled=sum(1 for r in rows if r.progress), rows=len(rows))
 
 
-def locate_report(grid: WorkbookGrid, programme) -> ParsedReport:
-    """Find the form (and the indicator table) in a workbook; never raises on odd layouts."""
-    candidates = []
-    for index, sheet in enumerate(grid.sheets):
-        if is_reference(sheet.name):
-            continue
-        scored = _score(sheet)
-        if scored is None:
-            continue
-        header_row, n_fields, columns, cells = scored
-        rows, _warnings = _read_rows(sheet, cells, header_row, columns, programme)
-        filled = sum(1 for r in rows if r.progress)
-        # Prefer visible sheets, then complete headers, then filled rows, then the first.
-        candidates.append(((not sheet.hidden, n_fields, filled, len(rows), -index), index, scored))
-    report = ParsedReport()
-    if not candidates:
+def locate_report(grid: WorkbookGrid, programme, quarter: Quarter | None = None) -> ParsedReport:
+    """Find the form (and the indicator table) in a workbook; never raises on odd layouts.
+
+    With ``quarter``, the sheet is chosen and another quarter's file refused as
+    ``intake.sheets`` says; without it, sheets are judged by their content alone.
+    """
+    candidates = [c for c in (_candidate(i, s, programme) for i, s in enumerate(grid.sheets)
+                              if not is_reference(s.name)) if c is not None]
+    choice = choose_sheet(candidates, quarter)
+    report = ParsedReport(names_quarter=choice.names_quarter)
+    if choice.chosen is not None:
+        _read_form(choice.chosen, programme, report)
+        report.sheet_note = sheet_note(len(grid.sheets), choice)
+        report.findings = [*choice.findings, *report.findings]
+    elif choice.findings:
+        # Refused (another quarter's, or hidden): the 单位 line still tells whose file it is,
+        # so the refusal reaches that unit.
+        report.findings = choice.findings
+        best = choice.passed_over[0]
+        report.unit_line = _unit_line(best.cells, best.layout.first_row)
+    else:
         sheets = "、".join(f"「{s.name}」" for s in grid.sheets)
         report.findings = [finding("table.no_header", sheets=sheets)]
-    else:
-        candidates.sort(reverse=True)
-        _, index, scored = candidates[0]
-        others = [grid.sheets[i].name for _, i, _s in candidates[1:]]
-        _read_form(grid, grid.sheets[index], scored, others, programme, report)
-    _attach_indicators(grid, programme, report)
+    _attach_indicators(grid, programme, report, _not_for_indicators(grid, choice, quarter))
     return report
 
 
-def _read_form(grid: WorkbookGrid, sheet: SheetGrid, scored, others: list[str], programme,
-               report: ParsedReport) -> None:
-    header_row, _n, columns, cells = scored
+def _read_form(chosen: Candidate, programme, report: ParsedReport) -> None:
+    sheet, layout, cells = chosen.sheet, chosen.layout, chosen.cells
     report.sheet = sheet.name
-    report.header_row = header_row + 1
-    report.sheet_note = _sheet_note(grid, sheet, others)
-    report.unit_line = _unit_line(cells, header_row)
-    findings = _missing_columns(sheet, header_row, columns)
-    report.rows, warnings = _read_rows(sheet, cells, header_row, columns, programme)
+    report.header_row = layout.first_row + 1
+    report.unit_line = _unit_line(cells, layout.first_row)
+    findings = _missing_columns(sheet, layout.first_row, layout.columns)
+    report.rows, warnings = _read_rows(sheet, cells, layout, programme)
     findings += warnings
-    if not report.rows and "progress" in columns:
-        findings.append(finding("table.no_rows", sheet=sheet.name, cell=a1(header_row + 1, 0), row=header_row + 1))
+    if not report.rows and "progress" in layout.columns:
+        findings.append(finding("table.no_rows", sheet=sheet.name, cell=a1(layout.last_row + 1, 0),
+                                row=layout.last_row + 1))
     report.findings = findings
-
-
-def _sheet_note(grid: WorkbookGrid, sheet: SheetGrid, others: list[str]) -> str | None:
-    """Why this sheet was taken, when the workbook has several or the form is hidden."""
-    if not (others or sheet.hidden or len(grid.sheets) > 1):
-        return None
-    note = f"工作簿有 {len(grid.sheets)} 个工作表，采用「{sheet.name}」"
-    if sheet.hidden:
-        note += "（该表为隐藏工作表，但只有它含有报表表头）"
-    elif others:
-        note += f"（表头最完整、填写内容最多；另有「{'」「'.join(others)}」也像报表，未采用）"
-    else:
-        note += "（唯一含有报表表头的工作表）"
-    return note + "。"
 
 
 def _missing_columns(sheet: SheetGrid, header_row: int, columns: dict[str, int]) -> list[Finding]:
@@ -358,9 +385,20 @@ def _missing_columns(sheet: SheetGrid, header_row: int, columns: dict[str, int])
     return out
 
 
-def _attach_indicators(grid: WorkbookGrid, programme, report: ParsedReport) -> None:
+def _not_for_indicators(grid: WorkbookGrid, choice: Choice, quarter: Quarter | None) -> set[str]:
+    """Sheets whose indicator tables are not this quarter's: hidden ones, and those of another
+    quarter (or the year's, when this quarter's form is elsewhere)."""
+    skip = {s.name for s in grid.sheets if s.hidden} | choice.skipped()
+    if quarter is not None:
+        skip |= {s.name for s in grid.sheets if judge(s.name, quarter, sheet_name=True).naming is Naming.OTHER}
+    if choice.chosen is not None:
+        skip.discard(choice.chosen.sheet.name)
+    return skip
+
+
+def _attach_indicators(grid: WorkbookGrid, programme, report: ParsedReport, skip: set[str]) -> None:
     for sheet in grid.sheets:
-        if is_reference(sheet.name):
+        if is_reference(sheet.name) or sheet.name in skip:
             continue
         cells = fill_merged(sheet)
         start = 0

@@ -11,6 +11,7 @@ from pathlib import Path
 from wcreport.core.faults import OperationsFault
 from wcreport.core.findings_catalogue import finding
 from wcreport.core.model import ParsedReport, StampedCopy
+from wcreport.core.quarter import Quarter
 from wcreport.core.settings import accelerators_on, settings
 from wcreport.intake.accelerators.read_cache import cached_report, cached_stamped_copy
 from wcreport.intake.archive import check_archive_copy
@@ -24,14 +25,15 @@ Reading = tuple[str | None, ParsedReport | None, UnreadableFile | None]
 
 
 def read_report(paths, programme, sha: str, archived: Path) -> Reading:
-    """(format, parsed report, error) for an archived file."""
+    """(format, parsed report, error) for an archived file, read for ``paths.quarter``."""
     if accelerators_on():
         return cached_report(paths, programme, sha, archived, parse_report)
-    return parse_report(archived, programme)
+    return parse_report(archived, programme, paths.quarter)
 
 
-def parse_report(archived: Path, programme) -> Reading:
-    """``read_report`` done now: the file's reader, then the report located in its grid."""
+def parse_report(archived: Path, programme, quarter: Quarter | None = None) -> Reading:
+    """``read_report`` done now: the file's reader, then the report located in its grid
+    (another quarter's file refused when ``quarter`` is given)."""
     check_archive_copy(archived)
     fmt = detect(archived, SPREADSHEET)
     try:
@@ -43,7 +45,7 @@ def parse_report(archived: Path, programme) -> Reading:
     except Exception:           # the parser choked on the unit's bytes: the file's problem
         log.exception("unexpected error reading %s", archived)
         return fmt, None, UnreadableFile.of("file.corrupt", cause="unexpected")
-    parsed = locate_report(grid, programme)     # a failure here is ours: it propagates
+    parsed = locate_report(grid, programme, quarter)    # a failure here is ours: it propagates
     parsed.findings += rows_not_read(grid, parsed)
     return fmt, parsed, None
 

@@ -42,6 +42,7 @@ from wcreport.intake.formats import (
 )
 from wcreport.intake.identity import identify_unit
 from wcreport.intake.listing import list_inbox
+from wcreport.intake.quarter_names import file_name_check
 from wcreport.intake.reading import read_report, read_stamped
 from wcreport.intake.stability import settle, size_and_mtime
 
@@ -137,10 +138,15 @@ def process_content(paths, programme, record: FileRecord, src: Path, kind: str, 
     identity = identify_unit(parsed, identity_path, programme)
     record.unit = identity.unit
     record.unit_source = identity.source
+    other_quarter = file_name_check(record.path, parsed, paths.quarter) if error is None else None
     if error is not None:
         record.status = "rejected"
         record.reasons = [error.reason]
         record.findings = [error.as_finding()]
+    elif other_quarter is not None:     # never read as this quarter's: it cannot supersede the right file
+        record.status = "rejected"
+        record.reasons = [other_quarter.message]
+        record.findings = [other_quarter]
     elif identity.unit is None:
         record.status = "rejected"
         record.reasons = [identity.reason]

@@ -27,8 +27,9 @@ class ReportEntry(BaseModel):
 
 
 def cached_report(paths, programme, sha: str, archived: Path, read: Callable):
-    """``read(archived, programme)``, cached by content hash and programme."""
-    cache = paths.output / "cache" / f"{sha}-{programme_fingerprint(programme)}.json"
+    """``read(archived, programme, paths.quarter)``, cached by content hash, programme and quarter
+    (the quarter decides which sheet is read and whether the file is another quarter's)."""
+    cache = paths.output / "cache" / f"{sha}-{programme_fingerprint(programme)}-{paths.quarter}.json"
     try:
         entry = ReportEntry.model_validate(json.loads(cache.read_text(encoding="utf-8")))
     except (OSError, ValueError):
@@ -36,7 +37,7 @@ def cached_report(paths, programme, sha: str, archived: Path, read: Callable):
     else:
         error = UnreadableFile(entry.error.code, entry.error.reason) if entry.error else None
         return entry.format, entry.parsed, error
-    fmt, parsed, error = read(archived, programme)
+    fmt, parsed, error = read(archived, programme, paths.quarter)
     entry = ReportEntry(format=fmt, parsed=parsed,
                         error=_Refusal(code=error.code, reason=error.reason) if error else None)
     payload = json.dumps(entry.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
