@@ -92,8 +92,8 @@ def test_an_unclosed_quote_with_an_oversized_field(tmp_path, programme):
 
 def test_an_oversized_csv(tmp_path, programme, monkeypatch):
     path = tmp_path / "big.csv"
-    path.write_bytes(csv_bytes(form_rows(UNIT, EDU_ROWS), "utf-8"))
-    monkeypatch.setenv("REPORT_MAX_FILE_BYTES", "100")
+    path.write_bytes(csv_bytes(form_rows(UNIT, EDU_ROWS), "utf-8") + "，".encode() * 30_000)
+    monkeypatch.setenv("REPORT_MAX_FILE_BYTES", "64KiB")        # the smallest limit a setting may have
     refused(path, programme, "file.too_large", "超过上限")
 
 

@@ -122,9 +122,24 @@ def test_a_docx_without_a_table(tmp_path, programme):
     refused(tmp_path / "说明.docx", programme, "file.docx_no_table", "Word 文件中没有表格", "实事名称")
 
 
+def _paste_a_photo(docx_path, png_path) -> None:
+    import random
+
+    import docx
+    from PIL import Image
+
+    noise = random.Random(7).randbytes(160 * 160 * 3)         # incompressible: the file grows past 64 KiB
+    Image.frombytes("RGB", (160, 160), noise).save(png_path)
+    document = docx.Document(str(docx_path))
+    document.add_picture(str(png_path))
+    document.save(str(docx_path))
+    assert docx_path.stat().st_size > 64 * 1024
+
+
 def test_an_oversized_docx(tmp_path, programme, monkeypatch):
     path = write_docx_form(tmp_path / "big.docx", UNIT, EDU_ROWS)
-    monkeypatch.setenv("REPORT_MAX_FILE_BYTES", "1000")
+    _paste_a_photo(path, tmp_path / "photo.png")      # as units paste a photo of the stamped page
+    monkeypatch.setenv("REPORT_MAX_FILE_BYTES", "64KiB")        # the smallest limit a setting may have
     refused(path, programme, "file.too_large", "超过上限")
 
 
