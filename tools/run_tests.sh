@@ -4,7 +4,9 @@
 #   tools/run_tests.sh [--fast | --unit | --integration] [pytest arguments...]
 #
 #   (none)          make test:             every test (unit, `airflow dags test` runs, integration
-#                                          on PostgreSQL/Redis)
+#                                          on PostgreSQL/Redis); the integration tests run alongside
+#                                          the others (they mostly wait on the scheduler), their
+#                                          output printed when both are done
 #   --fast          make test-fast:        neither slow nor integration (the edit-test loop)
 #   --unit          make test-unit:        everything but integration (slow ones included)
 #   --integration   make test-integration: only the integration tests
@@ -18,10 +20,12 @@ export PYTHONDONTWRITEBYTECODE=1
 
 selection=()
 timeout=1200
+alongside=0
 case "${1:-}" in
     --fast) selection=(-m "not integration and not slow"); timeout=300; shift ;;
     --unit) selection=(-m "not integration"); shift ;;
     --integration) selection=(-m integration); shift ;;
+    *) [ $# -eq 0 ] && alongside=1 ;;
 esac
 
 echo "== ruff (lint, import order) and import-linter (stage boundaries)"
@@ -29,11 +33,38 @@ echo "== ruff (lint, import order) and import-linter (stage boundaries)"
 .venv/bin/lint-imports --no-cache
 echo "== mypy (wcreport.core, wcreport.flow, orchestration.tasks)"
 .venv/bin/mypy
-echo "== pytest ${selection[*]}"
-status=0
-.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" "${selection[@]}" "$@" || status=$?
-if [ "$status" -eq 5 ]; then
-    echo "pytest selected no tests (exit code 5): nothing to run is not a failure"
-    exit 0
+finish() {  # pytest's exit code 5 (nothing selected) is not a failure of the code under test
+    if [ "$1" -eq 5 ]; then
+        echo "pytest selected no tests (exit code 5): nothing to run is not a failure"
+        return 0
+    fi
+    return "$1"
+}
+
+if [ "$alongside" -eq 0 ]; then
+    echo "== pytest ${selection[*]}"
+    status=0
+    .venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" "${selection[@]}" "$@" || status=$?
+    finish "$status"
+    exit $?
 fi
-exit "$status"
+
+logs="$(mktemp -d -t wcreport-tests.XXXXXX)"
+echo "== pytest -m integration (alongside; its output follows the others')"
+.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m integration > "$logs/integration.log" 2>&1 &
+integration_pid=$!
+echo "== pytest -m 'not integration'"
+unit_status=0
+.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m "not integration" 2>&1 | tee "$logs/unit.log" \
+    || unit_status=${PIPESTATUS[0]}
+integration_status=0
+wait "$integration_pid" || integration_status=$?
+echo "== pytest -m integration (ran alongside)"
+cat "$logs/integration.log"
+# One closing line for both runs, in the plain form CI reads: "N passed, N failed".
+total() { cat "$logs"/*.log | grep -E '^=* ?[0-9]+ (passed|failed|errors?).* in [0-9.]+s' \
+    | grep -oE "[0-9]+ $1" | awk '{n += $1} END {print n + 0}'; }
+failed=$(( $(total failed) + $(total error) ))
+rm -rf "$logs"
+echo "wcreport: $(total passed) passed, $failed failed"
+finish "$unit_status" && finish "$integration_status"
