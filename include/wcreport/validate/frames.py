@@ -22,7 +22,7 @@ from wcreport.validate.completion import parse_deadline
 
 _QUOTES = re.compile(r"[\"'“”‘’„‟「」『』〝〞〃《》<>]")
 _SPACES = re.compile(r"\s+")
-_EDGE_PUNCT = "。.，,；;！!、:："
+_ATTACHMENT_NUMBER = re.compile(r"(附件|附表)[0-9一二三四五六七八九十]+")
 
 # Per table: the columns GX sees as objects and as floats (``row_id`` stays as built).
 COLUMNS = {
@@ -46,8 +46,13 @@ def text_key(text: str | None) -> str:
 
 
 def placeholder_key(text: str | None) -> str:
-    """What a placeholder list entry is compared with: text_key without edge punctuation."""
-    return text_key(text).strip(_EDGE_PUNCT)
+    """What the placeholder list is compared with (column ``progress_norm``): the text in
+    NFKC and lower case without whitespace, punctuation or symbols, and an attachment's
+    number dropped, so "（详见附件1）。", "见 附件" and "详见附件" meet one list entry, and
+    "/", "-" or "……" alone become "" (a text with nothing to read)."""
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PZCS")
+    return _ATTACHMENT_NUMBER.sub(r"\1", text)
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,7 @@ def rows_records(rows: list[ProgressRow], derive: Derivations, year: int) -> lis
             "task_key": task_key,
             "task_name_match": task_name_match,
             "progress": progress or None,
-            "progress_norm": progress_text.strip(_EDGE_PUNCT) if progress else None,    # placeholder_key
+            "progress_norm": placeholder_key(progress) if progress else None,
             "progress_key": f"{row.seq}|{progress_text}" if progress else None,
             "deadline_status": deadline.status,
             "deadline_yyyymmdd": deadline.yyyymmdd,

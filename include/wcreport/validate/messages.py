@@ -12,6 +12,7 @@ from typing import Any
 from wcreport.core.model import IndicatorValue, ParsedReport, ProgressRow, UnitResult
 from wcreport.core.quarter import Quarter
 from wcreport.intake.task_names import task_names
+from wcreport.validate.completion import programme_deadline
 from wcreport.validate.findings import CellRef, fmt_number, join_bounded, join_seqs, short
 from wcreport.validate.frames import ProgrammeFacts, indicator_value
 from wcreport.validate.parameters import resolve
@@ -46,6 +47,7 @@ def row_context(rows: list[ProgressRow], facts: ProgrammeFacts, unit_seqs: set[i
             "progress": short(row.progress),
             "deadline": short(row.deadline),
             "year": year,
+            "programme_deadline": programme_deadline(year),
             "row": row.row,
             "programme_seqs": join_seqs(tasks),
             "unit_seqs": join_seqs(unit_seqs),
