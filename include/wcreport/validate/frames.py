@@ -115,7 +115,8 @@ def form_rows(parsed: ParsedReport, unit_seqs: set[int]) -> list[ProgressRow]:
 def task_columns(row: ProgressRow, derive: Derivations, names: TaskNames) -> tuple[str | None, str | None]:
     """``task_key``: "<seq>|<name>", the name as the programme writes it when the written name
     (full, short, derived or a close variant) may mean that task; ``task_name_match``: how the
-    written name resolved, "ambiguous" when it fits several tasks and the 序号 does not decide."""
+    written name resolved (``TaskMatch.how``), "by_seq" when it fits several tasks and the 序号
+    is one of them, "ambiguous" when the 序号 does not decide."""
     if not row.task_name.strip():
         match = None
     else:
@@ -127,7 +128,9 @@ def task_columns(row: ProgressRow, derive: Derivations, names: TaskNames) -> tup
         key = f"{row.seq}|{derive.task_name_key(written)}"
     if match is None:
         return key, None
-    return key, "ambiguous" if match.how == "ambiguous" and not fits else match.how
+    if match.how == "ambiguous":
+        return key, "by_seq" if fits else "ambiguous"
+    return key, match.how
 
 
 def rows_records(rows: list[ProgressRow], derive: Derivations, year: int) -> list[dict[str, Any]]:
