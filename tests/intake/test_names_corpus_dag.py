@@ -67,7 +67,7 @@ def quarter_run(tmp_path_factory, programme, migrated_airflow_home):
         result = run_dags_test(env, "quarterly_report", conf)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     manifest = json.loads((output / QUARTER / "manifest.json").read_text(encoding="utf-8"))
-    [report] = list(output.rglob(report_filename(programme, QUARTER)))
+    report = output / QUARTER / report_filename(programme, QUARTER)
     return manifest, openpyxl.load_workbook(report), output
 
 

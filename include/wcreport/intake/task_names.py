@@ -123,7 +123,7 @@ class TaskNames:
         return ()
 
     def _fuzzy(self, key: str) -> TaskMatch:
-        from rapidfuzz import fuzz, process    # only for names the cheaper tiers did not place
+        from rapidfuzz import fuzz, process  # only for names the cheaper tiers did not place
 
         best: dict[int, float] = {}
         for name, score, _i in process.extract(key, list(self.by_name), scorer=fuzz.ratio,
