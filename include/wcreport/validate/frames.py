@@ -117,11 +117,8 @@ def task_columns(row: ProgressRow, derive: Derivations, names: TaskNames) -> tup
     (full, short, derived or a close variant) may mean that task; ``task_name_match``: how the
     written name resolved (``TaskMatch.how``), "by_seq" when it fits several tasks and the 序号
     is one of them, "ambiguous" when the 序号 does not decide."""
-    if not row.task_name.strip():
-        match = None
-    else:
-        match = names.match(row.task_name)
-    fits = match is not None and row.seq is not None and names.fits(row.task_name, row.seq)
+    match = names.match(row.task_name) if row.task_name.strip() else None
+    fits = match is not None and names.fits(row.task_name, row.seq)
     key = None
     if row.seq in derive.facts.known_seqs:
         written = derive.facts.programme.tasks_by_seq[row.seq].name if fits else row.task_name
