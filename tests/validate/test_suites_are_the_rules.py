@@ -60,13 +60,14 @@ def test_editing_a_severity_turns_a_rejection_into_a_warning(programme, tmp_path
 
 
 def test_editing_the_placeholder_list_and_message(programme, tmp_path, monkeypatch):
-    report = with_row(good_report(programme), 0, progress="见附件")
+    report = with_row(good_report(programme), 0, progress="请见邮件正文")
+    assert not validate_report(report, UNIT, programme, Q2).findings
     root = _copy_project(tmp_path)
 
     def add(e):
-        e["kwargs"]["value_set"].append("见附件")
+        e["kwargs"]["value_set"].append("请见邮件正文")
         e["meta"]["message_zh"] = "请勿只写「{progress}」"
     _edit(root, "progress_rows", "progress.placeholder", add)
     monkeypatch.setenv("REPORT_EXPECTATIONS", str(root))
     finding = validate_report(report, UNIT, programme, Q2).findings[0]
-    assert (finding.code, finding.cell, finding.message) == ("progress.placeholder", "D4", "请勿只写「见附件」。")
+    assert (finding.code, finding.cell, finding.message) == ("progress.placeholder", "D4", "请勿只写「请见邮件正文」。")

@@ -173,6 +173,9 @@ class Indicator(_Strict):
 class Task(_Strict):
     seq: int = Field(ge=1)
     name: str
+    # Names offices write for the task besides its full name (两癌筛查); more short forms are
+    # derived from the name (wcreport.intake.task_names). A short name belongs to one task.
+    short_names: list[str] = []
     summary: str = ""
     units: list[str] = Field(min_length=1)
     indicators: list[Indicator] = []
@@ -201,6 +204,8 @@ class Programme(_Strict):
         _reject_duplicates("units[].key", keys)
         _reject_duplicates("units[].name", [u.name for u in self.units])
         _reject_duplicates("tasks[].seq", [t.seq for t in self.tasks])
+        _reject_duplicates("tasks[].name and tasks[].short_names (a name belongs to one task)",
+                           [n for t in self.tasks for n in dict.fromkeys((t.name, *t.short_names))])
         _reject_duplicates("units[].aliases (names and aliases must be unique)",
                            [n for u in self.units for n in (u.name, *u.aliases)])
         _reject_duplicates("units[].emails (an address belongs to one unit only)",

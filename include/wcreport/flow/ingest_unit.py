@@ -38,6 +38,7 @@ from wcreport.flow.run import QuarterRun
 from wcreport.flow.summaries import StageOutcome, UnitSummary
 from wcreport.intake.reading import read_report, read_stamped
 from wcreport.intake.scan import reject_internal_error, scan_and_identify
+from wcreport.validate.accepted import accepted_rows
 from wcreport.validate.feedback import write_feedback
 from wcreport.validate.limits import cap_findings
 from wcreport.validate.outcome import validate_file
@@ -85,7 +86,8 @@ def _evaluate(paths: QuarterPaths, programme: Programme, unit_key: str, record: 
         record.reasons = [f.as_text() for f in errors] + [f.message for f in findings if f.code == "findings.truncated"]
         return None
     record.status = "accepted"
-    return _Passed(parsed.rows, parsed.indicators, [f for f in findings if f.severity == "warning"], data_docs)
+    return _Passed(accepted_rows(parsed.rows, programme, unit_key), parsed.indicators,
+                   [f for f in findings if f.severity == "warning"], data_docs)
 
 
 def _evaluate_safely(paths: QuarterPaths, programme: Programme, unit_key: str,

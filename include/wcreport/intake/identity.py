@@ -7,7 +7,9 @@ several units, two sources that disagree) the file is refused with a Chinese rea
 quotes what it says; weak evidence (the 责任单位 column, the file name) is used only where no
 explicit evidence exists. The rules, as a table, are in docs/identity.md.
 
-Names are matched against the programme's unit names and aliases: exactly, then by
+Names are matched against the programme's unit names and aliases, and the everyday names
+offices derive from them (教体局, 卫健委, 妇联: ``intake.unit_names``; one several units
+share names none of them and is refused with the candidates): exactly, then by
 containment (the longest alias found in the text), then fuzzily (difflib ratio above
 FUZZY_THRESHOLD with a clear margin). Folder names are matched strictly (exact or
 containment only): a folder named after no unit is no evidence.
@@ -26,6 +28,7 @@ from pathlib import PurePath
 from wcreport.core.findings_catalogue import message, part
 from wcreport.core.model import ParsedReport
 from wcreport.intake.cells import squeeze
+from wcreport.intake.unit_names import UnitNames, derive_unit_names
 
 FUZZY_THRESHOLD = 0.8
 FUZZY_MARGIN = 0.08
@@ -56,21 +59,44 @@ def _clean(text: str) -> str:
     return _NOISE_RE.sub("", squeeze(text))
 
 
-_alias_cache: tuple[object, dict[str, str]] | None = None
+_alias_cache: tuple[object, dict[str, str], UnitNames] | None = None
 
 
-def _aliases(programme) -> dict[str, str]:
-    """Cleaned name/alias -> unit key. Built once per (frozen) programme object: an inbox
-    scan matches every file against it, and rebuilding it per file is O(units) each time."""
+def _names(programme) -> tuple[dict[str, str], UnitNames]:
+    """Cleaned name/alias/everyday name -> unit key, and the everyday names several units share.
+    Built once per (frozen) programme object: an inbox scan matches every file against it, and
+    rebuilding it per file is O(units) each time."""
     global _alias_cache
     if _alias_cache is not None and _alias_cache[0] is programme:
-        return _alias_cache[1]
+        return _alias_cache[1], _alias_cache[2]
     table: dict[str, str] = {}
     for unit in programme.units:
         for alias in [unit.name, *unit.aliases]:
             table.setdefault(_clean(alias), unit.key)
-    _alias_cache = (programme, table)
-    return table
+    everyday = derive_unit_names(programme.units, table, _clean)
+    table.update(everyday.unique)
+    _alias_cache = (programme, table, everyday)
+    return table, everyday
+
+
+def _aliases(programme) -> dict[str, str]:
+    """Cleaned name, alias or everyday name (教体局, 卫健委 …, ``intake.unit_names``) -> unit key."""
+    return _names(programme)[0]
+
+
+def _shared(programme) -> dict[str, tuple[str, ...]]:
+    """Everyday names several units share -> their keys (such a name alone names no unit)."""
+    return _names(programme)[1].ambiguous
+
+
+def _inside(cleaned: str, programme) -> list[str]:
+    """Keys of the units whose names are found in the text; a name inside a longer name also
+    found in the text does not count on its own."""
+    table, shared = _aliases(programme), _shared(programme)
+    inside = [a for a in [*table, *shared] if len(a) >= 2 and a in cleaned]
+    inside = [a for a in inside if not any(a != b and a in b for b in inside)]
+    ordered = sorted(inside, key=lambda a: (-len(a), a))
+    return _unique(k for a in ordered for k in ((table[a],) if a in table else shared[a]))
 
 
 def match_unit(text: str, programme) -> _Match:
@@ -81,13 +107,12 @@ def match_unit(text: str, programme) -> _Match:
     table = _aliases(programme)
     if cleaned in table:
         return _Match(table[cleaned], [table[cleaned]])
+    if cleaned in _shared(programme):
+        return _Match(None, list(_shared(programme)[cleaned]))
     if cleaned in programme.units_by_key:
         return _Match(cleaned, [cleaned])
-    # Containment: the text holds aliases (a unit name with a place prefix); an alias
-    # inside a longer alias also found in the text does not count on its own.
-    inside = [a for a in table if len(a) >= 2 and a in cleaned]
-    inside = [a for a in inside if not any(a != b and a in b for b in inside)]
-    keys = _unique(table[a] for a in sorted(inside, key=lambda a: (-len(a), a)))
+    # Containment: the text holds aliases (a unit name with a place prefix).
+    keys = _inside(cleaned, programme)
     if len(keys) == 1:
         return _Match(keys[0], keys)
     if keys:
@@ -204,7 +229,7 @@ def _unknown(tried: list[str], candidates: list[str], programme) -> str:
     return message("unit.unknown", tried="；".join(tried))
 
 
-def _names(keys, programme) -> str:
+def _names_of(keys, programme) -> str:
     return "、".join(programme.units_by_key[k].name for k in keys if k in programme.units_by_key)
 
 
@@ -225,9 +250,7 @@ def match_strict(text: str, programme) -> _Match:
         return _Match(None, [])
     if cleaned in table:
         return _Match(table[cleaned], [table[cleaned]])
-    inside = [a for a in table if len(a) >= 2 and a in cleaned]
-    inside = [a for a in inside if not any(a != b and a in b for b in inside)]
-    keys = _unique(table[a] for a in sorted(inside, key=lambda a: (-len(a), a)))
+    keys = _inside(cleaned, programme)
     return _Match(keys[0] if len(keys) == 1 else None, keys)
 
 
@@ -244,9 +267,14 @@ def _folder_evidence(rel_path: str, programme) -> _Evidence | None:
     found: list[tuple[str, str]] = []
     for folder in PurePath(rel_path).parts[:-1]:
         match = match_strict(folder, programme)
+        shared = _shared(programme).get(_clean(folder))
+        if shared:
+            return _Evidence("folder", None, folder, message(
+                "unit.conflict", cause="folder_vague", folder=folder, names=_names_of(shared, programme)),
+                list(shared))
         if len(match.candidates) > 1:
             return _Evidence("folder", None, folder, message(
-                "unit.conflict", cause="folder_several", folder=folder, names=_names(match.candidates, programme)),
+                "unit.conflict", cause="folder_several", folder=folder, names=_names_of(match.candidates, programme)),
                 match.candidates)
         if match.unit:
             found.append((folder, match.unit))
@@ -268,18 +296,22 @@ def _unit_line_evidence(line: str, programme) -> _Evidence:
     match = match_unit(line, programme)
     if match.unit:
         return _Evidence("unit_line", match.unit, says)
+    shared = _shared(programme).get(_clean(line))
+    if shared:
+        return _Evidence("unit_line", None, says, message(
+            "unit.conflict", cause="vague", text=line, names=_names_of(shared, programme)), list(shared))
     strict = match_strict(line, programme)
     if len(strict.candidates) > 1:
         return _Evidence("unit_line", None, says, message(
-            "unit.conflict", cause="several", text=line, names=_names(strict.candidates, programme)),
+            "unit.conflict", cause="several", text=line, names=_names_of(strict.candidates, programme)),
             strict.candidates)
     if match.candidates and len(_clean(line)) < 4:
         return _Evidence("unit_line", None, says, message(
-            "unit.conflict", cause="vague", text=line, names=_names(match.candidates, programme)),
+            "unit.conflict", cause="vague", text=line, names=_names_of(match.candidates, programme)),
             match.candidates)
     closest = match.candidates or closest_units(line, programme)
     return _Evidence("unit_line", None, says, message(
-        "unit.conflict", text=line, closest=_names(closest, programme)), closest)
+        "unit.conflict", text=line, closest=_names_of(closest, programme)), closest)
 
 
 def _sender_evidence(sender: str, sender_unit: str, programme) -> _Evidence:

@@ -152,17 +152,12 @@ def _unit_line(cells: list[list[object]], upto: int) -> str | None:
 
 
 def _match_task(name: str, programme) -> int | None:
+    # Full, short and derived names (wcreport.intake.task_names); None when ambiguous or unknown.
     if programme is None or not name:
         return None
-    wanted = squeeze(name)
-    by_name = {squeeze(t.name): t.seq for t in programme.tasks}
-    if wanted in by_name:
-        return by_name[wanted]
-    for key, seq in by_name.items():
-        if len(wanted) >= 4 and (wanted in key or key in wanted):
-            return seq
-    close = difflib.get_close_matches(wanted, list(by_name), n=1, cutoff=0.75)
-    return by_name[close[0]] if close else None
+    from wcreport.intake.task_names import match_task
+
+    return match_task(name, programme).seq
 
 
 def _match_indicator(name: str, programme) -> str | None:

@@ -152,3 +152,9 @@ def _parse_single(norm: str, year: int) -> dt.date | None:
     if m := re.fullmatch(r"第?([1-4])季度(末|底)?", norm):
         return _month_end(year, 3 * int(m.group(1)))
     return None
+
+
+def programme_deadline(year: int) -> str:
+    """The completion deadline the programme sets for its tasks, as the form writes it: the
+    notice's tasks are the year's ("{year}年为…办实事"), due by the end of that year."""
+    return f"{year}年12月底"

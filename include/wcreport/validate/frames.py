@@ -17,15 +17,17 @@ from typing import Any
 from wcreport.core.model import IndicatorValue, ParsedReport, ProgressRow
 from wcreport.core.programme import Programme
 from wcreport.intake.cells import parse_number
+from wcreport.intake.task_names import TaskNames, task_names
 from wcreport.validate.completion import parse_deadline
 
 _QUOTES = re.compile(r"[\"'“”‘’„‟「」『』〝〞〃《》<>]")
 _SPACES = re.compile(r"\s+")
-_EDGE_PUNCT = "。.，,；;！!、:："
+_ATTACHMENT_NUMBER = re.compile(r"(附件|附表)[0-9一二三四五六七八九十]+")
 
 # Per table: the columns GX sees as objects and as floats (``row_id`` stays as built).
 COLUMNS = {
-    "progress_rows": (("seq", "task_key", "progress", "progress_norm", "progress_key", "deadline_status"),
+    "progress_rows": (("seq", "task_key", "task_name_match", "progress", "progress_norm", "progress_key",
+                       "deadline_status"),
                       ("deadline_yyyymmdd",)),
     "indicators": (("key", "raw"), ("value", "previous_value", "ratio_to_target")),
 }
@@ -44,8 +46,13 @@ def text_key(text: str | None) -> str:
 
 
 def placeholder_key(text: str | None) -> str:
-    """What a placeholder list entry is compared with: text_key without edge punctuation."""
-    return text_key(text).strip(_EDGE_PUNCT)
+    """What the placeholder list is compared with (column ``progress_norm``): the text in
+    NFKC and lower case without whitespace, punctuation or symbols, and an attachment's
+    number dropped, so "（详见附件1）。", "见 附件" and "详见附件" meet one list entry, and
+    "/", "-" or "……" alone become "" (a text with nothing to read)."""
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PZCS")
+    return _ATTACHMENT_NUMBER.sub(r"\1", text)
 
 
 @dataclass(frozen=True)
@@ -105,19 +112,39 @@ def form_rows(parsed: ParsedReport, unit_seqs: set[int]) -> list[ProgressRow]:
             if r.progress.strip() or (r.seq is not None and r.seq in unit_seqs)]
 
 
+def task_columns(row: ProgressRow, derive: Derivations, names: TaskNames) -> tuple[str | None, str | None]:
+    """``task_key``: "<seq>|<name>", the name as the programme writes it when the written name
+    (full, short, derived or a close variant) may mean that task; ``task_name_match``: how the
+    written name resolved (``TaskMatch.how``), "by_seq" when it fits several tasks and the 序号
+    is one of them, "ambiguous" when the 序号 does not decide."""
+    match = names.match(row.task_name) if row.task_name.strip() else None
+    fits = match is not None and names.fits(row.task_name, row.seq)
+    key = None
+    if row.seq in derive.facts.known_seqs:
+        written = derive.facts.programme.tasks_by_seq[row.seq].name if fits else row.task_name
+        key = f"{row.seq}|{derive.task_name_key(written)}"
+    if match is None:
+        return key, None
+    if match.how == "ambiguous":
+        return key, "by_seq" if fits else "ambiguous"
+    return key, match.how
+
+
 def rows_records(rows: list[ProgressRow], derive: Derivations, year: int) -> list[dict[str, Any]]:
-    known = derive.facts.known_seqs
+    names = task_names(derive.facts.programme)
     records = []
     for i, row in enumerate(rows):
         progress = row.progress.strip()
         deadline = derive.deadline_columns(row.deadline, year)
         progress_text = text_key(progress) if progress else ""
+        task_key, task_name_match = task_columns(row, derive, names)
         records.append({
             "row_id": i,
             "seq": row.seq,
-            "task_key": f"{row.seq}|{derive.task_name_key(row.task_name)}" if row.seq in known else None,
+            "task_key": task_key,
+            "task_name_match": task_name_match,
             "progress": progress or None,
-            "progress_norm": progress_text.strip(_EDGE_PUNCT) if progress else None,    # placeholder_key
+            "progress_norm": placeholder_key(progress) if progress else None,
             "progress_key": f"{row.seq}|{progress_text}" if progress else None,
             "deadline_status": deadline.status,
             "deadline_yyyymmdd": deadline.yyyymmdd,

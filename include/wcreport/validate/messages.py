@@ -11,6 +11,8 @@ from typing import Any
 
 from wcreport.core.model import IndicatorValue, ParsedReport, ProgressRow, UnitResult
 from wcreport.core.quarter import Quarter
+from wcreport.intake.task_names import task_names
+from wcreport.validate.completion import programme_deadline
 from wcreport.validate.findings import CellRef, fmt_number, join_bounded, join_seqs, short
 from wcreport.validate.frames import ProgrammeFacts, indicator_value
 from wcreport.validate.parameters import resolve
@@ -28,6 +30,7 @@ def previous_label(previous: UnitResult | None) -> str:
 
 def row_context(rows: list[ProgressRow], facts: ProgrammeFacts, unit_seqs: set[int], prev_label: str):
     tasks, year = facts.programme.tasks_by_seq, facts.programme.year
+    names = task_names(facts.programme)
     duplicates: dict[int, list[int]] = {}
     for r in rows:
         if r.seq is not None:
@@ -40,9 +43,11 @@ def row_context(rows: list[ProgressRow], facts: ProgrammeFacts, unit_seqs: set[i
             "seq": "" if row.seq is None else row.seq,
             "task_name": short(row.task_name),
             "expected_task_name": task.name if task else "",
+            "task_candidates": names.describe(names.match(row.task_name).candidates),
             "progress": short(row.progress),
             "deadline": short(row.deadline),
             "year": year,
+            "programme_deadline": programme_deadline(year),
             "row": row.row,
             "programme_seqs": join_seqs(tasks),
             "unit_seqs": join_seqs(unit_seqs),
