@@ -24,6 +24,8 @@ LIMITS = Limits(max_file_bytes=1024 * 1024, max_uncompressed_bytes=8 * 1024 * 10
 XLSX = b"PK\x03\x04 not really a workbook, but bytes to compare"
 SCAN = b"%PDF-1.4 scanned stamp page"
 EDU = "教育和体育事业中心2023年第三季度进展情况报表（盖章版）.xlsx"
+ORGANISER = "qtk@qtk.example.cn"
+UNITS_DOMAIN = "units.example.cn"
 
 
 def _names(mail) -> list[str]:
@@ -189,12 +191,14 @@ def unit_programme(programme):
 @pytest.fixture
 def ctx(tmp_path, unit_programme):
     return mb.TakeIn(inbox_root=tmp_path / "inbox", output_root=tmp_path / "output", limits=LIMITS,
-                     load_programme=lambda year: unit_programme)
+                     load_programme=lambda year: unit_programme, authserv_id=cm.OUR_AUTHSERV_ID,
+                     own_addresses=frozenset({ORGANISER}))
 
 
 def test_take_in_saves_byte_identical_files_into_the_units_folder(ctx):
-    raw = cm.foxmail("EDU_SPORTS@units.example.cn", "张老师", "三季度报表", [(EDU, XLSX), ("盖章扫描件.pdf", SCAN)],
-                     when=WHEN, message_id="<fox-2@units>")
+    raw = cm.authenticated(cm.foxmail("EDU_SPORTS@units.example.cn", "张老师", "三季度报表",
+                                      [(EDU, XLSX), ("盖章扫描件.pdf", SCAN)], when=WHEN, message_id="<fox-2@units>"),
+                           UNITS_DOMAIN)
     entry = mb.take_in(raw, ctx, uid=7, uidvalidity=1)
     paths = quarter_paths(Quarter(2023, 3), ctx.inbox_root, ctx.output_root)
     folder = paths.inbox / "教育和体育事业中心"
@@ -206,38 +210,103 @@ def test_take_in_saves_byte_identical_files_into_the_units_folder(ctx):
     provenance = mb.provenance_by_path(paths, [rel, "nothing.xlsx"])
     assert list(provenance) == [rel]
     assert provenance[rel]["sender"] == "edu_sports@units.example.cn"
+    assert provenance[rel]["sender_authenticated"] is True and provenance[rel]["sender_unit"] == "edu_sports"
     assert provenance[rel]["message_id"] == "<fox-2@units>" and provenance[rel]["attachment"] == EDU
     assert provenance[rel]["subject"] == "三季度报表" and provenance[rel]["date"].startswith("2023-09-26T09:30")
     assert [m["key"] for m in mb.pending_replies(ctx.output_root)] == ["mid:<fox-2@units>"]
 
 
 def test_take_in_twice_saves_nothing_twice_and_names_never_overwrite(ctx):
-    first = cm.foxmail("sibaoshan@units.example.cn", "王", "报表", [("报表.xlsx", XLSX)], when=WHEN,
-                       message_id="<one@u>")
+    first = cm.authenticated(cm.foxmail("sibaoshan@units.example.cn", "王", "报表", [("报表.xlsx", XLSX)],
+                                        when=WHEN, message_id="<one@u>"), UNITS_DOMAIN)
     mb.take_in(first, ctx)
     folder = quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root).inbox / "四宝山街道"
     before = sorted(p.name for p in folder.iterdir())
     mb.take_in(first, ctx)                                         # the same mail again
     assert sorted(p.name for p in folder.iterdir()) == before == ["报表.xlsx"]
-    corrected = cm.foxmail("sibaoshan@units.example.cn", "王", "报表（更正）", [("报表.xlsx", XLSX + b"v2")],
-                           when=WHEN + dt.timedelta(hours=1), message_id="<two@u>")
+    corrected = cm.authenticated(cm.foxmail("sibaoshan@units.example.cn", "王", "报表（更正）",
+                                            [("报表.xlsx", XLSX + b"v2")], when=WHEN + dt.timedelta(hours=1),
+                                            message_id="<two@u>"), UNITS_DOMAIN)
     entry = mb.take_in(corrected, ctx)
     assert entry["files"][0]["path"] == "四宝山街道/报表 (2).xlsx"
     assert (folder / "报表.xlsx").read_bytes() == XLSX and (folder / "报表 (2).xlsx").read_bytes() == XLSX + b"v2"
 
 
-def test_unknown_sender_files_go_to_the_quarter_folder_and_forwarded_ones_to_the_inner_unit(ctx):
+def test_unknown_sender_files_go_to_the_quarter_folder_and_the_organisers_forwards_to_the_inner_unit(ctx):
     mb.take_in(cm.raw_gbk("stranger@qq.example", "报表", [("某单位报表.xlsx", XLSX)], when=WHEN,
                           message_id="<s@q>"), ctx)
     inbox = quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root).inbox
     assert (inbox / "某单位报表.xlsx").read_bytes() == XLSX
     inner = cm.foxmail("sibaoshan@units.example.cn", "赵", "原件", [("四宝山.xlsx", XLSX)], when=WHEN,
                        message_id="<in@u>")
-    entry = mb.take_in(cm.forwarded("someone@qtk.example", "转发", inner, when=WHEN, message_id="<fw@q>"), ctx)
+    forwarded = cm.forwarded(ORGANISER, "转发", inner, when=WHEN, message_id="<fw@q>")
+    entry = mb.take_in(cm.authenticated(forwarded, "qtk.example.cn"), ctx)
     assert entry["files"][0]["path"] == "四宝山街道/四宝山.xlsx" and entry["unit"] is None
     provenance = mb.provenance_by_path(quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root))
     assert provenance["四宝山街道/四宝山.xlsx"]["forwarded_from"]["sender"] == "sibaoshan@units.example.cn"
-    assert provenance["四宝山街道/四宝山.xlsx"]["sender"] == "someone@qtk.example"
+    assert provenance["四宝山街道/四宝山.xlsx"]["sender"] == ORGANISER
+
+
+# --- who may speak for a unit ---------------------------------------------------------
+def _forged_cases():
+    inner = cm.foxmail("sibaoshan@units.example.cn", "赵", "原件", [("四宝山.xlsx", XLSX)], when=WHEN,
+                       message_id="<in-forged@u>")
+    return {
+        # an outsider forwards a made-up mail whose inner From is the unit's address
+        "forged-forward": cm.authenticated(cm.forwarded("someone@qq.example", "转发", inner, when=WHEN,
+                                                        message_id="<fw-forged@q>"), "qq.example"),
+        # the organiser's address itself, but not vouched for by our server
+        "unauthenticated-organiser-forward": cm.forwarded(ORGANISER, "转发", inner, when=WHEN,
+                                                          message_id="<fw-org@q>"),
+        # From: forged, our server says DMARC failed
+        "forged-from-dmarc-fail": cm.authenticated(
+            cm.foxmail("sibaoshan@units.example.cn", "赵", "报表", [("四宝山.xlsx", XLSX)], when=WHEN,
+                       message_id="<forged@u>"), UNITS_DOMAIN, result="fail"),
+        # the forger writes a passing header of their own server's name: ignored
+        "someone-elses-authserv-id": cm.authenticated(
+            cm.foxmail("sibaoshan@units.example.cn", "赵", "报表", [("四宝山.xlsx", XLSX)], when=WHEN,
+                       message_id="<forged2@u>"), UNITS_DOMAIN, authserv_id="mx.forger.example"),
+        # no header at all
+        "no-authentication-results": cm.foxmail("sibaoshan@units.example.cn", "赵", "报表",
+                                                [("四宝山.xlsx", XLSX)], when=WHEN, message_id="<forged3@u>"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_forged_cases()))
+def test_an_unauthenticated_sender_is_no_evidence_of_a_unit(ctx, case):
+    entry = mb.take_in(_forged_cases()[case], ctx)
+    assert entry["files"][0]["path"] == "四宝山.xlsx"            # the quarter's folder, not 四宝山街道/
+    assert entry["unit"] is None and entry["claimed_unit"] == "sibaoshan"
+    record = mb.provenance_by_path(quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root))["四宝山.xlsx"]
+    assert record["sender_unit"] is None and record["claimed_unit"] == "sibaoshan"
+    assert record["sender_authenticated"] is (case == "forged-forward")   # qq.example did send it
+
+
+def test_without_an_authserv_id_no_sender_is_authenticated(ctx):
+    ctx.authserv_id = None
+    raw = cm.authenticated(cm.foxmail("sibaoshan@units.example.cn", "王", "报表", [("报表.xlsx", XLSX)],
+                                      when=WHEN, message_id="<noid@u>"), UNITS_DOMAIN)
+    entry = mb.take_in(raw, ctx)
+    assert entry["files"][0]["path"] == "报表.xlsx" and entry["sender_authenticated"] is False
+
+
+@pytest.mark.parametrize(("header", "address", "vouched"), [
+    ("mx.qtk.example.cn; dmarc=pass header.from=units.example.cn", "a@units.example.cn", True),
+    ("mx.qtk.example.cn; dkim=pass header.d=example.cn", "a@units.example.cn", True),     # aligned, relaxed
+    ("mx.qtk.example.cn; dkim=pass header.d=other.example", "a@units.example.cn", False),  # not aligned
+    ("mx.qtk.example.cn; spf=pass smtp.mailfrom=units.example.cn", "a@units.example.cn", False),
+    ("MX.QTK.EXAMPLE.CN; dmarc=pass header.from=Units.Example.CN", "a@units.example.cn", True),
+    ("mx.qtk.example.cn; dmarc=pass header.from=evilunits.example.cn", "a@units.example.cn", False),
+    ("mx.qtk.example.cn;;; dmarc=pass ((( header.from", "a@units.example.cn", False),      # unparseable
+])
+def test_authentication_results_of_our_server(header, address, vouched):
+    from email.message import Message
+
+    from wcreport.intake.mailauth import address_authenticated, authenticated_domains
+
+    msg = Message()
+    msg["Authentication-Results"] = header
+    assert address_authenticated(address, authenticated_domains(msg, cm.OUR_AUTHSERV_ID)) is vouched
 
 
 def test_reply_state_is_separate_from_saved_state(ctx):

@@ -5,9 +5,11 @@
   runs always poll.
 * ``take_in_mail`` – new mails (by UID, see ``intake.mailbox``) are kept: .eml archived,
   report files saved into the inbox, state ``saved`` in the ledger, then ``\\Seen``.
-  One bad mail does not stop the others; the task fails at the end (Airflow retries,
-  then ops get an alert), and the UID bookmark stays before the bad mail so the next
-  run tries it again.
+  A mail over ``MAX_MAIL_BYTES`` (by RFC822.SIZE, before its body is fetched), one that
+  cannot be parsed, or one of a year without a programme file is quarantined (ledger,
+  ops log line) and the bookmark moves past it: no mail can jam the mailbox. Only our own
+  faults (disk, IMAP) leave the bookmark before a mail and fail the task at the end.
+  Senders are authenticated by the connection's extra ``authserv_id`` (``intake.mailauth``).
 * ``send_receipts`` – every saved, unanswered mail gets its receipt through
   ``smtp_default`` (checks: ``validate.selfcheck.check_file``, as ``wcreport check``);
   state ``replied`` is recorded after the SMTP server accepted it.
@@ -24,6 +26,7 @@ from wcreport.core.settings import quarter_paths, settings
 from wcreport.deliver.receipts import Receipt, ReceivedFile, send_receipt
 from wcreport.deliver.smtp import MailError
 from wcreport.intake.mailbox import (
+    MAX_MAIL_BYTES,
     ImapMailbox,
     ImapSettings,
     MailboxUnavailable,
@@ -31,6 +34,7 @@ from wcreport.intake.mailbox import (
     first_search_day,
     new_uids,
     pending_replies,
+    quarantine,
     read_ledger,
     record_reply,
     remember_uid,
@@ -81,6 +85,17 @@ def imap_settings(conn_id: str = IMAP_CONN_ID, folder: str = "INBOX") -> ImapSet
                         folder=folder or "INBOX", timeout=float(extra.get("timeout", 60)))
 
 
+def authserv_id(conn_id: str = IMAP_CONN_ID) -> str | None:
+    """The office's server's authserv-id (extra ``authserv_id``); None: no sender is authenticated."""
+    from airflow.sdk import BaseHook
+
+    value = (BaseHook.get_connection(conn_id).extra_dejson or {}).get("authserv_id")
+    if not value:
+        log.warning("Connection %r has no extra 'authserv_id': no mail sender counts as a unit "
+                    "(files are attributed by their folder or content only)", conn_id)
+    return str(value).strip() if value else None
+
+
 # --- when -------------------------------------------------------------------
 def poll_due(now: dt.datetime, *, manual: bool = False, busy=None) -> bool:
     """Poll now? Manual runs always; scheduled ones every tick (10 min) in the busy days
@@ -120,10 +135,11 @@ def take_in_mail(run: dict, conn_id: str = IMAP_CONN_ID) -> dict:
     imap = imap_settings(conn_id, run["folder"])
     output_root = Path(run["output"])
     forced = Quarter.parse(run["quarter"]) if run.get("quarter") else None
-    ctx = TakeIn(inbox_root=Path(run["inbox"]), output_root=output_root, limits=_limits(), quarter=forced)
+    ctx = TakeIn(inbox_root=Path(run["inbox"]), output_root=output_root, limits=_limits(), quarter=forced,
+                 authserv_id=authserv_id(conn_id), own_addresses=frozenset({imap.user.strip().lower()} - {""}))
     since = (dt.date.fromisoformat(run["since"]) if run.get("since")
              else first_search_day(dt.datetime.now(TZ).date(), forced))
-    summary = {"uids": 0, "kept": 0, "files": 0, "failed": []}
+    summary = {"uids": 0, "kept": 0, "files": 0, "quarantined": 0, "failed": []}
     with ImapMailbox(imap) as box:
         state = box.select()
         uids = new_uids(box, read_ledger(output_root)["folders"].get(imap.folder_id), state, since)
@@ -140,7 +156,9 @@ def take_in_mail(run: dict, conn_id: str = IMAP_CONN_ID) -> dict:
                 summary["failed"].append(uid)
                 in_order = False
                 continue
-            if entry is not None:
+            if entry is not None and entry.get("state") == "quarantined":
+                summary["quarantined"] += 1
+            elif entry is not None:
                 summary["kept"] += 1
                 summary["files"] += len(entry.get("files", []))
             if in_order:
@@ -153,6 +171,13 @@ def take_in_mail(run: dict, conn_id: str = IMAP_CONN_ID) -> dict:
 
 
 def _take_in_one(box: ImapMailbox, uid: int, uidvalidity: int, ctx: TakeIn) -> dict | None:
+    size = box.size(uid)
+    if size is not None and size > MAX_MAIL_BYTES:
+        entry = quarantine(ctx.output_root, f"uid:{box.settings.folder_id}:{uidvalidity}:{uid}",
+                           f"mail of {size} bytes is over the {MAX_MAIL_BYTES}-byte limit; not fetched",
+                           uid=uid, uidvalidity=uidvalidity, size=size)
+        box.mark_seen(uid)
+        return entry
     raw = box.fetch(uid)
     if raw is None:
         log.warning("Mail UID %s vanished before it was fetched", uid)
