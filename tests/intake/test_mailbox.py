@@ -372,3 +372,69 @@ def test_wrong_password_raises_mailbox_unavailable(dovecot):
     settings = mb.ImapSettings(dovecot.host, dovecot.port, dovecot.user, "wrong", use_ssl=False)
     with pytest.raises(mb.MailboxUnavailable, match="login"), mb.ImapMailbox(settings):
         pass
+
+
+# --- an unauthenticated file never replaces a unit's file -----------------------------
+def _form_bytes(tmp_path, name: str, progress: str) -> bytes:
+    from intake.conftest import EDU_ROWS
+    from intake.corpus import Book, form_sheet, write
+
+    rows = [[*row[:3], progress if n == 0 else row[3], row[4]] for n, row in enumerate(EDU_ROWS)]
+    return write(Book([form_sheet("教育和体育事业中心", rows)]), tmp_path / "made" / name).read_bytes()
+
+
+def test_forged_mails_leave_the_units_accepted_file_and_never_reach_the_workbook(tmp_path, ctx, unit_programme,
+                                                                                  monkeypatch):
+    from openpyxl import load_workbook
+
+    from wcreport.flow.ingest_unit import decide_unit
+    from wcreport.flow.merge import merge
+    from wcreport.flow.run import QuarterRun
+
+    ctx.quarter = Quarter(2023, 3)
+    genuine = _form_bytes(tmp_path, "genuine.xlsx", "新建幼儿园1所。")
+    mb.take_in(cm.authenticated(cm.foxmail("edu_sports@units.example.cn", "张", "三季度报表",
+                                           [("教体中心报表.xlsx", genuine)], when=WHEN, message_id="<real@u>"),
+                                UNITS_DOMAIN), ctx)
+    inner = cm.foxmail("edu_sports@units.example.cn", "张", "更正", [("更正.xlsx", _form_bytes(tmp_path, "a.xlsx", "伪造转发"))],
+                       when=WHEN + dt.timedelta(hours=1), message_id="<inner-forged@u>")
+    mb.take_in(cm.authenticated(cm.forwarded("someone@qq.example", "转发", inner, when=WHEN + dt.timedelta(hours=1),
+                                             message_id="<fw@qq>"), "qq.example"), ctx)
+    mb.take_in(cm.authenticated(cm.foxmail("edu_sports@units.example.cn", "张", "更正二",
+                                           [("更正二.xlsx", _form_bytes(tmp_path, "b.xlsx", "伪造发件人"))],
+                                           when=WHEN + dt.timedelta(hours=2), message_id="<from-forged@u>"),
+                                UNITS_DOMAIN, result="fail"), ctx)
+    paths = quarter_paths(ctx.quarter, ctx.inbox_root, ctx.output_root)
+    result = decide_unit(paths, unit_programme, "edu_sports", max_wait_seconds=0)
+    assert result.status == "submitted" and result.accepted_path == "教育和体育事业中心/教体中心报表.xlsx"
+    assert result.rows[0].progress == "新建幼儿园1所。"
+    files = {f.path: f for f in result.files}
+    assert files["更正.xlsx"].status == files["更正二.xlsx"].status == "held"
+    assert "someone@qq.example" in files["更正.xlsx"].reasons[0] and "未经" in files["更正.xlsx"].reasons[0]
+
+    for unit in unit_programme.units:
+        if unit.key != "edu_sports":
+            decide_unit(paths, unit_programme, unit.key, max_wait_seconds=0)
+    monkeypatch.setattr(QuarterRun, "programme", property(lambda self: unit_programme))
+    summary = merge(QuarterRun(quarter="2023Q3", inbox=str(ctx.inbox_root), output=str(ctx.output_root)))
+    book = load_workbook(summary["report"])
+    text = "\n".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value)
+    assert "伪造" not in text and "新建幼儿园1所。" in text
+    assert "待确认：发件人未经验证：「更正.xlsx」" in text
+    manifest = (paths.manifest).read_text(encoding="utf-8")
+    assert '"held"' in manifest or "待确认" in manifest
+
+
+def test_the_clerk_moving_a_held_file_into_the_units_folder_makes_it_count(tmp_path, ctx, unit_programme):
+    from wcreport.flow.ingest_unit import decide_unit
+
+    ctx.quarter = Quarter(2023, 3)
+    mb.take_in(cm.foxmail("edu_sports@units.example.cn", "张", "报表",
+                          [("教体.xlsx", _form_bytes(tmp_path, "c.xlsx", "单位另用邮箱发送。"))], when=WHEN,
+                          message_id="<other-box@u>"), ctx)
+    paths = quarter_paths(ctx.quarter, ctx.inbox_root, ctx.output_root)
+    assert decide_unit(paths, unit_programme, "edu_sports", max_wait_seconds=0).status == "missing"
+    (paths.inbox / "教育和体育事业中心").mkdir(parents=True)
+    (paths.inbox / "教体.xlsx").rename(paths.inbox / "教育和体育事业中心" / "教体.xlsx")
+    result = decide_unit(paths, unit_programme, "edu_sports", max_wait_seconds=0)
+    assert result.status == "submitted" and result.rows[0].progress == "单位另用邮箱发送。"

@@ -108,3 +108,40 @@ def test_receipts_survive_an_smtp_outage_and_go_out_once(tmp_path, programme, mo
     assert {m.message["In-Reply-To"] for m in received} == {"<q1@x>", "<q2@x>"}
     ledger = mb.read_ledger(ctx.output_root)["messages"]
     assert all(entry["replied_at"] and entry["reply_message_id"] for entry in ledger.values())
+
+
+def test_a_unit_is_told_at_once_when_mail_in_its_name_was_not_authenticated(tmp_path, programme, monkeypatch):
+    units = [u.model_copy(update={"emails": ["edu@units.example.cn", "edu2@units.example.cn"]})
+             if u.key == "edu_sports" else u for u in programme.units]
+    with_addresses = programme.model_copy(update={"units": units})
+    ctx = mb.TakeIn(tmp_path / "inbox", tmp_path / "output", Limits(2**20, 2**23),
+                    load_programme=lambda y: with_addresses, authserv_id=cm.OUR_AUTHSERV_ID)
+    forged = cm.foxmail("edu@units.example.cn", "张", "三季度报表（更正）", [("更正<b>.xlsx", b"PK fake")], when=WHEN,
+                        message_id="<forged@u>")
+    mb.take_in(cm.authenticated(forged, "units.example.cn", result="fail"), ctx)
+    inner = cm.foxmail("edu@units.example.cn", "张", "原件", [("转发.xlsx", b"PK x")], when=WHEN, message_id="<in@u>")
+    mb.take_in(cm.forwarded("mallory@qq.example", "转发", inner, when=WHEN, message_id="<fw@q>"), ctx)
+    mb.take_in(cm.authenticated(cm.foxmail("edu@units.example.cn", "张", "真报表", [("真.xlsx", b"PK y")],
+                                           when=WHEN, message_id="<real@u>"), "units.example.cn"), ctx)
+    run = {"inbox": str(ctx.inbox_root), "output": str(ctx.output_root)}
+    monkeypatch.setattr(om, "programme_for_year", lambda year: with_addresses)
+    port = free_port()
+    smtp = SmtpSettings("127.0.0.1", port, sender="bot@qtk.example", timeout=5)
+    monkeypatch.setattr("wcreport.orchestration.connections.smtp_settings", lambda conn_id: smtp)
+    monkeypatch.setattr(om, "_imap_login", lambda conn_id: "qtk@qtk.example")
+    with MailSink(port=port) as sink:
+        summary = om.send_receipts(run)
+        assert summary["notices"] == 2 and summary["sent"] == 3
+        assert om.send_receipts(run) == {"sent": 0, "not_answered": 0, "notices": 0, "failed": []}
+        received = sink.wait_for(5, timeout=10)
+    notices = [m for m in received if "请核实" in str(m.message["Subject"])]
+    assert len(notices) == 2
+    assert all(sorted(m.rcpt_tos) == ["edu2@units.example.cn", "edu@units.example.cn"] for m in notices)
+    bodies = [m.message.get_body(("plain",)).get_content() for m in notices]
+    forged_body = next(b for b in bodies if "更正" in b)
+    for text in ("edu@units.example.cn", "三季度报表（更正）", "更正<b>.xlsx", "待确认：发件人未经验证", "2023年9月26日 09:30"):
+        assert text in forged_body
+    forwarded_body = next(b for b in bodies if "mallory@qq.example" in b)
+    assert "转发的原邮件发件人：edu@units.example.cn" in forwarded_body
+    html = next(m for m in notices if "更正" in m.message.get_body(("plain",)).get_content()).message
+    assert "&lt;b&gt;" in html.get_body(("html",)).get_content()

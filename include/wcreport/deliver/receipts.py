@@ -100,3 +100,37 @@ def send_receipt(smtp: SmtpSettings, receipt: Receipt, *, unit_key: str | None =
     send(smtp, receipt.to, subject, html, text_body=text, headers=reply_headers(receipt, unit_key),
          message_id=message_id)
     return message_id
+
+
+@dataclass
+class UnverifiedNotice:
+    """What a unit is told when a mail in its name came from a sender our server did not vouch for."""
+
+    key: str                         # the received mail's ledger key
+    to: list[str]                    # the unit's registered addresses
+    unit_name: str
+    sender: str
+    subject: str
+    received_at: str
+    sender_name: str = ""
+    forwarded_from: str | None = None
+    files: list[str] = field(default_factory=list)
+    organiser: str = ""
+    phone: str = ""
+
+
+def render_unverified_notice(notice: UnverifiedNotice) -> tuple[str, str, str]:
+    """(subject, HTML, plain text) of the notice (``templates/unverified_notice.*.j2``)."""
+    subject = f"请核实：有人以{notice.unit_name}名义发送了报表邮件"
+    return (subject, render(__package__, "unverified_notice.html.j2", n=notice),
+            render(__package__, "unverified_notice.txt.j2", n=notice))
+
+
+def send_unverified_notice(smtp: SmtpSettings, notice: UnverifiedNotice,
+                           send: Callable[..., None] = send_message) -> str:
+    """Send the notice to the unit's addresses; return its Message-ID (stable per mail)."""
+    subject, html, text = render_unverified_notice(notice)
+    message_id = receipt_message_id("notice:" + notice.key, smtp.sender).replace("<receipt.", "<notice.", 1)
+    send(smtp, notice.to, subject, html, text_body=text, message_id=message_id,
+         headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"})
+    return message_id

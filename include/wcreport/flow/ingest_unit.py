@@ -12,6 +12,9 @@ The report uses the unit's newest file that passed validation (docs/identity.md)
   accepted data when there is some (``UnitResult.stamped_copy``); older scans are superseded.
   A scan without a data file is recorded all the same: the unit stays missing for data.
 * The unit is mailed the findings on each new file version at once (``deliver.unit_feedback``).
+* A mailed file attributed to the unit by its content, whose sender the office's server did
+  not authenticate as that unit (mailbox provenance), is ``held`` (待确认：发件人未经验证):
+  never a version that can win, until the clerk moves it into the unit's folder.
 
 Never raises for bad unit input: a bad file is a rejected file, with a reason.
 """
@@ -165,6 +168,25 @@ def _decide_versions(paths: QuarterPaths, programme: Programme, unit_key: str,
     return winner
 
 
+def held_reason(mailed: dict) -> str:
+    return (f"该文件由 {mailed.get('sender') or '未知地址'} 于 {mailed.get('date', '')[:16].replace('T', ' ')} "
+            "通过邮件发送，发件人未经本单位登记邮箱验证，暂不采用。确属本单位报送的，由工作人员核实后移入本单位文件夹。")
+
+
+def hold_unverified(paths: QuarterPaths, records: list[FileRecord], unit_key: str) -> list[FileRecord]:
+    """The unit's mailed files that only their content attributes to it, from a sender not
+    authenticated as the unit: set ``held``. A file in the unit's folder is the clerk's word."""
+    from wcreport.intake.mailbox import provenance_by_path
+
+    candidates = [r for r in records if r.unit == unit_key and r.status in ("pending", "rejected")
+                  and r.kind in ("spreadsheet", "stamped_copy") and "folder" not in (r.unit_source or "").split("+")]
+    mailed = provenance_by_path(paths, [r.path for r in candidates])
+    held = [r for r in candidates if r.path in mailed and mailed[r.path].get("sender_unit") != unit_key]
+    for record in held:
+        record.status, record.reasons, record.findings = "held", [held_reason(mailed[record.path])], []
+    return held
+
+
 def decide_unit(paths: QuarterPaths, programme: Programme, unit_key: str, *,
                 max_wait_seconds: float = 30.0) -> UnitResult:
     """Decide one unit's quarter and write units/<key>.json (see module docstring)."""
@@ -173,6 +195,7 @@ def decide_unit(paths: QuarterPaths, programme: Programme, unit_key: str, *,
     # An unreadable inbox is an operations problem, not a unit's: let the task fail and alert.
     # Only this unit's files: the others come from the stat cache without being read.
     records = scan_and_identify(paths, programme, max_wait_seconds=max_wait_seconds, unit=unit_key)
+    held = hold_unverified(paths, records, unit_key)
     mine = [r for r in records if r.unit == unit_key and r.kind == "spreadsheet"
             and r.status in ("pending", "rejected")]
     versions = _distinct_versions(mine)
@@ -195,7 +218,7 @@ def decide_unit(paths: QuarterPaths, programme: Programme, unit_key: str, *,
     newest_rejected = next((r for r in versions if r.status == "rejected"), None)
     result.feedback = newest_rejected.feedback if newest_rejected else None
     copies = _decide_stamped_copies(paths, programme, records, result)
-    result.files = sorted([*mine, *copies], key=lambda r: r.path)
+    result.files = sorted([*mine, *copies, *held], key=lambda r: r.path)
     write_unit_result(paths, result)
     return result
 

@@ -147,6 +147,19 @@ def record_reply(output_root: Path, key: str, *, reply_message_id: str | None = 
             entry["reply_message_id"] = reply_message_id
 
 
+def pending_notices(output_root: Path) -> list[dict]:
+    """Saved mails naming a unit by an address nobody vouched for, whose unit is not yet told."""
+    messages = read_ledger(output_root)["messages"]
+    return [dict(m, key=k) for k, m in messages.items()
+            if m.get("saved_at") and m.get("claimed_unit") and not m.get("notice")]
+
+
+def record_notice(output_root: Path, key: str, outcome: dict) -> None:
+    """Record that the claimed unit was told (``{"sent_at", "message_id", "to"}``) or why not."""
+    with locked_json(ledger_path(output_root), _empty_ledger) as ledger:
+        ledger["messages"][key]["notice"] = {**outcome, "at": _now_iso()}
+
+
 def provenance_by_path(paths: QuarterPaths, rels: Iterable[str] | None = None) -> dict[str, dict]:
     """Where each inbox file of the quarter came from, by inbox-relative path.
 
@@ -303,7 +316,8 @@ def _save_all(paths: QuarterPaths, programme: Programme, mail: Mail, received: d
         saved.append({"name": attachment.name, "path": rel, "kind": attachment.kind,
                       "sha256": attachment.sha256, "size": len(attachment.data),
                       "container": attachment.container, "note": attachment.note,
-                      "unit": unit.key if unit else None, "claimed_unit": claimed_key})
+                      "unit": unit.key if unit else None, "claimed_unit": claimed_key,
+                      "forwarded_from": attachment.forwarded.sender if attachment.forwarded else None})
         records[rel] = _provenance(mail, attachment, unit, received, eml, claimed_key)
     if records:
         with locked_json(provenance_path(paths), _empty_provenance) as ledger:

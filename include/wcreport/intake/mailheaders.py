@@ -36,9 +36,9 @@ _CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "
 _AUTOMATIC_SUBJECTS = re.compile(
     r"^(?:(?:re|回复|答复|fw|fwd|转发)\s*[:：]\s*)*[\[【(（]?\s*(?:自动回复|自动答复|auto[- ]?reply|"
     r"automatic reply|out of (?:the )?office|休假|外出|假期自动回复)", re.I)
-# Our receipts' Message-IDs (``deliver.receipts.receipt_message_id``): a mail answering one is
+# Our receipts' and notices' Message-IDs (``deliver.receipts``): a mail answering one is
 # never answered again, or two auto-responders would mail each other forever.
-RECEIPT_MESSAGE_ID = re.compile(r"^<receipt\.[0-9a-f]{32}@", re.I)
+RECEIPT_MESSAGE_ID = re.compile(r"^<(?:receipt|notice)\.[0-9a-f]{32}@", re.I)
 _AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|noreply\..*)@", re.I)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import quarter_paths, settings
-from wcreport.deliver.receipts import Receipt, ReceivedFile, send_receipt
+from wcreport.deliver.receipts import Receipt, ReceivedFile, UnverifiedNotice, send_receipt, send_unverified_notice
 from wcreport.deliver.smtp import MailError
 from wcreport.intake.mailbox import (
     MAX_MAIL_BYTES,
@@ -33,9 +33,11 @@ from wcreport.intake.mailbox import (
     TakeIn,
     first_search_day,
     new_uids,
+    pending_notices,
     pending_replies,
     quarantine,
     read_ledger,
+    record_notice,
     record_reply,
     remember_uid,
     take_in,
@@ -195,10 +197,13 @@ def send_receipts(run: dict, conn_id: str = SMTP_CONN_ID, imap_conn_id: str = IM
 
     output_root = Path(run["output"])
     pending = pending_replies(output_root)
-    summary = {"sent": 0, "not_answered": 0, "failed": []}
-    if not pending:
+    notices = pending_notices(output_root)
+    summary = {"sent": 0, "not_answered": 0, "notices": 0, "failed": []}
+    if not pending and not notices:
         return summary
     smtp = smtp_settings(conn_id)
+    for entry in notices:
+        summary["notices"] += _tell_claimed_unit(smtp, entry, output_root, summary["failed"])
     own = {smtp.sender.lower(), _imap_login(imap_conn_id)} - {""}
     for entry in pending:
         if entry["sender"] in own:
@@ -218,6 +223,37 @@ def send_receipts(run: dict, conn_id: str = SMTP_CONN_ID, imap_conn_id: str = IM
     if summary["failed"]:
         raise MailError(f"{len(summary['failed'])} receipt(s) not accepted by SMTP; they are sent next run")
     return summary
+
+
+def _tell_claimed_unit(smtp, entry: dict, output_root: Path, failed: list[str]) -> int:
+    """Tell the unit a mail named by address that its files wait (``deliver.receipts.UnverifiedNotice``);
+    a unit without an address is left to the clerk (log). 1 when a notice went out."""
+    quarter = Quarter.parse(entry["quarter"])
+    programme = programme_for_year(quarter.year)
+    unit = programme.units_by_key.get(entry["claimed_unit"])
+    if unit is None or not unit.addresses:
+        log.warning("CLERK: mail %s from unauthenticated %s names unit %s, which has no address to tell; "
+                    "its files are held (待确认：发件人未经验证)", entry["key"], entry["sender"], entry["claimed_unit"])
+        record_notice(output_root, entry["key"], {"not_sent": "the unit has no registered address"})
+        return 0
+    received = dt.datetime.fromisoformat(entry["date"]).astimezone(TZ)
+    notice = UnverifiedNotice(
+        key=entry["key"], to=list(unit.addresses), unit_name=unit.name, sender=entry["sender"],
+        sender_name=entry.get("sender_name", ""), subject=entry.get("subject", ""),
+        received_at=f"{received.year}年{received.month}月{received.day}日 {received:%H:%M}",
+        forwarded_from=next((f["forwarded_from"] for f in entry.get("files", []) if f.get("forwarded_from")), None),
+        files=[f["name"] for f in entry.get("files", [])], organiser=programme.report.organiser,
+        phone=programme.report.phone)
+    try:
+        message_id = send_unverified_notice(smtp, notice)
+    except MailError:
+        log.exception("Notice to %s about %s not sent; tried again next run", unit.key, entry["key"])
+        failed.append(entry["key"])
+        return 0
+    record_notice(output_root, entry["key"], {"message_id": message_id, "to": notice.to})
+    log.warning("Unit %s told that %s sent mail %s in its name without authentication", unit.key,
+                entry["sender"], entry["key"])
+    return 1
 
 
 def _imap_login(conn_id: str) -> str:
