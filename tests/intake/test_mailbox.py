@@ -438,3 +438,109 @@ def test_the_clerk_moving_a_held_file_into_the_units_folder_makes_it_count(tmp_p
     (paths.inbox / "教体.xlsx").rename(paths.inbox / "教育和体育事业中心" / "教体.xlsx")
     result = decide_unit(paths, unit_programme, "edu_sports", max_wait_seconds=0)
     assert result.status == "submitted" and result.rows[0].progress == "单位另用邮箱发送。"
+
+
+# --- a mailbox nobody can jam ---------------------------------------------------------
+def _nested(depth: int) -> bytes:
+    head = b"From: x@qq.example\r\nSubject: nested\r\nMessage-ID: <deep@x>\r\nDate: Tue, 26 Sep 2023 09:30:00 +0800\r\n"
+    body = b"Content-Type: text/plain\r\n\r\nhi\r\n"
+    for n in range(depth):
+        boundary = f"b{n}".encode()
+        body = (b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n--' + boundary + b"\r\n"
+                + body + b"\r\n--" + boundary + b"--\r\n")
+    return head + body
+
+
+def test_a_mail_of_thousands_of_nested_parts_is_quarantined_and_the_next_one_taken_in(ctx):
+    from wcreport.intake.mailparts import MailUnreadable
+
+    raw = _nested(3000)
+    with pytest.raises(MailUnreadable):
+        parse_mail(raw, LIMITS)
+    entry = mb.take_in(raw, ctx, uid=5, uidvalidity=1)
+    assert entry["state"] == "quarantined" and "RecursionError" in entry["reason"]
+    assert (ctx.output_root / entry["eml"]).read_bytes() == raw
+    assert mb.take_in(raw, ctx, uid=5, uidvalidity=1) == entry                       # recorded once
+    good = mb.take_in(cm.foxmail("a@x.cn", "甲", "报表", [("表.xlsx", XLSX)], when=WHEN, message_id="<ok@x>"), ctx)
+    assert good["saved_at"]
+    assert [m["key"] for m in mb.pending_replies(ctx.output_root)] == ["mid:<ok@x>"]
+    assert len(mb.quarantined(ctx.output_root)) == 1
+
+
+def test_a_mail_of_a_year_without_programme_is_quarantined_and_retaken_once_the_file_exists(ctx, unit_programme):
+    from wcreport.core.programme import ProgrammeError
+
+    years = {2023}
+
+    def load(year):
+        if year not in years:
+            raise ProgrammeError(f"no programme file for {year}")
+        return unit_programme
+
+    ctx.load_programme = load
+    raw = cm.foxmail("a@x.cn", "甲", "报表", [("表.xlsx", XLSX)], when=dt.datetime(2031, 5, 6, 9, tzinfo=TZ),
+                     message_id="<future@x>")
+    entry = mb.take_in(raw, ctx, uid=9, uidvalidity=1)
+    assert entry["state"] == "quarantined" and "2031" in entry["reason"]
+    assert mb.pending_replies(ctx.output_root) == []
+    years.add(2031)
+    again = mb.retake("mid:<future@x>", ctx)
+    assert again["saved_at"] and again["quarter"] == "2031Q2" and again["uid"] == 9
+    assert mb.quarantined(ctx.output_root) == {}
+
+
+@pytest.mark.parametrize(("subject", "headers", "answered"), [
+    ("自动回复：我正在休假", [], False),
+    ("Automatic reply: Out of Office", [], False),
+    ("Auto-Reply: 三季度报表", [], False),
+    ("【自动答复】您的邮件已收到", [], False),
+    ("休假中，8月20日返回", [], False),
+    ("Re: 回执：三季度报表", ["In-Reply-To: <receipt.0123456789abcdef0123456789abcdef@qtk.example>"], False),
+    ("回复：报表", ["References: <a@x> <notice.0123456789abcdef0123456789abcdef@qtk.example>"], False),
+    ("三季度报表", ["X-Autoreply: yes"], False),
+    ("三季度报表", ["Precedence: auto_reply"], False),
+    ("三季度报表", ["Auto-Submitted: auto-generated"], False),
+    ("关于职工休假制度落实情况的报表", [], True),           # 休假 inside a real subject
+    ("Re: 三季度报表", ["In-Reply-To: <someone@x>"], True),
+], ids=["zh-subject", "out-of-office", "auto-reply", "auto-answer", "on-leave", "reply-to-receipt",
+        "reply-to-notice", "x-autoreply", "precedence", "auto-submitted", "leave-in-subject", "human-reply"])
+def test_auto_replies_and_replies_to_our_receipts_get_no_receipt(ctx, subject, headers, answered):
+    raw = cm.plain("a@x.cn", subject, "自动回复内容", when=WHEN, message_id="<loop@x>", extra_headers=headers)
+    mb.take_in(raw, ctx)
+    assert bool(mb.pending_replies(ctx.output_root)) is answered
+
+
+def test_one_mail_keeps_at_most_the_cap_of_attachments():
+    from wcreport.intake.mailparts import MAX_ATTACHMENTS_PER_MAIL
+
+    raw = cm.foxmail("a@x.cn", "甲", "洪水", [(f"表{n}.xlsx", XLSX + bytes([n])) for n in range(200)],
+                     when=WHEN, message_id="<flood@x>")
+    mail = parse_mail(raw, LIMITS)
+    assert len(mail.attachments) == MAX_ATTACHMENTS_PER_MAIL
+    assert len(mail.skipped) == 1 and f"其余 {200 - MAX_ATTACHMENTS_PER_MAIL} 个" in mail.skipped[0].reason
+
+
+def test_an_unknown_sender_gets_a_capped_number_of_files_per_quarter(ctx):
+    for n in range(3):
+        files = [(f"表{n}-{k}.xlsx", XLSX + f"{n}-{k}".encode()) for k in range(9)]
+        entry = mb.take_in(cm.foxmail("flood@qq.example", "甲", f"第{n}封", files, when=WHEN,
+                                      message_id=f"<flood{n}@q>"), ctx)
+    inbox = quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root).inbox
+    assert len(list(inbox.glob("*.xlsx"))) == mb.MAX_FILES_PER_UNKNOWN_SENDER
+    assert len(entry["files"]) == 2 and len(entry["skipped"]) == 7
+    assert "未登记地址的上限" in entry["skipped"][0]["reason"]
+    # a unit whose address our server vouches for is not capped
+    unit_files = [(f"教体{k}.xlsx", XLSX + bytes([k])) for k in range(25)]
+    unit = mb.take_in(cm.authenticated(cm.foxmail("edu_sports@units.example.cn", "张", "多", unit_files, when=WHEN,
+                                                  message_id="<many@u>"), UNITS_DOMAIN), ctx)
+    assert len(unit["files"]) == 25
+
+
+def test_a_mail_without_message_id_delivered_twice_is_kept_and_answered_once(ctx):
+    raw = cm.foxmail("a@x.cn", "甲", "报表", [("表.xlsx", XLSX)], when=WHEN, message_id=None)
+    again = (b"Delivered-To: alias@qtk.example\r\nReceived: from mx2 by mx.qtk.example.cn; "
+             b"Tue, 26 Sep 2023 09:31:00 +0800\r\n" + raw)
+    first, second = mb.take_in(raw, ctx), mb.take_in(again, ctx)
+    assert first["saved_at"] == second["saved_at"] and len(mb.pending_replies(ctx.output_root)) == 1
+    other = cm.foxmail("a@x.cn", "甲", "报表", [("表.xlsx", XLSX + b"2")], when=WHEN, message_id=None)
+    assert mb.take_in(other, ctx)["files"] and len(mb.pending_replies(ctx.output_root)) == 2

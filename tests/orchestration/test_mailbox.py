@@ -145,3 +145,61 @@ def test_a_unit_is_told_at_once_when_mail_in_its_name_was_not_authenticated(tmp_
     assert "转发的原邮件发件人：edu@units.example.cn" in forwarded_body
     html = next(m for m in notices if "更正" in m.message.get_body(("plain",)).get_content()).message
     assert "&lt;b&gt;" in html.get_body(("html",)).get_content()
+
+
+class _FakeBox:
+    """An IMAP folder in memory, recording what was fetched (the 50 MB mail must never be)."""
+
+    def __init__(self, mails: dict[int, bytes]):
+        self.mails, self.fetched, self.seen = mails, [], []
+        self.settings = mb.ImapSettings("imap.test", 143, "qtk@qtk.example", use_ssl=False)
+
+    def __call__(self, settings):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def select(self):
+        return mb.FolderState(7, max(self.mails) + 1)
+
+    def uids_after(self, last_uid):
+        return [u for u in sorted(self.mails) if u > last_uid]
+
+    def uids_since(self, day):
+        return sorted(self.mails)
+
+    def size(self, uid):
+        return len(self.mails[uid])
+
+    def fetch(self, uid):
+        self.fetched.append(uid)
+        return self.mails[uid]
+
+    def mark_seen(self, uid):
+        self.seen.append(uid)
+
+
+def test_no_mail_can_jam_the_mailbox_the_bookmark_moves_past_bad_ones(tmp_path, monkeypatch):
+    huge = cm.foxmail("a@x.cn", "甲", "大", [("大.pdf", b"%PDF" + b"0" * (50 * 2**20))], when=WHEN,
+                      message_id="<huge@x>")
+    nested = b"From: x@qq.example\r\nSubject: n\r\nMessage-ID: <deep@x>\r\n" + b"".join(
+        f'Content-Type: multipart/mixed; boundary="b{n}"\r\n\r\n--b{n}\r\n'.encode() for n in range(3000))
+    good = cm.foxmail("b@x.cn", "乙", "报表", [("表.xlsx", b"PK x")], when=WHEN, message_id="<good@x>")
+    box = _FakeBox({1: huge, 2: nested, 3: good})
+    monkeypatch.setattr(om, "ImapMailbox", box)
+    monkeypatch.setattr(om, "imap_settings", lambda conn_id, folder: box.settings)
+    monkeypatch.setattr(om, "authserv_id", lambda conn_id: None)
+    monkeypatch.setattr(om, "_limits", lambda: Limits(2**20, 2**23))
+    run = {"inbox": str(tmp_path / "inbox"), "output": str(tmp_path / "output"), "folder": "INBOX",
+           "quarter": "2023Q3", "since": "2023-01-01"}
+    summary = om.take_in_mail(run)
+    assert (summary["kept"], summary["quarantined"], summary["failed"]) == (1, 2, [])
+    assert 1 not in box.fetched and box.seen == [1, 2, 3]
+    ledger = mb.read_ledger(tmp_path / "output")
+    assert ledger["folders"][box.settings.folder_id]["last_uid"] == 3
+    reasons = sorted(m["reason"] for m in mb.quarantined(tmp_path / "output").values())
+    assert "not fetched" in reasons[1] and "RecursionError" in reasons[0]
