@@ -135,6 +135,8 @@ def test_a_unit_is_told_at_once_when_mail_in_its_name_was_not_authenticated(tmp_
         assert om.send_receipts(run) == {"sent": 0, "not_answered": 0, "notices": 0, "failed": []}
         received = sink.wait_for(5, timeout=10)
     notices = [m for m in received if "请核实" in str(m.message["Subject"])]
+    to_forger = next(m for m in received if m.rcpt_tos == ["mallory@qq.example"]).message
+    assert "未能通过我方邮件服务器的身份验证" in to_forger.get_body(("plain",)).get_content()
     assert len(notices) == 2
     assert all(sorted(m.rcpt_tos) == ["edu2@units.example.cn", "edu@units.example.cn"] for m in notices)
     bodies = [m.message.get_body(("plain",)).get_content() for m in notices]

@@ -3,7 +3,9 @@
 The reply goes to the mail's From address (for a forwarded mail: whoever forwarded it),
 threaded with In-Reply-To/References, and lists what was received: every saved file,
 the self-check result of each spreadsheet (the same checks and text as ``wcreport
-check``), the attachments that were not kept and why, or 未发现附件. Texts are
+check``), the attachments that were not kept and why, or 未发现附件. A mail naming a unit
+by an address our server did not authenticate says its files wait for the clerk; that
+unit's registered addresses get an ``UnverifiedNotice`` (``templates/unverified_notice.*.j2``). Texts are
 ``templates/receipt.html.j2`` (autoescaped) and ``templates/receipt.txt.j2``.
 
 A receipt's Message-ID is derived from the mail's key, so a receipt sent again after a
@@ -59,6 +61,7 @@ class Receipt:
     skipped: list[dict] = field(default_factory=list)     # {"name", "reason"}
     organiser: str = ""
     phone: str = ""
+    unverified_unit: str | None = None   # the unit the mail named by an address nobody vouched for
 
 
 def receipt_subject(subject: str) -> str:

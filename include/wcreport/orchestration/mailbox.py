@@ -277,7 +277,13 @@ def build_receipt(entry: dict, inbox_root: Path, output_root: Path) -> Receipt:
                    received_at=f"{received.year}年{received.month}月{received.day}日 {received:%H:%M}",
                    quarter_label=quarter.label_zh, unit_name=entry.get("unit_name"),
                    sender_name=entry.get("sender_name", ""), files=files, skipped=entry.get("skipped", []),
-                   organiser=programme.report.organiser, phone=programme.report.phone)
+                   organiser=programme.report.organiser, phone=programme.report.phone,
+                   unverified_unit=_unit_name(programme, entry.get("claimed_unit")))
+
+
+def _unit_name(programme, key: str | None) -> str | None:
+    unit = programme.units_by_key.get(key) if key else None
+    return unit.name if unit else None
 
 
 def _received_file(saved: dict, folder: Path, programme) -> ReceivedFile:
