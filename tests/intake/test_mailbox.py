@@ -353,6 +353,7 @@ def test_imap_uids_uidvalidity_exact_bytes_and_only_seen_changes(dovecot):
         other = {"uidvalidity": state.uidvalidity + 1, "last_uid": 3}
         assert mb.new_uids(box, other, state, dt.date(2020, 1, 1)) == [1, 2, 3]
         assert box.fetch(2) == raws[1]
+        assert box.size(2) == len(raws[1])                  # RFC822.SIZE, before any body is fetched
         box.mark_seen(2)
     snapshot = dovecot.mailbox_snapshot()
     assert [raw for _uid, raw, _flags in snapshot] == raws

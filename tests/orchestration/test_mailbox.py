@@ -181,6 +181,9 @@ class _FakeBox:
         self.fetched.append(uid)
         return self.mails[uid]
 
+    def fetch_header(self, uid):
+        return self.mails[uid].split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+
     def mark_seen(self, uid):
         self.seen.append(uid)
 
@@ -199,9 +202,13 @@ def test_no_mail_can_jam_the_mailbox_the_bookmark_moves_past_bad_ones(tmp_path, 
     run = {"inbox": str(tmp_path / "inbox"), "output": str(tmp_path / "output"), "folder": "INBOX",
            "quarter": "2023Q3", "since": "2023-01-01"}
     summary = om.take_in_mail(run)
-    assert (summary["kept"], summary["quarantined"], summary["failed"]) == (1, 2, [])
+    assert (summary["kept"], summary["quarantined"], summary["failed"]) == (2, 1, [])
     assert 1 not in box.fetched and box.seen == [1, 2, 3]
     ledger = mb.read_ledger(tmp_path / "output")
     assert ledger["folders"][box.settings.folder_id]["last_uid"] == 3
-    reasons = sorted(m["reason"] for m in mb.quarantined(tmp_path / "output").values())
-    assert "not fetched" in reasons[1] and "RecursionError" in reasons[0]
+    [reason] = [m["reason"] for m in mb.quarantined(tmp_path / "output").values()]
+    assert "RecursionError" in reason
+    huge_entry = ledger["messages"]["mid:<huge@x>"]
+    assert huge_entry["too_large"] == len(huge) and huge_entry["files"] == []
+    assert "超过 40 MB 的上限" in huge_entry["skipped"][0]["reason"]
+    assert [m["key"] for m in mb.pending_replies(tmp_path / "output")] == ["mid:<huge@x>", "mid:<good@x>"]

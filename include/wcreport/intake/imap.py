@@ -107,6 +107,13 @@ class ImapMailbox:
                 return int(found.group(1))
         return None
 
+    def fetch_header(self, uid: int) -> bytes | None:
+        """The mail's header only (BODY.PEEK[HEADER]): who to tell that a mail was too large."""
+        typ, data = self._box.client.uid("FETCH", str(uid), "(BODY.PEEK[HEADER])")
+        if typ != "OK":
+            return None
+        return next((item[1] for item in data or [] if isinstance(item, tuple) and len(item) > 1), None)
+
     def fetch(self, uid: int) -> bytes | None:
         """The mail's exact bytes (BODY.PEEK[]: does not set \\Seen); None if it is gone."""
         for message in self._box.fetch(uid_list=[str(uid)], mark_seen=False, bulk=False):

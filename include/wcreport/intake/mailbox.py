@@ -240,14 +240,31 @@ def sender_unit(programme: Programme, mail: Mail, attachment: Attachment | None 
     return unit
 
 
-def take_in(raw: bytes, ctx: TakeIn, *, uid: int | None = None, uidvalidity: int | None = None) -> dict:
+def take_in_too_large(header: bytes, size: int, ctx: TakeIn, *, uid: int | None = None,
+                      uidvalidity: int | None = None) -> dict:
+    """Record a mail over ``MAX_MAIL_BYTES`` from its header alone (its body is never fetched):
+    nothing is saved, and its receipt tells the sender why."""
+    return take_in(header.rstrip(b"\r\n") + b"\r\n\r\n", ctx, uid=uid, uidvalidity=uidvalidity, too_large=size)
+
+
+def _too_large_reason(size: int) -> str:
+    limit = MAX_MAIL_BYTES / 1024 / 1024
+    return (f"整封邮件约 {size / 1024 / 1024:.1f} MB，超过 {limit:.0f} MB 的上限，未接收其中任何附件。"
+            f"请压缩扫描件（或降低扫描分辨率）后分多封发送，每封不超过 {limit:.0f} MB。")
+
+
+def take_in(raw: bytes, ctx: TakeIn, *, uid: int | None = None, uidvalidity: int | None = None,
+            too_large: int | None = None) -> dict:
     """Keep one mail (see the module docstring); return its ledger entry. Idempotent.
-    Never raises for the mail's content: a mail that cannot be kept is quarantined."""
+    Never raises for the mail's content: a mail that cannot be kept is quarantined.
+    ``too_large``: ``raw`` is only the header of a mail of that size (``take_in_too_large``)."""
     try:
         mail = parse_mail(raw, ctx.limits, ctx.authserv_id)
     except MailUnreadable as exc:
         return quarantine(ctx.output_root, f"sha256:{content_hash(raw)}", str(exc), raw=raw,
                           uid=uid, uidvalidity=uidvalidity)
+    if too_large is not None:
+        mail.attachments, mail.skipped = [], [Skipped("整封邮件", _too_large_reason(too_large))]
     existing = read_ledger(ctx.output_root)["messages"].get(mail.key)
     if existing and (existing.get("saved_at") or existing.get("quarantined_at")):
         return existing
@@ -277,6 +294,8 @@ def take_in(raw: bytes, ctx: TakeIn, *, uid: int | None = None, uidvalidity: int
         "skipped": [{"name": s.name, "reason": s.reason, "container": s.container} for s in mail.skipped],
         "automatic": mail.automatic, "saved_at": _now_iso(),
     }
+    if too_large is not None:
+        entry["too_large"] = too_large         # its eml is the header only
     if mail.automatic:
         entry["no_reply"] = mail.automatic
     with locked_json(ledger_path(ctx.output_root), _empty_ledger) as ledger:

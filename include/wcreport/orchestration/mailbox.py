@@ -36,6 +36,7 @@ from wcreport.intake.mailbox import (
     pending_notices,
     pending_replies,
     quarantine,
+    take_in_too_large,
     read_ledger,
     record_notice,
     record_reply,
@@ -175,9 +176,15 @@ def take_in_mail(run: dict, conn_id: str = IMAP_CONN_ID) -> dict:
 def _take_in_one(box: ImapMailbox, uid: int, uidvalidity: int, ctx: TakeIn) -> dict | None:
     size = box.size(uid)
     if size is not None and size > MAX_MAIL_BYTES:
-        entry = quarantine(ctx.output_root, f"uid:{box.settings.folder_id}:{uidvalidity}:{uid}",
-                           f"mail of {size} bytes is over the {MAX_MAIL_BYTES}-byte limit; not fetched",
-                           uid=uid, uidvalidity=uidvalidity, size=size)
+        header = box.fetch_header(uid)
+        if header is None:
+            entry = quarantine(ctx.output_root, f"uid:{box.settings.folder_id}:{uidvalidity}:{uid}",
+                               f"mail of {size} bytes is over the {MAX_MAIL_BYTES}-byte limit; not fetched",
+                               uid=uid, uidvalidity=uidvalidity, size=size)
+        else:
+            log.warning("Mail UID %s is %s bytes (limit %s): body not fetched, the sender is told", uid, size,
+                        MAX_MAIL_BYTES)
+            entry = take_in_too_large(header, size, ctx, uid=uid, uidvalidity=uidvalidity)
         box.mark_seen(uid)
         return entry
     raw = box.fetch(uid)
