@@ -545,3 +545,37 @@ def test_a_mail_without_message_id_delivered_twice_is_kept_and_answered_once(ctx
     assert first["saved_at"] == second["saved_at"] and len(mb.pending_replies(ctx.output_root)) == 1
     other = cm.foxmail("a@x.cn", "甲", "报表", [("表.xlsx", XLSX + b"2")], when=WHEN, message_id=None)
     assert mb.take_in(other, ctx)["files"] and len(mb.pending_replies(ctx.output_root)) == 2
+
+
+def test_a_unit_is_told_of_a_file_held_for_it_by_content_once_and_the_clerk_when_it_has_no_address(
+        tmp_path, ctx, unit_programme, caplog):
+    from mailsink import MailSink
+    from wcreport_testing.net import free_port
+
+    from wcreport.deliver.smtp import SmtpSettings
+    from wcreport.flow.ingest_unit import decide_unit, tell_of_held
+
+    ctx.quarter = Quarter(2023, 3)
+    mb.take_in(cm.foxmail("stranger@qq.example", "某人", "报表", [("教体.xlsx", _form_bytes(tmp_path, "d.xlsx", "陌生"))],
+                          when=WHEN, message_id="<stranger@q>"), ctx)
+    paths = quarter_paths(ctx.quarter, ctx.inbox_root, ctx.output_root)
+    result = decide_unit(paths, unit_programme, "edu_sports", max_wait_seconds=0)
+    assert [f.status for f in result.files] == ["held"]
+    port = free_port()
+    smtp = SmtpSettings("127.0.0.1", port, sender="bot@qtk.example", timeout=5)
+    with MailSink(port=port) as sink:
+        assert tell_of_held(paths, unit_programme, result, lambda: smtp) == 1
+        assert tell_of_held(paths, unit_programme, result, lambda: smtp) == 0       # once per mail
+        [notice] = sink.wait_for(1, timeout=10)
+    assert notice.rcpt_tos == ["edu_sports@units.example.cn"]
+    body = notice.message.get_body(("plain",)).get_content()
+    assert "stranger@qq.example" in body and "教体.xlsx" in body and "待确认：发件人未经验证" in body
+
+    no_address = unit_programme.model_copy(update={"units": [
+        u.model_copy(update={"emails": []}) if u.key == "edu_sports" else u for u in unit_programme.units]})
+    mb.take_in(cm.foxmail("other@qq.example", "某人", "报表", [("教体2.xlsx", _form_bytes(tmp_path, "e.xlsx", "又一"))],
+                          when=WHEN, message_id="<other@q>"), ctx)
+    result = decide_unit(paths, no_address, "edu_sports", max_wait_seconds=0)
+    with caplog.at_level("WARNING"):
+        assert tell_of_held(paths, no_address, result, lambda: smtp) == 0
+    assert "CLERK:" in caplog.text and "教体2.xlsx" in caplog.text

@@ -288,10 +288,59 @@ def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]
                             "files": len(result.files), "warnings": len(result.warnings),
                             "feedback": result.feedback, "data_docs": result.data_docs,
                             "feedback_mail": mail_feedback(paths, programme, result, smtp)}
+    _tell_of_held_safely(paths, programme, result, smtp)
     log.info("Unit %s (%s): %s", unit_key, result.unit_name, summary)
     for line in findings_lines(result):
         log.info("%s", line)
     return summary
+
+
+def tell_of_held(paths: QuarterPaths, programme: Programme, result: UnitResult,
+                 smtp: Callable[[], SmtpSettings]) -> int:
+    """Tell the unit's registered addresses of each mail whose files are held for it, once per
+    mail (the mailbox ledger remembers; mails naming the unit by address were told at intake).
+    A unit without an address is left to the clerk (a ``CLERK:`` log line). Notices sent."""
+    held = [r.path for r in result.files if r.status == "held"]
+    if not held:
+        return 0
+    from wcreport.deliver.receipts import UnverifiedNotice, send_unverified_notice
+    from wcreport.intake.mailbox import provenance_by_path, read_ledger, record_notice
+
+    unit = programme.units_by_key[result.unit]
+    messages = read_ledger(paths.output_root)["messages"]
+    told = 0
+    for path, mailed in provenance_by_path(paths, held).items():
+        key = mailed.get("message_key")
+        if not key or key not in messages or messages[key].get("notice"):
+            continue
+        if not unit.addresses:
+            log.warning("CLERK: %s mailed 「%s」 for %s without authentication; held (待确认：发件人未经验证). "
+                        "The unit has no address to tell: call it, then move or delete the file.",
+                        mailed.get("sender"), path, unit.name)
+            record_notice(paths.output_root, key, {"not_sent": "the unit has no registered address", "unit": unit.key})
+            continue
+        received = dt.datetime.fromisoformat(mailed["date"]).astimezone(TZ)
+        notice = UnverifiedNotice(
+            key=key, to=list(unit.addresses), unit_name=unit.name, sender=mailed.get("sender", ""),
+            sender_name=mailed.get("sender_name", ""), subject=mailed.get("subject", ""),
+            received_at=f"{received.year}年{received.month}月{received.day}日 {received:%H:%M}",
+            forwarded_from=(mailed.get("forwarded_from") or {}).get("sender"), files=[mailed.get("attachment", path)],
+            organiser=programme.report.organiser, phone=programme.report.phone)
+        message_id = send_unverified_notice(smtp(), notice)
+        record_notice(paths.output_root, key, {"message_id": message_id, "to": notice.to, "unit": unit.key})
+        told += 1
+    return told
+
+
+def _tell_of_held_safely(paths: QuarterPaths, programme: Programme, result: UnitResult,
+                         smtp: Callable[[], SmtpSettings]) -> None:
+    try:
+        told = tell_of_held(paths, programme, result, smtp)
+    except Exception:  # a mail problem never fails the ingest; the next run tells them
+        log.exception("Notice of held files to %s not sent; the next run tries again", result.unit)
+        return
+    if told:
+        log.info("Unit %s told of %d mail(s) held for it", result.unit, told)
 
 
 def mail_feedback(paths: QuarterPaths, programme: Programme, result: UnitResult,
