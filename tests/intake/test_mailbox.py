@@ -549,9 +549,9 @@ def test_a_mail_without_message_id_delivered_twice_is_kept_and_answered_once(ctx
 
 def test_a_unit_is_told_of_a_file_held_for_it_by_content_once_and_the_clerk_when_it_has_no_address(
         tmp_path, ctx, unit_programme, caplog):
-    from mailsink import MailSink
     from wcreport_testing.net import free_port
 
+    from mailsink import MailSink
     from wcreport.deliver.smtp import SmtpSettings
     from wcreport.flow.ingest_unit import decide_unit, tell_of_held
 

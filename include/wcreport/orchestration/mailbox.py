@@ -36,12 +36,12 @@ from wcreport.intake.mailbox import (
     pending_notices,
     pending_replies,
     quarantine,
-    take_in_too_large,
     read_ledger,
     record_notice,
     record_reply,
     remember_uid,
     take_in,
+    take_in_too_large,
 )
 from wcreport.intake.mailparts import Limits
 from wcreport.orchestration.connections import SMTP_CONN_ID
