@@ -14,7 +14,9 @@ The report uses the unit's newest file that passed validation (docs/identity.md)
 * The unit is mailed the findings on each new file version at once (``deliver.unit_feedback``).
 * A mailed file attributed to the unit by its content, whose sender the office's server did
   not authenticate as that unit (mailbox provenance), is ``held`` (待确认：发件人未经验证):
-  never a version that can win, until the clerk moves it into the unit's folder.
+  never a version that can win, until the clerk moves it into the unit's folder. The unit's
+  registered addresses are told once per such mail (``tell_of_held``; the clerk, by a log
+  line, when it has none).
 
 Never raises for bad unit input: a bad file is a rejected file, with a reason.
 """
