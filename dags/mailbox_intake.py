@@ -18,11 +18,17 @@ poll: `airflow dags test mailbox_intake 2023-09-28 -c '{"quarter": "2023Q3"}'`.
 2. **take_in_mail** – new mails by UID: raw .eml archived under `<output>/mailbox/eml/`,
    report files (spreadsheets, scans, zip contents, forwarded mails' files) saved
    byte-identical into `<inbox>/<quarter>/<unit name>/` (the unit whose address sent
-   it, per `units[].email(s)` in the programme file; unknown senders: `<inbox>/<quarter>/`),
-   provenance in `<output>/<quarter>/mailbox/ledger.json`, then `\Seen` is set.
-   Nothing in the mailbox is moved or deleted.
+   it, per `units[].email(s)` in the programme file, **only when the office's server
+   authenticated that address**: `Authentication-Results` of the connection's extra
+   `authserv_id` with dmarc or aligned dkim pass; else `<inbox>/<quarter>/`, and a file its
+   content attributes to a unit waits as 待确认：发件人未经验证), provenance in
+   `<output>/<quarter>/mailbox/ledger.json`, then `\Seen` is set. Nothing in the mailbox is
+   moved or deleted. A mail over 40 MB (by RFC822.SIZE, never fetched), one that cannot be
+   parsed, or one of a year without programme is quarantined (runbook) and skipped.
 3. **send_receipts** – one reply per mail (threaded), listing the files and the same
-   findings `wcreport check` gives; runs even if step 2 failed for some mail.
+   findings `wcreport check` gives; none to auto-replies or replies to our receipts. A unit
+   named by a mail nobody vouched for is told at its registered addresses. Runs even if
+   step 2 failed for some mail.
 
 If the mailbox is unreachable the task fails after its retries and ops get an alert;
 nothing is lost: the next run takes in everything not yet recorded.

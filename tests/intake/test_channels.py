@@ -16,8 +16,9 @@ def _channel(channel: IntakeChannel) -> IntakeChannel:
 
 def test_the_mailbox_delivers_a_mails_files_with_where_they_came_from(ctx):
     mailbox = _channel(MailboxChannel(ctx))
-    raw = cm.foxmail("edu_sports@units.example.cn", "张老师", "三季度报表", [(EDU, XLSX), ("盖章扫描件.pdf", SCAN)],
-                     when=WHEN, message_id="<chan-1@units>")
+    raw = cm.authenticated(cm.foxmail("edu_sports@units.example.cn", "张老师", "三季度报表",
+                                      [(EDU, XLSX), ("盖章扫描件.pdf", SCAN)], when=WHEN, message_id="<chan-1@units>"),
+                           "units.example.cn")
     delivered = mailbox.deliver(raw, uid=3, uidvalidity=1)
     assert [(d.quarter, d.path) for d in delivered] == [
         ("2023Q3", f"教育和体育事业中心/{EDU}"), ("2023Q3", "教育和体育事业中心/盖章扫描件.pdf")]

@@ -24,6 +24,8 @@ LIMITS = Limits(max_file_bytes=1024 * 1024, max_uncompressed_bytes=8 * 1024 * 10
 XLSX = b"PK\x03\x04 not really a workbook, but bytes to compare"
 SCAN = b"%PDF-1.4 scanned stamp page"
 EDU = "教育和体育事业中心2023年第三季度进展情况报表（盖章版）.xlsx"
+ORGANISER = "qtk@qtk.example.cn"
+UNITS_DOMAIN = "units.example.cn"
 
 
 def _names(mail) -> list[str]:
@@ -189,12 +191,14 @@ def unit_programme(programme):
 @pytest.fixture
 def ctx(tmp_path, unit_programme):
     return mb.TakeIn(inbox_root=tmp_path / "inbox", output_root=tmp_path / "output", limits=LIMITS,
-                     load_programme=lambda year: unit_programme)
+                     load_programme=lambda year: unit_programme, authserv_id=cm.OUR_AUTHSERV_ID,
+                     own_addresses=frozenset({ORGANISER}))
 
 
 def test_take_in_saves_byte_identical_files_into_the_units_folder(ctx):
-    raw = cm.foxmail("EDU_SPORTS@units.example.cn", "张老师", "三季度报表", [(EDU, XLSX), ("盖章扫描件.pdf", SCAN)],
-                     when=WHEN, message_id="<fox-2@units>")
+    raw = cm.authenticated(cm.foxmail("EDU_SPORTS@units.example.cn", "张老师", "三季度报表",
+                                      [(EDU, XLSX), ("盖章扫描件.pdf", SCAN)], when=WHEN, message_id="<fox-2@units>"),
+                           UNITS_DOMAIN)
     entry = mb.take_in(raw, ctx, uid=7, uidvalidity=1)
     paths = quarter_paths(Quarter(2023, 3), ctx.inbox_root, ctx.output_root)
     folder = paths.inbox / "教育和体育事业中心"
@@ -206,38 +210,103 @@ def test_take_in_saves_byte_identical_files_into_the_units_folder(ctx):
     provenance = mb.provenance_by_path(paths, [rel, "nothing.xlsx"])
     assert list(provenance) == [rel]
     assert provenance[rel]["sender"] == "edu_sports@units.example.cn"
+    assert provenance[rel]["sender_authenticated"] is True and provenance[rel]["sender_unit"] == "edu_sports"
     assert provenance[rel]["message_id"] == "<fox-2@units>" and provenance[rel]["attachment"] == EDU
     assert provenance[rel]["subject"] == "三季度报表" and provenance[rel]["date"].startswith("2023-09-26T09:30")
     assert [m["key"] for m in mb.pending_replies(ctx.output_root)] == ["mid:<fox-2@units>"]
 
 
 def test_take_in_twice_saves_nothing_twice_and_names_never_overwrite(ctx):
-    first = cm.foxmail("sibaoshan@units.example.cn", "王", "报表", [("报表.xlsx", XLSX)], when=WHEN,
-                       message_id="<one@u>")
+    first = cm.authenticated(cm.foxmail("sibaoshan@units.example.cn", "王", "报表", [("报表.xlsx", XLSX)],
+                                        when=WHEN, message_id="<one@u>"), UNITS_DOMAIN)
     mb.take_in(first, ctx)
     folder = quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root).inbox / "四宝山街道"
     before = sorted(p.name for p in folder.iterdir())
     mb.take_in(first, ctx)                                         # the same mail again
     assert sorted(p.name for p in folder.iterdir()) == before == ["报表.xlsx"]
-    corrected = cm.foxmail("sibaoshan@units.example.cn", "王", "报表（更正）", [("报表.xlsx", XLSX + b"v2")],
-                           when=WHEN + dt.timedelta(hours=1), message_id="<two@u>")
+    corrected = cm.authenticated(cm.foxmail("sibaoshan@units.example.cn", "王", "报表（更正）",
+                                            [("报表.xlsx", XLSX + b"v2")], when=WHEN + dt.timedelta(hours=1),
+                                            message_id="<two@u>"), UNITS_DOMAIN)
     entry = mb.take_in(corrected, ctx)
     assert entry["files"][0]["path"] == "四宝山街道/报表 (2).xlsx"
     assert (folder / "报表.xlsx").read_bytes() == XLSX and (folder / "报表 (2).xlsx").read_bytes() == XLSX + b"v2"
 
 
-def test_unknown_sender_files_go_to_the_quarter_folder_and_forwarded_ones_to_the_inner_unit(ctx):
+def test_unknown_sender_files_go_to_the_quarter_folder_and_the_organisers_forwards_to_the_inner_unit(ctx):
     mb.take_in(cm.raw_gbk("stranger@qq.example", "报表", [("某单位报表.xlsx", XLSX)], when=WHEN,
                           message_id="<s@q>"), ctx)
     inbox = quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root).inbox
     assert (inbox / "某单位报表.xlsx").read_bytes() == XLSX
     inner = cm.foxmail("sibaoshan@units.example.cn", "赵", "原件", [("四宝山.xlsx", XLSX)], when=WHEN,
                        message_id="<in@u>")
-    entry = mb.take_in(cm.forwarded("someone@qtk.example", "转发", inner, when=WHEN, message_id="<fw@q>"), ctx)
+    forwarded = cm.forwarded(ORGANISER, "转发", inner, when=WHEN, message_id="<fw@q>")
+    entry = mb.take_in(cm.authenticated(forwarded, "qtk.example.cn"), ctx)
     assert entry["files"][0]["path"] == "四宝山街道/四宝山.xlsx" and entry["unit"] is None
     provenance = mb.provenance_by_path(quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root))
     assert provenance["四宝山街道/四宝山.xlsx"]["forwarded_from"]["sender"] == "sibaoshan@units.example.cn"
-    assert provenance["四宝山街道/四宝山.xlsx"]["sender"] == "someone@qtk.example"
+    assert provenance["四宝山街道/四宝山.xlsx"]["sender"] == ORGANISER
+
+
+# --- who may speak for a unit ---------------------------------------------------------
+def _forged_cases():
+    inner = cm.foxmail("sibaoshan@units.example.cn", "赵", "原件", [("四宝山.xlsx", XLSX)], when=WHEN,
+                       message_id="<in-forged@u>")
+    return {
+        # an outsider forwards a made-up mail whose inner From is the unit's address
+        "forged-forward": cm.authenticated(cm.forwarded("someone@qq.example", "转发", inner, when=WHEN,
+                                                        message_id="<fw-forged@q>"), "qq.example"),
+        # the organiser's address itself, but not vouched for by our server
+        "unauthenticated-organiser-forward": cm.forwarded(ORGANISER, "转发", inner, when=WHEN,
+                                                          message_id="<fw-org@q>"),
+        # From: forged, our server says DMARC failed
+        "forged-from-dmarc-fail": cm.authenticated(
+            cm.foxmail("sibaoshan@units.example.cn", "赵", "报表", [("四宝山.xlsx", XLSX)], when=WHEN,
+                       message_id="<forged@u>"), UNITS_DOMAIN, result="fail"),
+        # the forger writes a passing header of their own server's name: ignored
+        "someone-elses-authserv-id": cm.authenticated(
+            cm.foxmail("sibaoshan@units.example.cn", "赵", "报表", [("四宝山.xlsx", XLSX)], when=WHEN,
+                       message_id="<forged2@u>"), UNITS_DOMAIN, authserv_id="mx.forger.example"),
+        # no header at all
+        "no-authentication-results": cm.foxmail("sibaoshan@units.example.cn", "赵", "报表",
+                                                [("四宝山.xlsx", XLSX)], when=WHEN, message_id="<forged3@u>"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_forged_cases()))
+def test_an_unauthenticated_sender_is_no_evidence_of_a_unit(ctx, case):
+    entry = mb.take_in(_forged_cases()[case], ctx)
+    assert entry["files"][0]["path"] == "四宝山.xlsx"            # the quarter's folder, not 四宝山街道/
+    assert entry["unit"] is None and entry["claimed_unit"] == "sibaoshan"
+    record = mb.provenance_by_path(quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root))["四宝山.xlsx"]
+    assert record["sender_unit"] is None and record["claimed_unit"] == "sibaoshan"
+    assert record["sender_authenticated"] is (case == "forged-forward")   # qq.example did send it
+
+
+def test_without_an_authserv_id_no_sender_is_authenticated(ctx):
+    ctx.authserv_id = None
+    raw = cm.authenticated(cm.foxmail("sibaoshan@units.example.cn", "王", "报表", [("报表.xlsx", XLSX)],
+                                      when=WHEN, message_id="<noid@u>"), UNITS_DOMAIN)
+    entry = mb.take_in(raw, ctx)
+    assert entry["files"][0]["path"] == "报表.xlsx" and entry["sender_authenticated"] is False
+
+
+@pytest.mark.parametrize(("header", "address", "vouched"), [
+    ("mx.qtk.example.cn; dmarc=pass header.from=units.example.cn", "a@units.example.cn", True),
+    ("mx.qtk.example.cn; dkim=pass header.d=example.cn", "a@units.example.cn", True),     # aligned, relaxed
+    ("mx.qtk.example.cn; dkim=pass header.d=other.example", "a@units.example.cn", False),  # not aligned
+    ("mx.qtk.example.cn; spf=pass smtp.mailfrom=units.example.cn", "a@units.example.cn", False),
+    ("MX.QTK.EXAMPLE.CN; dmarc=pass header.from=Units.Example.CN", "a@units.example.cn", True),
+    ("mx.qtk.example.cn; dmarc=pass header.from=evilunits.example.cn", "a@units.example.cn", False),
+    ("mx.qtk.example.cn;;; dmarc=pass ((( header.from", "a@units.example.cn", False),      # unparseable
+])
+def test_authentication_results_of_our_server(header, address, vouched):
+    from email.message import Message
+
+    from wcreport.intake.mailauth import address_authenticated, authenticated_domains
+
+    msg = Message()
+    msg["Authentication-Results"] = header
+    assert address_authenticated(address, authenticated_domains(msg, cm.OUR_AUTHSERV_ID)) is vouched
 
 
 def test_reply_state_is_separate_from_saved_state(ctx):
@@ -284,6 +353,7 @@ def test_imap_uids_uidvalidity_exact_bytes_and_only_seen_changes(dovecot):
         other = {"uidvalidity": state.uidvalidity + 1, "last_uid": 3}
         assert mb.new_uids(box, other, state, dt.date(2020, 1, 1)) == [1, 2, 3]
         assert box.fetch(2) == raws[1]
+        assert box.size(2) == len(raws[1])                  # RFC822.SIZE, before any body is fetched
         box.mark_seen(2)
     snapshot = dovecot.mailbox_snapshot()
     assert [raw for _uid, raw, _flags in snapshot] == raws
@@ -303,3 +373,209 @@ def test_wrong_password_raises_mailbox_unavailable(dovecot):
     settings = mb.ImapSettings(dovecot.host, dovecot.port, dovecot.user, "wrong", use_ssl=False)
     with pytest.raises(mb.MailboxUnavailable, match="login"), mb.ImapMailbox(settings):
         pass
+
+
+# --- an unauthenticated file never replaces a unit's file -----------------------------
+def _form_bytes(tmp_path, name: str, progress: str) -> bytes:
+    from intake.conftest import EDU_ROWS
+    from intake.corpus import Book, form_sheet, write
+
+    rows = [[*row[:3], progress if n == 0 else row[3], row[4]] for n, row in enumerate(EDU_ROWS)]
+    return write(Book([form_sheet("教育和体育事业中心", rows)]), tmp_path / "made" / name).read_bytes()
+
+
+def test_forged_mails_leave_the_units_accepted_file_and_never_reach_the_workbook(tmp_path, ctx, unit_programme,
+                                                                                  monkeypatch):
+    from openpyxl import load_workbook
+
+    from wcreport.flow.ingest_unit import decide_unit
+    from wcreport.flow.merge import merge
+    from wcreport.flow.run import QuarterRun
+
+    ctx.quarter = Quarter(2023, 3)
+    genuine = _form_bytes(tmp_path, "genuine.xlsx", "新建幼儿园1所。")
+    mb.take_in(cm.authenticated(cm.foxmail("edu_sports@units.example.cn", "张", "三季度报表",
+                                           [("教体中心报表.xlsx", genuine)], when=WHEN, message_id="<real@u>"),
+                                UNITS_DOMAIN), ctx)
+    inner = cm.foxmail("edu_sports@units.example.cn", "张", "更正", [("更正.xlsx", _form_bytes(tmp_path, "a.xlsx", "伪造转发"))],
+                       when=WHEN + dt.timedelta(hours=1), message_id="<inner-forged@u>")
+    mb.take_in(cm.authenticated(cm.forwarded("someone@qq.example", "转发", inner, when=WHEN + dt.timedelta(hours=1),
+                                             message_id="<fw@qq>"), "qq.example"), ctx)
+    mb.take_in(cm.authenticated(cm.foxmail("edu_sports@units.example.cn", "张", "更正二",
+                                           [("更正二.xlsx", _form_bytes(tmp_path, "b.xlsx", "伪造发件人"))],
+                                           when=WHEN + dt.timedelta(hours=2), message_id="<from-forged@u>"),
+                                UNITS_DOMAIN, result="fail"), ctx)
+    paths = quarter_paths(ctx.quarter, ctx.inbox_root, ctx.output_root)
+    result = decide_unit(paths, unit_programme, "edu_sports", max_wait_seconds=0)
+    assert result.status == "submitted" and result.accepted_path == "教育和体育事业中心/教体中心报表.xlsx"
+    assert result.rows[0].progress == "新建幼儿园1所。"
+    files = {f.path: f for f in result.files}
+    assert files["更正.xlsx"].status == files["更正二.xlsx"].status == "held"
+    assert "someone@qq.example" in files["更正.xlsx"].reasons[0] and "未经" in files["更正.xlsx"].reasons[0]
+
+    for unit in unit_programme.units:
+        if unit.key != "edu_sports":
+            decide_unit(paths, unit_programme, unit.key, max_wait_seconds=0)
+    monkeypatch.setattr(QuarterRun, "programme", property(lambda self: unit_programme))
+    summary = merge(QuarterRun(quarter="2023Q3", inbox=str(ctx.inbox_root), output=str(ctx.output_root)))
+    book = load_workbook(summary["report"])
+    text = "\n".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value)
+    assert "伪造" not in text and "新建幼儿园1所。" in text
+    assert "待确认：发件人未经验证：「更正.xlsx」" in text
+    manifest = (paths.manifest).read_text(encoding="utf-8")
+    assert '"held"' in manifest or "待确认" in manifest
+
+
+def test_the_clerk_moving_a_held_file_into_the_units_folder_makes_it_count(tmp_path, ctx, unit_programme):
+    from wcreport.flow.ingest_unit import decide_unit
+
+    ctx.quarter = Quarter(2023, 3)
+    mb.take_in(cm.foxmail("edu_sports@units.example.cn", "张", "报表",
+                          [("教体.xlsx", _form_bytes(tmp_path, "c.xlsx", "单位另用邮箱发送。"))], when=WHEN,
+                          message_id="<other-box@u>"), ctx)
+    paths = quarter_paths(ctx.quarter, ctx.inbox_root, ctx.output_root)
+    assert decide_unit(paths, unit_programme, "edu_sports", max_wait_seconds=0).status == "missing"
+    (paths.inbox / "教育和体育事业中心").mkdir(parents=True)
+    (paths.inbox / "教体.xlsx").rename(paths.inbox / "教育和体育事业中心" / "教体.xlsx")
+    result = decide_unit(paths, unit_programme, "edu_sports", max_wait_seconds=0)
+    assert result.status == "submitted" and result.rows[0].progress == "单位另用邮箱发送。"
+
+
+# --- a mailbox nobody can jam ---------------------------------------------------------
+def _nested(depth: int) -> bytes:
+    head = b"From: x@qq.example\r\nSubject: nested\r\nMessage-ID: <deep@x>\r\nDate: Tue, 26 Sep 2023 09:30:00 +0800\r\n"
+    body = b"Content-Type: text/plain\r\n\r\nhi\r\n"
+    for n in range(depth):
+        boundary = f"b{n}".encode()
+        body = (b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n--' + boundary + b"\r\n"
+                + body + b"\r\n--" + boundary + b"--\r\n")
+    return head + body
+
+
+def test_a_mail_of_thousands_of_nested_parts_is_quarantined_and_the_next_one_taken_in(ctx):
+    from wcreport.intake.mailparts import MailUnreadable
+
+    raw = _nested(3000)
+    with pytest.raises(MailUnreadable):
+        parse_mail(raw, LIMITS)
+    entry = mb.take_in(raw, ctx, uid=5, uidvalidity=1)
+    assert entry["state"] == "quarantined" and "RecursionError" in entry["reason"]
+    assert (ctx.output_root / entry["eml"]).read_bytes() == raw
+    assert mb.take_in(raw, ctx, uid=5, uidvalidity=1) == entry                       # recorded once
+    good = mb.take_in(cm.foxmail("a@x.cn", "甲", "报表", [("表.xlsx", XLSX)], when=WHEN, message_id="<ok@x>"), ctx)
+    assert good["saved_at"]
+    assert [m["key"] for m in mb.pending_replies(ctx.output_root)] == ["mid:<ok@x>"]
+    assert len(mb.quarantined(ctx.output_root)) == 1
+
+
+def test_a_mail_of_a_year_without_programme_is_quarantined_and_retaken_once_the_file_exists(ctx, unit_programme):
+    from wcreport.core.programme import ProgrammeError
+
+    years = {2023}
+
+    def load(year):
+        if year not in years:
+            raise ProgrammeError(f"no programme file for {year}")
+        return unit_programme
+
+    ctx.load_programme = load
+    raw = cm.foxmail("a@x.cn", "甲", "报表", [("表.xlsx", XLSX)], when=dt.datetime(2031, 5, 6, 9, tzinfo=TZ),
+                     message_id="<future@x>")
+    entry = mb.take_in(raw, ctx, uid=9, uidvalidity=1)
+    assert entry["state"] == "quarantined" and "2031" in entry["reason"]
+    assert mb.pending_replies(ctx.output_root) == []
+    years.add(2031)
+    again = mb.retake("mid:<future@x>", ctx)
+    assert again["saved_at"] and again["quarter"] == "2031Q2" and again["uid"] == 9
+    assert mb.quarantined(ctx.output_root) == {}
+
+
+@pytest.mark.parametrize(("subject", "headers", "answered"), [
+    ("自动回复：我正在休假", [], False),
+    ("Automatic reply: Out of Office", [], False),
+    ("Auto-Reply: 三季度报表", [], False),
+    ("【自动答复】您的邮件已收到", [], False),
+    ("休假中，8月20日返回", [], False),
+    ("Re: 回执：三季度报表", ["In-Reply-To: <receipt.0123456789abcdef0123456789abcdef@qtk.example>"], False),
+    ("回复：报表", ["References: <a@x> <notice.0123456789abcdef0123456789abcdef@qtk.example>"], False),
+    ("三季度报表", ["X-Autoreply: yes"], False),
+    ("三季度报表", ["Precedence: auto_reply"], False),
+    ("三季度报表", ["Auto-Submitted: auto-generated"], False),
+    ("关于职工休假制度落实情况的报表", [], True),           # 休假 inside a real subject
+    ("Re: 三季度报表", ["In-Reply-To: <someone@x>"], True),
+], ids=["zh-subject", "out-of-office", "auto-reply", "auto-answer", "on-leave", "reply-to-receipt",
+        "reply-to-notice", "x-autoreply", "precedence", "auto-submitted", "leave-in-subject", "human-reply"])
+def test_auto_replies_and_replies_to_our_receipts_get_no_receipt(ctx, subject, headers, answered):
+    raw = cm.plain("a@x.cn", subject, "自动回复内容", when=WHEN, message_id="<loop@x>", extra_headers=headers)
+    mb.take_in(raw, ctx)
+    assert bool(mb.pending_replies(ctx.output_root)) is answered
+
+
+def test_one_mail_keeps_at_most_the_cap_of_attachments():
+    from wcreport.intake.mailparts import MAX_ATTACHMENTS_PER_MAIL
+
+    raw = cm.foxmail("a@x.cn", "甲", "洪水", [(f"表{n}.xlsx", XLSX + bytes([n])) for n in range(200)],
+                     when=WHEN, message_id="<flood@x>")
+    mail = parse_mail(raw, LIMITS)
+    assert len(mail.attachments) == MAX_ATTACHMENTS_PER_MAIL
+    assert len(mail.skipped) == 1 and f"其余 {200 - MAX_ATTACHMENTS_PER_MAIL} 个" in mail.skipped[0].reason
+
+
+def test_an_unknown_sender_gets_a_capped_number_of_files_per_quarter(ctx):
+    for n in range(3):
+        files = [(f"表{n}-{k}.xlsx", XLSX + f"{n}-{k}".encode()) for k in range(9)]
+        entry = mb.take_in(cm.foxmail("flood@qq.example", "甲", f"第{n}封", files, when=WHEN,
+                                      message_id=f"<flood{n}@q>"), ctx)
+    inbox = quarter_paths("2023Q3", ctx.inbox_root, ctx.output_root).inbox
+    assert len(list(inbox.glob("*.xlsx"))) == mb.MAX_FILES_PER_UNKNOWN_SENDER
+    assert len(entry["files"]) == 2 and len(entry["skipped"]) == 7
+    assert "未登记地址的上限" in entry["skipped"][0]["reason"]
+    # a unit whose address our server vouches for is not capped
+    unit_files = [(f"教体{k}.xlsx", XLSX + bytes([k])) for k in range(25)]
+    unit = mb.take_in(cm.authenticated(cm.foxmail("edu_sports@units.example.cn", "张", "多", unit_files, when=WHEN,
+                                                  message_id="<many@u>"), UNITS_DOMAIN), ctx)
+    assert len(unit["files"]) == 25
+
+
+def test_a_mail_without_message_id_delivered_twice_is_kept_and_answered_once(ctx):
+    raw = cm.foxmail("a@x.cn", "甲", "报表", [("表.xlsx", XLSX)], when=WHEN, message_id=None)
+    again = (b"Delivered-To: alias@qtk.example\r\nReceived: from mx2 by mx.qtk.example.cn; "
+             b"Tue, 26 Sep 2023 09:31:00 +0800\r\n" + raw)
+    first, second = mb.take_in(raw, ctx), mb.take_in(again, ctx)
+    assert first["saved_at"] == second["saved_at"] and len(mb.pending_replies(ctx.output_root)) == 1
+    other = cm.foxmail("a@x.cn", "甲", "报表", [("表.xlsx", XLSX + b"2")], when=WHEN, message_id=None)
+    assert mb.take_in(other, ctx)["files"] and len(mb.pending_replies(ctx.output_root)) == 2
+
+
+def test_a_unit_is_told_of_a_file_held_for_it_by_content_once_and_the_clerk_when_it_has_no_address(
+        tmp_path, ctx, unit_programme, caplog):
+    from wcreport_testing.net import free_port
+
+    from mailsink import MailSink
+    from wcreport.deliver.smtp import SmtpSettings
+    from wcreport.flow.ingest_unit import decide_unit, tell_of_held
+
+    ctx.quarter = Quarter(2023, 3)
+    mb.take_in(cm.foxmail("stranger@qq.example", "某人", "报表", [("教体.xlsx", _form_bytes(tmp_path, "d.xlsx", "陌生"))],
+                          when=WHEN, message_id="<stranger@q>"), ctx)
+    paths = quarter_paths(ctx.quarter, ctx.inbox_root, ctx.output_root)
+    result = decide_unit(paths, unit_programme, "edu_sports", max_wait_seconds=0)
+    assert [f.status for f in result.files] == ["held"]
+    port = free_port()
+    smtp = SmtpSettings("127.0.0.1", port, sender="bot@qtk.example", timeout=5)
+    with MailSink(port=port) as sink:
+        assert tell_of_held(paths, unit_programme, result, lambda: smtp) == 1
+        assert tell_of_held(paths, unit_programme, result, lambda: smtp) == 0       # once per mail
+        [notice] = sink.wait_for(1, timeout=10)
+    assert notice.rcpt_tos == ["edu_sports@units.example.cn"]
+    body = notice.message.get_body(("plain",)).get_content()
+    assert "stranger@qq.example" in body and "教体.xlsx" in body and "待确认：发件人未经验证" in body
+
+    no_address = unit_programme.model_copy(update={"units": [
+        u.model_copy(update={"emails": []}) if u.key == "edu_sports" else u for u in unit_programme.units]})
+    mb.take_in(cm.foxmail("other@qq.example", "某人", "报表", [("教体2.xlsx", _form_bytes(tmp_path, "e.xlsx", "又一"))],
+                          when=WHEN, message_id="<other@q>"), ctx)
+    result = decide_unit(paths, no_address, "edu_sports", max_wait_seconds=0)
+    with caplog.at_level("WARNING"):
+        assert tell_of_held(paths, no_address, result, lambda: smtp) == 0
+    assert "CLERK:" in caplog.text and "教体2.xlsx" in caplog.text

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 # A unit's result for the quarter (``model.UnitStatus``).
 UNIT_STATUS_ZH = {"submitted": "已报送", "missing": "未报送", "rejected": "已退回"}
 
+# A mailed file whose sender the office's server did not vouch for as the unit it names
+# (``flow.ingest_unit``): it waits for the clerk and never replaces the unit's file.
+HELD_ZH = "待确认：发件人未经验证"
+
 # One file in the inbox (``model.FileStatus``), as the unit's feedback page states it.
 FILE_STATUS_ZH = {
     "accepted": "已接收",
@@ -23,6 +27,7 @@ FILE_STATUS_ZH = {
     "superseded": "已被更新的文件取代",
     "ignored": "已忽略",
     "pending": "待处理",
+    "held": HELD_ZH,
 }
 
 # One unit's part of one task, as the manifest's ``tasks`` map writes it (dashboard cells).
@@ -90,6 +95,11 @@ def returned_summary(reasons: list[str]) -> str:
 def correction_note(accepted_on: str) -> str:
     """A unit whose newer file failed while its earlier accepted version stays (``accepted_on``: 3月28日)."""
     return f"更正件未通过，沿用{accepted_on}版本"
+
+
+def held_note(path: str) -> str:
+    """The leaders' note on a unit with a mailed file waiting for the clerk (``HELD_ZH``)."""
+    return f"{HELD_ZH}：「{path}」未采用，待工作人员核实"
 
 
 def label(labels: Mapping[str, str], status: str | None) -> str:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 Severity = Literal["error", "warning"]
 # Status of one file in the quarter's inbox folder.
-FileStatus = Literal["accepted", "rejected", "superseded", "ignored", "pending"]
+FileStatus = Literal["accepted", "rejected", "superseded", "ignored", "pending", "held"]
 # Status of one expected unit in the quarter.
 UnitStatus = Literal["submitted", "missing", "rejected"]
 # Canonical fields of the notice's form, in column order.

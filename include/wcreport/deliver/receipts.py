@@ -3,7 +3,9 @@
 The reply goes to the mail's From address (for a forwarded mail: whoever forwarded it),
 threaded with In-Reply-To/References, and lists what was received: every saved file,
 the self-check result of each spreadsheet (the same checks and text as ``wcreport
-check``), the attachments that were not kept and why, or 未发现附件. Texts are
+check``), the attachments that were not kept and why, or 未发现附件. A mail naming a unit
+by an address our server did not authenticate says its files wait for the clerk; that
+unit's registered addresses get an ``UnverifiedNotice`` (``templates/unverified_notice.*.j2``). Texts are
 ``templates/receipt.html.j2`` (autoescaped) and ``templates/receipt.txt.j2``.
 
 A receipt's Message-ID is derived from the mail's key, so a receipt sent again after a
@@ -59,6 +61,7 @@ class Receipt:
     skipped: list[dict] = field(default_factory=list)     # {"name", "reason"}
     organiser: str = ""
     phone: str = ""
+    unverified_unit: str | None = None   # the unit the mail named by an address nobody vouched for
 
 
 def receipt_subject(subject: str) -> str:
@@ -99,4 +102,38 @@ def send_receipt(smtp: SmtpSettings, receipt: Receipt, *, unit_key: str | None =
     message_id = receipt_message_id(receipt.key, smtp.sender)
     send(smtp, receipt.to, subject, html, text_body=text, headers=reply_headers(receipt, unit_key),
          message_id=message_id)
+    return message_id
+
+
+@dataclass
+class UnverifiedNotice:
+    """What a unit is told when a mail in its name came from a sender our server did not vouch for."""
+
+    key: str                         # the received mail's ledger key
+    to: list[str]                    # the unit's registered addresses
+    unit_name: str
+    sender: str
+    subject: str
+    received_at: str
+    sender_name: str = ""
+    forwarded_from: str | None = None
+    files: list[str] = field(default_factory=list)
+    organiser: str = ""
+    phone: str = ""
+
+
+def render_unverified_notice(notice: UnverifiedNotice) -> tuple[str, str, str]:
+    """(subject, HTML, plain text) of the notice (``templates/unverified_notice.*.j2``)."""
+    subject = f"请核实：有人以{notice.unit_name}名义发送了报表邮件"
+    return (subject, render(__package__, "unverified_notice.html.j2", n=notice),
+            render(__package__, "unverified_notice.txt.j2", n=notice))
+
+
+def send_unverified_notice(smtp: SmtpSettings, notice: UnverifiedNotice,
+                           send: Callable[..., None] = send_message) -> str:
+    """Send the notice to the unit's addresses; return its Message-ID (stable per mail)."""
+    subject, html, text = render_unverified_notice(notice)
+    message_id = receipt_message_id("notice:" + notice.key, smtp.sender).replace("<receipt.", "<notice.", 1)
+    send(smtp, notice.to, subject, html, text_body=text, message_id=message_id,
+         headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"})
     return message_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -93,6 +94,25 @@ class ImapMailbox:
         from imap_tools import AND
 
         return sorted(map(int, self._box.uids(AND(date_gte=day))))
+
+    def size(self, uid: int) -> int | None:
+        """The mail's size as the server states it (RFC822.SIZE), without fetching its body."""
+        typ, data = self._box.client.uid("FETCH", str(uid), "(RFC822.SIZE)")
+        if typ != "OK":
+            return None
+        for item in data or []:
+            line = item[0] if isinstance(item, tuple) else item
+            found = re.search(rb"RFC822\.SIZE (\d+)", line or b"")
+            if found:
+                return int(found.group(1))
+        return None
+
+    def fetch_header(self, uid: int) -> bytes | None:
+        """The mail's header only (BODY.PEEK[HEADER]): who to tell that a mail was too large."""
+        typ, data = self._box.client.uid("FETCH", str(uid), "(BODY.PEEK[HEADER])")
+        if typ != "OK":
+            return None
+        return next((item[1] for item in data or [] if isinstance(item, tuple) and len(item) > 1), None)
 
     def fetch(self, uid: int) -> bytes | None:
         """The mail's exact bytes (BODY.PEEK[]: does not set \\Seen); None if it is gone."""

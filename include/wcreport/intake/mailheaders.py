@@ -30,6 +30,15 @@ UNOPENED_ARCHIVE_EXTS = {".rar", ".7z"}
 MAIL_EXTS = {".eml"}
 _CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "x-gbk": "gb18030",
                     "euc-cn": "gb18030", "hz-gb-2312": "hz", "unknown-8bit": "utf-8", "x-unknown": "utf-8"}
+# Out-of-office replies from Chinese clients often carry none of the standard headers: the
+# subject is all there is. Matched at the start (after Re:/回复：) so a report titled
+# "…休假制度落实情况" is not taken for one.
+_AUTOMATIC_SUBJECTS = re.compile(
+    r"^(?:(?:re|回复|答复|fw|fwd|转发)\s*[:：]\s*)*[\[【(（]?\s*(?:自动回复|自动答复|auto[- ]?reply|"
+    r"automatic reply|out of (?:the )?office|休假|外出|假期自动回复)", re.I)
+# Our receipts' and notices' Message-IDs (``deliver.receipts``): a mail answering one is
+# never answered again, or two auto-responders would mail each other forever.
+RECEIPT_MESSAGE_ID = re.compile(r"^<(?:receipt|notice)\.[0-9a-f]{32}@", re.I)
 _AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|noreply\..*)@", re.I)
 
 
@@ -165,9 +174,24 @@ def message_id_of(value: str | None) -> str | None:
     return found.group(0) if found else (value.strip() or None)
 
 
+_TRACE_HEADERS = re.compile(rb"^(received|return-path|delivered-to|x-original-to|authentication-results|"
+                            rb"arc-[a-z-]+|x-[a-z0-9-]+|dkim-signature|x-spam[a-z-]*|status|x-uid|x-keywords)\s*:",
+                            re.I)
+
+
+def content_hash(raw: bytes) -> str:
+    """The sha256 of what the sender wrote: the bytes without the headers servers add on the way
+    (Received, Delivered-To …). A mail without Message-ID delivered twice (two aliases, a
+    redelivery) differs only in those, so both copies get the same key."""
+    head, sep, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    lines = re.split(rb"\r?\n(?![ \t])", head)             # unfolded header fields
+    kept = [line.strip() for line in lines if not _TRACE_HEADERS.match(line)]
+    return hashlib.sha256(b"\n".join(kept) + sep + body).hexdigest()
+
+
 def mail_key(raw: bytes, message_id: str | None) -> str:
-    """The idempotency key: the Message-ID, else the sha256 of the exact bytes."""
-    return f"mid:{message_id}" if message_id else f"sha256:{hashlib.sha256(raw).hexdigest()}"
+    """The idempotency key: the Message-ID, else the sha256 of the sender's content (``content_hash``)."""
+    return f"mid:{message_id}" if message_id else f"sha256:{content_hash(raw)}"
 
 
 def _to_shanghai(value: dt.datetime) -> dt.datetime:
@@ -191,7 +215,8 @@ def received_time(msg: Message) -> dt.datetime | None:
         return None
 
 
-def automatic_reason(msg: Message, sender: str) -> str | None:
+def automatic_reason(msg: Message, sender: str, subject: str = "", references: list[str] | None = None
+                     ) -> str | None:
     """Why this mail must not be answered (RFC 3834 and common practice), or None."""
     auto = (raw_header(msg, "auto-submitted") or "no").strip().lower()
     if auto != "no":
@@ -210,4 +235,9 @@ def automatic_reason(msg: Message, sender: str) -> str | None:
         return "no From address"
     if _AUTOMATIC_SENDERS.match(sender):
         return f"automatic sender {sender}"
+    ours = next((r for r in references or [] if RECEIPT_MESSAGE_ID.match(r)), None)
+    if ours:
+        return f"answers our receipt {ours}"
+    if _AUTOMATIC_SUBJECTS.match(subject.strip()):
+        return f"auto-reply subject {subject.strip()[:40]!r}"
     return None

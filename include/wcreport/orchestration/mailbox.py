@@ -5,9 +5,11 @@
   runs always poll.
 * ``take_in_mail`` – new mails (by UID, see ``intake.mailbox``) are kept: .eml archived,
   report files saved into the inbox, state ``saved`` in the ledger, then ``\\Seen``.
-  One bad mail does not stop the others; the task fails at the end (Airflow retries,
-  then ops get an alert), and the UID bookmark stays before the bad mail so the next
-  run tries it again.
+  A mail over ``MAX_MAIL_BYTES`` (by RFC822.SIZE, before its body is fetched), one that
+  cannot be parsed, or one of a year without a programme file is quarantined (ledger,
+  ops log line) and the bookmark moves past it: no mail can jam the mailbox. Only our own
+  faults (disk, IMAP) leave the bookmark before a mail and fail the task at the end.
+  Senders are authenticated by the connection's extra ``authserv_id`` (``intake.mailauth``).
 * ``send_receipts`` – every saved, unanswered mail gets its receipt through
   ``smtp_default`` (checks: ``validate.selfcheck.check_file``, as ``wcreport check``);
   state ``replied`` is recorded after the SMTP server accepted it.
@@ -21,20 +23,25 @@ from pathlib import Path
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import quarter_paths, settings
-from wcreport.deliver.receipts import Receipt, ReceivedFile, send_receipt
+from wcreport.deliver.receipts import Receipt, ReceivedFile, UnverifiedNotice, send_receipt, send_unverified_notice
 from wcreport.deliver.smtp import MailError
 from wcreport.intake.mailbox import (
+    MAX_MAIL_BYTES,
     ImapMailbox,
     ImapSettings,
     MailboxUnavailable,
     TakeIn,
     first_search_day,
     new_uids,
+    pending_notices,
     pending_replies,
+    quarantine,
     read_ledger,
+    record_notice,
     record_reply,
     remember_uid,
     take_in,
+    take_in_too_large,
 )
 from wcreport.intake.mailparts import Limits
 from wcreport.orchestration.connections import SMTP_CONN_ID
@@ -81,6 +88,17 @@ def imap_settings(conn_id: str = IMAP_CONN_ID, folder: str = "INBOX") -> ImapSet
                         folder=folder or "INBOX", timeout=float(extra.get("timeout", 60)))
 
 
+def authserv_id(conn_id: str = IMAP_CONN_ID) -> str | None:
+    """The office's server's authserv-id (extra ``authserv_id``); None: no sender is authenticated."""
+    from airflow.sdk import BaseHook
+
+    value = (BaseHook.get_connection(conn_id).extra_dejson or {}).get("authserv_id")
+    if not value:
+        log.warning("Connection %r has no extra 'authserv_id': no mail sender counts as a unit "
+                    "(files are attributed by their folder or content only)", conn_id)
+    return str(value).strip() if value else None
+
+
 # --- when -------------------------------------------------------------------
 def poll_due(now: dt.datetime, *, manual: bool = False, busy=None) -> bool:
     """Poll now? Manual runs always; scheduled ones every tick (10 min) in the busy days
@@ -121,10 +139,11 @@ def take_in_mail(run: dict, conn_id: str = IMAP_CONN_ID) -> dict:
     imap = imap_settings(conn_id, run["folder"])
     output_root = Path(run["output"])
     forced = Quarter.parse(run["quarter"]) if run.get("quarter") else None
-    ctx = TakeIn(inbox_root=Path(run["inbox"]), output_root=output_root, limits=_limits(), quarter=forced)
+    ctx = TakeIn(inbox_root=Path(run["inbox"]), output_root=output_root, limits=_limits(), quarter=forced,
+                 authserv_id=authserv_id(conn_id), own_addresses=frozenset({imap.user.strip().lower()} - {""}))
     since = (dt.date.fromisoformat(run["since"]) if run.get("since")
              else first_search_day(dt.datetime.now(TZ).date(), forced))
-    summary = {"uids": 0, "kept": 0, "files": 0, "failed": []}
+    summary = {"uids": 0, "kept": 0, "files": 0, "quarantined": 0, "failed": []}
     with ImapMailbox(imap) as box:
         state = box.select()
         uids = new_uids(box, read_ledger(output_root)["folders"].get(imap.folder_id), state, since)
@@ -141,7 +160,9 @@ def take_in_mail(run: dict, conn_id: str = IMAP_CONN_ID) -> dict:
                 summary["failed"].append(uid)
                 in_order = False
                 continue
-            if entry is not None:
+            if entry is not None and entry.get("state") == "quarantined":
+                summary["quarantined"] += 1
+            elif entry is not None:
                 summary["kept"] += 1
                 summary["files"] += len(entry.get("files", []))
             if in_order:
@@ -154,6 +175,19 @@ def take_in_mail(run: dict, conn_id: str = IMAP_CONN_ID) -> dict:
 
 
 def _take_in_one(box: ImapMailbox, uid: int, uidvalidity: int, ctx: TakeIn) -> dict | None:
+    size = box.size(uid)
+    if size is not None and size > MAX_MAIL_BYTES:
+        header = box.fetch_header(uid)
+        if header is None:
+            entry = quarantine(ctx.output_root, f"uid:{box.settings.folder_id}:{uidvalidity}:{uid}",
+                               f"mail of {size} bytes is over the {MAX_MAIL_BYTES}-byte limit; not fetched",
+                               uid=uid, uidvalidity=uidvalidity, size=size)
+        else:
+            log.warning("Mail UID %s is %s bytes (limit %s): body not fetched, the sender is told", uid, size,
+                        MAX_MAIL_BYTES)
+            entry = take_in_too_large(header, size, ctx, uid=uid, uidvalidity=uidvalidity)
+        box.mark_seen(uid)
+        return entry
     raw = box.fetch(uid)
     if raw is None:
         log.warning("Mail UID %s vanished before it was fetched", uid)
@@ -171,10 +205,13 @@ def send_receipts(run: dict, conn_id: str = SMTP_CONN_ID, imap_conn_id: str = IM
 
     output_root = Path(run["output"])
     pending = pending_replies(output_root)
-    summary = {"sent": 0, "not_answered": 0, "failed": []}
-    if not pending:
+    notices = pending_notices(output_root)
+    summary = {"sent": 0, "not_answered": 0, "notices": 0, "failed": []}
+    if not pending and not notices:
         return summary
     smtp = smtp_settings(conn_id)
+    for entry in notices:
+        summary["notices"] += _tell_claimed_unit(smtp, entry, output_root, summary["failed"])
     own = {smtp.sender.lower(), _imap_login(imap_conn_id)} - {""}
     for entry in pending:
         if entry["sender"] in own:
@@ -194,6 +231,37 @@ def send_receipts(run: dict, conn_id: str = SMTP_CONN_ID, imap_conn_id: str = IM
     if summary["failed"]:
         raise MailError(f"{len(summary['failed'])} receipt(s) not accepted by SMTP; they are sent next run")
     return summary
+
+
+def _tell_claimed_unit(smtp, entry: dict, output_root: Path, failed: list[str]) -> int:
+    """Tell the unit a mail named by address that its files wait (``deliver.receipts.UnverifiedNotice``);
+    a unit without an address is left to the clerk (log). 1 when a notice went out."""
+    quarter = Quarter.parse(entry["quarter"])
+    programme = programme_for_year(quarter.year)
+    unit = programme.units_by_key.get(entry["claimed_unit"])
+    if unit is None or not unit.addresses:
+        log.warning("CLERK: mail %s from unauthenticated %s names unit %s, which has no address to tell; "
+                    "its files are held (待确认：发件人未经验证)", entry["key"], entry["sender"], entry["claimed_unit"])
+        record_notice(output_root, entry["key"], {"not_sent": "the unit has no registered address"})
+        return 0
+    received = dt.datetime.fromisoformat(entry["date"]).astimezone(TZ)
+    notice = UnverifiedNotice(
+        key=entry["key"], to=list(unit.addresses), unit_name=unit.name, sender=entry["sender"],
+        sender_name=entry.get("sender_name", ""), subject=entry.get("subject", ""),
+        received_at=f"{received.year}年{received.month}月{received.day}日 {received:%H:%M}",
+        forwarded_from=next((f["forwarded_from"] for f in entry.get("files", []) if f.get("forwarded_from")), None),
+        files=[f["name"] for f in entry.get("files", [])], organiser=programme.report.organiser,
+        phone=programme.report.phone)
+    try:
+        message_id = send_unverified_notice(smtp, notice)
+    except MailError:
+        log.exception("Notice to %s about %s not sent; tried again next run", unit.key, entry["key"])
+        failed.append(entry["key"])
+        return 0
+    record_notice(output_root, entry["key"], {"message_id": message_id, "to": notice.to})
+    log.warning("Unit %s told that %s sent mail %s in its name without authentication", unit.key,
+                entry["sender"], entry["key"])
+    return 1
 
 
 def _imap_login(conn_id: str) -> str:
@@ -217,7 +285,13 @@ def build_receipt(entry: dict, inbox_root: Path, output_root: Path) -> Receipt:
                    received_at=f"{received.year}年{received.month}月{received.day}日 {received:%H:%M}",
                    quarter_label=quarter.label_zh, unit_name=entry.get("unit_name"),
                    sender_name=entry.get("sender_name", ""), files=files, skipped=entry.get("skipped", []),
-                   organiser=programme.report.organiser, phone=programme.report.phone)
+                   organiser=programme.report.organiser, phone=programme.report.phone,
+                   unverified_unit=_unit_name(programme, entry.get("claimed_unit")))
+
+
+def _unit_name(programme, key: str | None) -> str | None:
+    unit = programme.units_by_key.get(key) if key else None
+    return unit.name if unit else None
 
 
 def _received_file(saved: dict, folder: Path, programme) -> ReceivedFile:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from wcreport.core.io import DamagedStateError, write_text_atomic
-from wcreport.core.labels import correction_note
+from wcreport.core.labels import correction_note, held_note
 from wcreport.core.model import FileRecord, Manifest, ManifestUnit, StampedCopySummary, UnitResult
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
@@ -98,6 +98,7 @@ def _manifest_unit(result: UnitResult, programme: Programme, deadline: dt.dateti
     first = result.first_accepted_mtime or (accepted.mtime if accepted else None)
     rejected_reasons = [reason for f in data_files if f.status == "rejected" for reason in f.reasons]
     notes = [correction_note(f"{received.month}月{received.day}日")] if accepted and result.rejected_corrections else []
+    notes += [held_note(f.path) for f in own if f.status == "held"]
     return ManifestUnit(
         unit=result.unit, unit_name=result.unit_name, status=result.status,
         late=bool(first and dt.datetime.fromtimestamp(first, TZ) > deadline),

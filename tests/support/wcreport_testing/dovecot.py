@@ -217,8 +217,8 @@ class Dovecot:
         finally:
             imap.logout()
 
-    def airflow_conn_uri(self) -> str:
-        """An ``AIRFLOW_CONN_IMAP_DEFAULT`` value for this server (plain IMAP, no SSL)."""
+    def airflow_conn_uri(self, **extra) -> str:
+        """An ``AIRFLOW_CONN_IMAP_DEFAULT`` value for this server (plain IMAP, no SSL; ``extra`` added)."""
         return json.dumps({"conn_type": "imap", "host": self.host, "port": self.port,
                            "login": self.user, "password": self.password,
-                           "extra": {"use_ssl": False}})
+                           "extra": {"use_ssl": False, **extra}})
