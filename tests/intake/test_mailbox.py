@@ -553,7 +553,8 @@ def test_a_unit_is_told_of_a_file_held_for_it_by_content_once_and_the_clerk_when
 
     from mailsink import MailSink
     from wcreport.deliver.smtp import SmtpSettings
-    from wcreport.flow.ingest_unit import decide_unit, tell_of_held
+    from wcreport.flow.ingest_unit import decide_unit
+    from wcreport.flow.unverified import tell_of_held
 
     ctx.quarter = Quarter(2023, 3)
     mb.take_in(cm.foxmail("stranger@qq.example", "某人", "报表", [("教体.xlsx", _form_bytes(tmp_path, "d.xlsx", "陌生"))],

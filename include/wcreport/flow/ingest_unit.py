@@ -41,6 +41,7 @@ from wcreport.deliver.unit_feedback import send_unit_feedback
 from wcreport.flow.checks import fail_on_internal_errors, missing_tools
 from wcreport.flow.run import QuarterRun
 from wcreport.flow.summaries import StageOutcome, UnitSummary
+from wcreport.flow.unverified import hold_unverified, tell_of_held_safely
 from wcreport.intake.reading import read_report, read_stamped
 from wcreport.intake.scan import reject_internal_error, scan_and_identify
 from wcreport.validate.accepted import accepted_rows
@@ -173,33 +174,6 @@ def _decide_versions(paths: QuarterPaths, programme: Programme, unit_key: str,
     return winner
 
 
-def held_reason(mailed: dict) -> str:
-    return (f"该文件由 {mailed.get('sender') or '未知地址'} 于 {mailed.get('date', '')[:16].replace('T', ' ')} "
-            "通过邮件发送，发件人未经本单位登记邮箱验证，暂不采用。确属本单位报送的，由工作人员核实后移入本单位文件夹。")
-
-
-def hold_unverified(paths: QuarterPaths, records: list[FileRecord], unit_key: str) -> list[FileRecord]:
-    """The unit's mailed files that only their content attributes to it, from a sender not
-    authenticated as the unit: set ``held``. A file in the unit's folder is the clerk's word."""
-    from wcreport.intake.mailbox import provenance_by_path
-
-    candidates = [r for r in records if r.unit == unit_key and r.status in ("pending", "rejected")
-                  and r.kind in ("spreadsheet", "stamped_copy", "archive")
-                  and "folder" not in (r.unit_source or "").split("+")]
-    mailed = provenance_by_path(paths, [_as_received(r.path) for r in candidates])
-    held = [r for r in candidates if _as_received(r.path) in mailed
-            and mailed[_as_received(r.path)].get("sender_unit") != unit_key]
-    for record in held:
-        reason = held_reason(mailed[_as_received(record.path)])
-        record.status, record.reasons, record.findings = "held", [reason], []
-    return held
-
-
-def _as_received(path: str) -> str:
-    """The file as it arrived: a zip member (``x.zip!member``) came as its zip."""
-    return path.split("!", 1)[0]
-
-
 def decide_unit(paths: QuarterPaths, programme: Programme, unit_key: str, *,
                 max_wait_seconds: float = 30.0) -> UnitResult:
     """Decide one unit's quarter and write units/<key>.json (see module docstring)."""
@@ -298,67 +272,19 @@ def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings]
     missing OCR tool does not: the unit's stamped copy is 无法确认 (its reason says 无需重新报送).
     The summary is small, for XCom and the grid's label."""
     paths, programme = run.paths, run.programme
+    book = address_book(programme, unit_emails)
     result = decide_unit(paths, programme, unit_key, max_wait_seconds=0)
     fail_on_internal_errors(result.files)
     missing_tools(result.files)         # logged for ops (gather mailed them); the copies are 无法确认
     summary: UnitSummary = {"unit": unit_key, "unit_name": result.unit_name, "status": result.status,
                             "files": len(result.files), "warnings": len(result.warnings),
                             "feedback": result.feedback, "data_docs": result.data_docs,
-                            "feedback_mail": mail_feedback(paths, programme, result, smtp,
-                                                           address_book(programme, unit_emails))}
-    _tell_of_held_safely(paths, programme, result, smtp)
+                            "feedback_mail": mail_feedback(paths, programme, result, smtp, book)}
+    tell_of_held_safely(paths, programme, result, smtp, book)
     log.info("Unit %s (%s): %s", unit_key, result.unit_name, summary)
     for line in findings_lines(result):
         log.info("%s", line)
     return summary
-
-
-def tell_of_held(paths: QuarterPaths, programme: Programme, result: UnitResult,
-                 smtp: Callable[[], SmtpSettings]) -> int:
-    """Tell the unit's registered addresses of each mail whose files are held for it, once per
-    mail (the mailbox ledger remembers; mails naming the unit by address were told at intake).
-    A unit without an address is left to the clerk (a ``CLERK:`` log line). Notices sent."""
-    held = [r.path for r in result.files if r.status == "held"]
-    if not held:
-        return 0
-    from wcreport.deliver.receipts import UnverifiedNotice, send_unverified_notice
-    from wcreport.intake.mailbox import provenance_by_path, read_ledger, record_notice
-
-    unit = programme.units_by_key[result.unit]
-    messages = read_ledger(paths.output_root)["messages"]
-    told = 0
-    for path, mailed in provenance_by_path(paths, held).items():
-        key = mailed.get("message_key")
-        if not key or key not in messages or messages[key].get("notice"):
-            continue
-        if not unit.addresses:
-            log.warning("CLERK: %s mailed 「%s」 for %s without authentication; held (待确认：发件人未经验证). "
-                        "The unit has no address to tell: call it, then move or delete the file.",
-                        mailed.get("sender"), path, unit.name)
-            record_notice(paths.output_root, key, {"not_sent": "the unit has no registered address", "unit": unit.key})
-            continue
-        received = dt.datetime.fromisoformat(mailed["date"]).astimezone(TZ)
-        notice = UnverifiedNotice(
-            key=key, to=list(unit.addresses), unit_name=unit.name, sender=mailed.get("sender", ""),
-            sender_name=mailed.get("sender_name", ""), subject=mailed.get("subject", ""),
-            received_at=f"{received.year}年{received.month}月{received.day}日 {received:%H:%M}",
-            forwarded_from=(mailed.get("forwarded_from") or {}).get("sender"), files=[mailed.get("attachment", path)],
-            organiser=programme.report.organiser, phone=programme.report.phone)
-        message_id = send_unverified_notice(smtp(), notice)
-        record_notice(paths.output_root, key, {"message_id": message_id, "to": notice.to, "unit": unit.key})
-        told += 1
-    return told
-
-
-def _tell_of_held_safely(paths: QuarterPaths, programme: Programme, result: UnitResult,
-                         smtp: Callable[[], SmtpSettings]) -> None:
-    try:
-        told = tell_of_held(paths, programme, result, smtp)
-    except Exception:  # a mail problem never fails the ingest; the next run tells them
-        log.exception("Notice of held files to %s not sent; the next run tries again", result.unit)
-        return
-    if told:
-        log.info("Unit %s told of %d mail(s) held for it", result.unit, told)
 
 
 def mail_feedback(paths: QuarterPaths, programme: Programme, result: UnitResult,
