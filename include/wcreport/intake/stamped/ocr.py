@@ -48,6 +48,7 @@ class Word:
     width: int
     height: int
     line: tuple[int, int, int]     # block, paragraph, line
+    confidence: float = -1.0       # Tesseract's word confidence 0-100; -1 when it gives none
 
     @property
     def middle(self) -> float:
@@ -58,6 +59,15 @@ class Word:
 class PageText:
     text: str                      # lines in reading order, spaces between Chinese removed
     unit_line: str | None          # words to the right of 「单位：」 on the same visual line
+    unit_line_confidence: float | None = None   # those words' mean confidence (0-100)
+
+
+@dataclass(frozen=True)
+class UnitLineRead:
+    """The 「单位：」 line of a page and how sure Tesseract was of its weakest word."""
+
+    text: str
+    confidence: float
 
 
 def ocr_page(image: Image.Image, dpi: int, deadline: float) -> PageText:
@@ -83,7 +93,8 @@ def ocr_page(image: Image.Image, dpi: int, deadline: float) -> PageText:
             raise ScanRefused("stamped.tool.missing", tool="tesseract-ocr-chi-sim")
         raise ScanRefused("stamped.ocr.failed")
     words = parse_tsv(done.stdout.decode("utf-8", "replace"))
-    return PageText(words_text(words), unit_line_from_words(words))
+    read = read_unit_line(words)
+    return PageText(words_text(words), read.text if read else None, read.confidence if read else None)
 
 
 def parse_tsv(tsv: str) -> list[Word]:
@@ -97,7 +108,11 @@ def parse_tsv(tsv: str) -> list[Word]:
             block, par, line, left, top, width, height = (int(cells[i]) for i in (2, 3, 4, 6, 7, 8, 9))
         except ValueError:
             continue
-        words.append(Word(cells[11].strip(), left, top, width, height, (block, par, line)))
+        try:
+            confidence = float(cells[10])
+        except ValueError:
+            confidence = -1.0
+        words.append(Word(cells[11].strip(), left, top, width, height, (block, par, line), confidence))
     return words
 
 
@@ -110,6 +125,13 @@ def words_text(words: list[Word]) -> str:
 
 def unit_line_from_words(words: list[Word]) -> str | None:
     """The words right of 「单位」 on its visual line (blocks may split the line), left to right."""
+    read = read_unit_line(words)
+    return read.text if read else None
+
+
+def read_unit_line(words: list[Word]) -> UnitLineRead | None:
+    """The 「单位：」 line's text (``unit_line_from_words``) with its words' mean confidence,
+    so that a line Tesseract mostly guessed is not taken as a unit's own words."""
     for index, word in enumerate(words):
         if "单位" not in word.text or "责任" in word.text:
             continue
@@ -121,7 +143,9 @@ def unit_line_from_words(words: list[Word]) -> str | None:
         right.sort(key=lambda w: w.left)
         text = _LEADING_COLON_RE.sub("", without_rules("".join([after, *(w.text for w in right)])))
         if text:
-            return text[:60]
+            read = [w for w in ([word] if after.strip(" :：;；") else []) + right if without_rules(w.text)]
+            confidences = [w.confidence for w in read]
+            return UnitLineRead(text[:60], sum(confidences) / len(confidences) if confidences else -1.0)
     return None
 
 

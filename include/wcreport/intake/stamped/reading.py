@@ -128,7 +128,8 @@ class _Reader:
             copy.ocr_seconds = round((copy.ocr_seconds or 0.0) + time.monotonic() - began, 2)
             copy.text_source = "ocr"
             copy.text = f"{copy.text}\n{page.text}" if copy.text else page.text
-            copy.unit_line = copy.unit_line or page.unit_line
+            if copy.unit_line is None and page.unit_line:
+                copy.unit_line, copy.unit_line_confidence = page.unit_line, page.unit_line_confidence
 
     def finish(self) -> StampedCopy:
         """Seal verdict over the pages read, the 「单位：」 line, and the reasons they call for."""
