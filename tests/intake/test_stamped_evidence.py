@@ -17,7 +17,7 @@ from wcreport_testing.stamped_samples import FormContent, ScanSpec, form_content
 
 from intake.corpus import touch_mtime
 from wcreport.core.labels import STAMPED_ZH, stamped_state
-from wcreport.core.model import FileRecord, ProgressRow, StampedCopy, UnitResult
+from wcreport.core.model import FileRecord, OcrWord, ProgressRow, StampedCopy, UnitResult
 from wcreport.core.quarter import Quarter
 from wcreport.flow.ingest_unit import _decide_stamped_copies
 from wcreport.intake.identity import match_unit
@@ -98,11 +98,12 @@ def test_a_garbled_unit_line_on_a_phone_photo_does_not_outrank_the_units_folder(
     monkeypatch.setenv("REPORT_STAMPED_AGREEMENT_MIN", "0.75")
     put(paths.inbox, f"{EDU}/手机拍照.pdf", pdfs["photo"])
     [record] = scan_and_identify(paths, programme, max_wait_seconds=0)
-    assert (record.status, record.unit, record.unit_source) == ("pending", "edu_sports", "folder"), record.reasons
+    assert (record.status, record.unit) == ("pending", "edu_sports"), record.reasons
+    assert record.unit_source in ("folder", "folder+unit_line")     # the line read as the name, or dropped
     assert not any(f.code == "unit.conflict" for f in record.findings)
-    assert any(f.code == "stamped.unit_line.unread" for f in record.findings), record.findings
     copy = paired(paths, programme, contents["edu_sports"], [record], record.path)
-    expected = "received" if (copy.agreement or 0) >= 0.75 + AGREEMENT_MARGIN else "unknown"
+    named = record.unit_source == "folder+unit_line"
+    expected = "received" if named or (copy.agreement or 0) >= 0.75 + AGREEMENT_MARGIN else "unknown"
     assert stamped_state(copy, 0.75) == expected, copy.agreement
 
 
@@ -150,15 +151,18 @@ def test_a_clear_scan_of_this_unit_is_still_received(paths, programme, contents,
 def test_a_confident_unit_line_naming_another_unit_makes_the_copy_that_units_not_the_folders(programme):
     line = "淄博高新技术产业开发区卫生健康事业中心"
     assert match_unit(line, programme).unit == "health"
-    copy = StampedCopy(path=f"{EDU}/x.pdf", readable=True, text_source="ocr", unit_line=line,
-                       unit_line_confidence=UNIT_LINE_CONFIDENCE_MIN + 15)
-    assert unit_line_evidence(copy, programme).line == line          # explicit: conflicts with the folder
+    words = [OcrWord(text=w, confidence=UNIT_LINE_CONFIDENCE_MIN + 30) for w in ("淄博", "高新技术", "卫生健康", "事业中心")]
+    copy = StampedCopy(path=f"{EDU}/x.pdf", readable=True, text_source="ocr", unit_line=line, unit_line_words=words)
+    named = unit_line_evidence(copy, programme).line                 # explicit: conflicts with the folder
+    assert named is not None and match_unit(named, programme).unit == "health"
 
 
 def test_an_unsure_or_unnamed_ocr_line_is_dropped_with_a_note_and_a_text_layer_line_kept(programme):
+    guessed = [OcrWord(text=w, confidence=UNIT_LINE_CONFIDENCE_MIN - 20) for w in ("教育", "和", "体育", "事业中心")]
     unsure = StampedCopy(path="x.pdf", readable=True, text_source="ocr", unit_line="教育和体育事业中心",
-                         unit_line_confidence=UNIT_LINE_CONFIDENCE_MIN - 20)
-    garbled = unsure.model_copy(update={"unit_line": "救肓和休肓事韭屮心", "unit_line_confidence": 90.0})
+                         unit_line_words=guessed)
+    sure = [OcrWord(text=w, confidence=95.0) for w in ("救肓", "和", "休肓", "事韭屮心")]
+    garbled = unsure.model_copy(update={"unit_line": "救肓和休肓事韭屮心", "unit_line_words": sure})
     for copy in (unsure, garbled):
         evidence = unit_line_evidence(copy, programme)
         assert evidence.line is None and evidence.note is not None

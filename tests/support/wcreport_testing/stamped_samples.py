@@ -68,7 +68,9 @@ class ScanSpec:
     rotate_deg: float = 0.0
     jpeg_quality: int | None = 80
     seed: int = 0
-    smudge_unit_line: bool = False       # a dark smear over the 「单位：」 line (OCR cannot read it)
+    # a dark smear over the 「单位：」 line (OCR cannot read it); out of the repr, which seeds the
+    # noise, so that every other scan stays as it was
+    smudge_unit_line: bool = field(default=False, repr=False)
 
 
 @dataclass

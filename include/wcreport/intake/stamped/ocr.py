@@ -15,7 +15,7 @@ import logging
 import re
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -59,15 +59,15 @@ class Word:
 class PageText:
     text: str                      # lines in reading order, spaces between Chinese removed
     unit_line: str | None          # words to the right of 「单位：」 on the same visual line
-    unit_line_confidence: float | None = None   # those words' mean confidence (0-100)
+    unit_line_words: list[Word] = field(default_factory=list)   # the words that line was read from
 
 
 @dataclass(frozen=True)
 class UnitLineRead:
-    """The 「单位：」 line of a page and how sure Tesseract was of its weakest word."""
+    """The 「单位：」 line of a page and the words it was read from (with their confidences)."""
 
     text: str
-    confidence: float
+    words: list[Word]
 
 
 def ocr_page(image: Image.Image, dpi: int, deadline: float) -> PageText:
@@ -94,7 +94,7 @@ def ocr_page(image: Image.Image, dpi: int, deadline: float) -> PageText:
         raise ScanRefused("stamped.ocr.failed")
     words = parse_tsv(done.stdout.decode("utf-8", "replace"))
     read = read_unit_line(words)
-    return PageText(words_text(words), read.text if read else None, read.confidence if read else None)
+    return PageText(words_text(words), read.text if read else None, read.words if read else [])
 
 
 def parse_tsv(tsv: str) -> list[Word]:
@@ -130,8 +130,8 @@ def unit_line_from_words(words: list[Word]) -> str | None:
 
 
 def read_unit_line(words: list[Word]) -> UnitLineRead | None:
-    """The 「单位：」 line's text (``unit_line_from_words``) with its words' mean confidence,
-    so that a line Tesseract mostly guessed is not taken as a unit's own words."""
+    """The 「单位：」 line's text (``unit_line_from_words``) with its words, whose confidences
+    tell whether the line may be taken as the unit's own words (``intake.scan_unit_line``)."""
     for index, word in enumerate(words):
         if "单位" not in word.text or "责任" in word.text:
             continue
@@ -144,8 +144,7 @@ def read_unit_line(words: list[Word]) -> UnitLineRead | None:
         text = _LEADING_COLON_RE.sub("", without_rules("".join([after, *(w.text for w in right)])))
         if text:
             read = [w for w in ([word] if after.strip(" :：;；") else []) + right if without_rules(w.text)]
-            confidences = [w.confidence for w in read]
-            return UnitLineRead(text[:60], sum(confidences) / len(confidences) if confidences else -1.0)
+            return UnitLineRead(text[:60], read)
     return None
 
 
