@@ -43,8 +43,8 @@ from wcreport.intake.formats import (
 from wcreport.intake.identity import identify_unit
 from wcreport.intake.listing import list_inbox
 from wcreport.intake.quarter_names import file_name_check
-from wcreport.intake.scan_unit_line import unit_line_evidence
 from wcreport.intake.reading import read_report, read_stamped
+from wcreport.intake.scan_unit_line import unit_line_evidence
 from wcreport.intake.stability import settle, size_and_mtime
 
 log = logging.getLogger(__name__)

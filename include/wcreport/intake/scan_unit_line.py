@@ -57,7 +57,7 @@ def unit_line_evidence(copy: StampedCopy, programme) -> UnitLineEvidence:
 
 def name_in_line(line: str, programme) -> NameInLine | None:
     """The unit name, alias or everyday name the line holds most closely (longest on a tie)."""
-    from rapidfuzz import fuzz     # only when a scan is identified (intake stays light to import)
+    from rapidfuzz import fuzz  # only when a scan is identified (intake stays light to import)
 
     cleaned = clean_name(line)
     scored = [NameInLine(name, fuzz.partial_ratio(name, cleaned)) for name in known_names(programme)
