@@ -223,6 +223,10 @@ _TYPES = (
                 "盖章件为黑白（灰度）扫描，无法确认是否加盖公章，请人工核对；今后请彩色扫描。"),
     FindingType("stamped.content.mismatch", "warning", "the stamped copy's text agrees with the accepted workbook",
                 "盖章件内容与电子版不一致，请核对（一致程度 {percent}%）。如报表有修改，请重新盖章扫描后与电子版一并报送。"),
+    FindingType("stamped.unit_line.unread", "warning", "the stamped copy's 「单位：」 line is read with confidence",
+                "盖章件上「单位：」一行未能清楚识别（识别为「{text}」），未据此判断报送单位。"),
+    FindingType("stamped.unit.unconfirmed", "warning", "the stamped copy shows it is this unit's",
+                "盖章件无法确认是本单位的：「单位：」一行未能清楚识别，内容与已接收的电子版也不足以确认，请人工核对。"),
 )
 
 CATALOGUE: Mapping[str, FindingType] = MappingProxyType({t.code: t for t in _TYPES})

@@ -59,7 +59,8 @@ def stamped_state(copy: StampedCopy | StampedCopySummary | None, agreement_min: 
     """A key of STAMPED_ZH for a unit's stamped copy (a StampedCopySummary or None).
 
     ``unknown``: a greyscale scan, the seal cannot be judged (a person checks);
-    ``mismatch``: the copy's text agrees with the accepted data below ``agreement_min``.
+    ``mismatch``: the copy's text agrees with the accepted data below ``agreement_min``;
+    ``unknown`` too when nothing positive shows the copy is this unit's (``unit_confirmed``).
     """
     if copy is None:
         return "missing"
@@ -69,7 +70,7 @@ def stamped_state(copy: StampedCopy | StampedCopySummary | None, agreement_min: 
         return "no_seal"
     if copy.agreement is not None and copy.agreement < agreement_min:
         return "mismatch"
-    return "unknown" if copy.seal is None else "received"
+    return "unknown" if copy.seal is None or copy.unit_confirmed is False else "received"
 
 
 def stamped_missing(copy: StampedCopy | StampedCopySummary | None) -> bool:

@@ -171,6 +171,13 @@ ScanFormat = Literal["pdf", "jpeg", "png", "ofd"]
 TextSource = Literal["text_layer", "ocr"]
 
 
+class OcrWord(_Model):
+    """One word Tesseract read, with how sure it was (0-100; -1 when it gave none)."""
+
+    text: str
+    confidence: float
+
+
 class StampedCopy(_Model):
     """The scan of the printed, stamped form (盖章件) a unit sent beside its workbook.
 
@@ -188,6 +195,10 @@ class StampedCopy(_Model):
     dpi: int | None = None         # resolution the pages were looked at
     text_source: TextSource | None = None
     unit_line: str | None = None   # text after 「单位：」 on the copy, for identity matching
+    unit_line_words: list[OcrWord] = []  # OCR: the line's words with Tesseract's confidence;
+                                   # empty when read from a text layer or found only in the text
+    unit_confirmed: bool | None = None  # positive evidence it is this unit's copy (False: 无法确认);
+                                   # None until paired with a unit
     text: str = ""                 # the copy's body text (text layer or OCR), whitespace squeezed
     seal: bool | None = None
     seal_pages: list[int] = []     # 1-based pages a seal was seen on
@@ -209,6 +220,7 @@ class StampedCopySummary(_Model):
     agreement: float | None = None # 0-1 against the accepted workbook; None when not compared
     text_source: TextSource | None = None
     unit_line: str | None = None
+    unit_confirmed: bool | None = None  # False: nothing positive says it is this unit's (无法确认)
     reasons: list[str] = []        # Chinese
 
     @classmethod

@@ -33,7 +33,7 @@ from wcreport.core.labels import FILE_STATUS_ZH, UNIT_STATUS_ZH, label
 from wcreport.core.model import FileRecord, Finding, IndicatorValue, ProgressRow, StampedCopy, UnitResult
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
-from wcreport.core.settings import QuarterPaths
+from wcreport.core.settings import QuarterPaths, settings
 from wcreport.core.unit_results import previous_result, write_unit_result
 from wcreport.deliver.address_book import AddressBook, address_book
 from wcreport.deliver.smtp import MailConfigError, MailError, SmtpSettings
@@ -224,7 +224,7 @@ def _decide_stamped_copies(paths: QuarterPaths, programme: Programme, records: l
         return []
     versions = _distinct_versions(copies)
     winner = next((r for r in versions if r.status == "pending"), versions[0])
-    result.stamped_copy = _compared_copy(paths, winner, result)
+    result.stamped_copy = _paired_copy(paths, winner, result)
     if winner.status == "pending":
         winner.status = "accepted"
     winner.findings = list(result.stamped_copy.findings)
@@ -248,6 +248,13 @@ def _compared_copy(paths: QuarterPaths, record: FileRecord, result: UnitResult) 
     from wcreport.intake.stamped import compare_with_workbook
 
     return compare_with_workbook(copy, [row.progress for row in result.rows])
+
+
+def _paired_copy(paths: QuarterPaths, record: FileRecord, result: UnitResult) -> StampedCopy:
+    """The copy compared, shown as the unit's only on positive evidence (``stamped.pairing``)."""
+    from wcreport.intake.stamped.pairing import confirm_unit
+
+    return confirm_unit(_compared_copy(paths, record, result), record.unit_source, settings().stamped_agreement_min)
 
 
 def _accept(result: UnitResult, winner: _Winner) -> None:

@@ -79,6 +79,16 @@ def _names(programme) -> tuple[dict[str, str], UnitNames]:
     return table, everyday
 
 
+def clean_name(text: str) -> str:
+    """``text`` as names are compared: squeezed, without 盖章 marks, spaces and punctuation."""
+    return _clean(text)
+
+
+def known_names(programme) -> list[str]:
+    """Every cleaned name, alias and everyday name (also those several units share)."""
+    return [*_aliases(programme), *_shared(programme)]
+
+
 def _aliases(programme) -> dict[str, str]:
     """Cleaned name, alias or everyday name (教体局, 卫健委 …, ``intake.unit_names``) -> unit key."""
     return _names(programme)[0]

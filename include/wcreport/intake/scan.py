@@ -44,6 +44,7 @@ from wcreport.intake.identity import identify_unit
 from wcreport.intake.listing import list_inbox
 from wcreport.intake.quarter_names import file_name_check
 from wcreport.intake.reading import read_report, read_stamped
+from wcreport.intake.scan_unit_line import unit_line_evidence
 from wcreport.intake.stability import settle, size_and_mtime
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,11 @@ def _identify_stamped_copy(paths, programme, record: FileRecord, archived: Path,
     record.format = copy.format
     record.findings = list(copy.findings)
     record.reasons = [*record.reasons, *copy.reasons]
-    identity = identify_unit(ParsedReport(unit_line=copy.unit_line), identity_path, programme)
+    evidence = unit_line_evidence(copy, programme)
+    if evidence.note is not None:
+        record.findings.append(evidence.note)
+        record.reasons.append(evidence.note.message)
+    identity = identify_unit(ParsedReport(unit_line=evidence.line), identity_path, programme)
     record.unit = identity.unit
     record.unit_source = identity.source
     if not copy.readable:

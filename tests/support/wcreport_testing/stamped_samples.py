@@ -68,6 +68,9 @@ class ScanSpec:
     rotate_deg: float = 0.0
     jpeg_quality: int | None = 80
     seed: int = 0
+    # a dark smear over the 「单位：」 line (OCR cannot read it); out of the repr, which seeds the
+    # noise, so that every other scan stays as it was
+    smudge_unit_line: bool = field(default=False, repr=False)
 
 
 @dataclass
@@ -345,6 +348,8 @@ def make_scan(content: FormContent, spec: ScanSpec) -> ScanSample:
     red_row = rng.randrange(len(content.rows)) if "red_text" in spec.distractors and content.rows else None
     pages, layout = render_form(content, spec.dpi, red_row=red_row)
     first = pages[0]
+    if spec.smudge_unit_line:
+        _smudge(first, layout.unit_line, rng)
     for kind in spec.distractors:
         _draw_distractor(kind, first, layout, spec.dpi, rng)
     if spec.sealed:
@@ -353,6 +358,21 @@ def make_scan(content: FormContent, spec: ScanSpec) -> ScanSample:
     scanned = [_scan(page, replace(spec, rotate_deg=spec.rotate_deg if i == 0 else 0.0), rng)
                for i, page in enumerate(pages)]
     return ScanSample(content, spec, scanned)
+
+
+def _smudge(page: Image.Image, box: tuple[int, int, int, int], rng: random.Random) -> None:
+    """Grey blotches over ``box`` (a thumb, a fold's shadow), blurred: the words under it are lost."""
+    x0, y0, x1, y1 = box
+    pad = max(4, (y1 - y0) // 2)
+    region = (max(0, x0 - pad), max(0, y0 - pad), x1 + pad * 6, y1 + pad)
+    patch = page.crop(region)
+    draw = ImageDraw.Draw(patch)
+    for _ in range(60):
+        x, y = rng.randrange(patch.width), rng.randrange(patch.height)
+        r = rng.randrange(pad, pad * 3)
+        shade = rng.randrange(60, 140)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(shade, shade, shade))
+    page.paste(patch.filter(ImageFilter.GaussianBlur(pad / 2)), region[:2])
 
 
 def _seal_name(unit_name: str) -> str:

@@ -15,7 +15,7 @@ import logging
 import re
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -48,6 +48,7 @@ class Word:
     width: int
     height: int
     line: tuple[int, int, int]     # block, paragraph, line
+    confidence: float = -1.0       # Tesseract's word confidence 0-100; -1 when it gives none
 
     @property
     def middle(self) -> float:
@@ -58,6 +59,15 @@ class Word:
 class PageText:
     text: str                      # lines in reading order, spaces between Chinese removed
     unit_line: str | None          # words to the right of 「单位：」 on the same visual line
+    unit_line_words: list[Word] = field(default_factory=list)   # the words that line was read from
+
+
+@dataclass(frozen=True)
+class UnitLineRead:
+    """The 「单位：」 line of a page and the words it was read from (with their confidences)."""
+
+    text: str
+    words: list[Word]
 
 
 def ocr_page(image: Image.Image, dpi: int, deadline: float) -> PageText:
@@ -83,7 +93,8 @@ def ocr_page(image: Image.Image, dpi: int, deadline: float) -> PageText:
             raise ScanRefused("stamped.tool.missing", tool="tesseract-ocr-chi-sim")
         raise ScanRefused("stamped.ocr.failed")
     words = parse_tsv(done.stdout.decode("utf-8", "replace"))
-    return PageText(words_text(words), unit_line_from_words(words))
+    read = read_unit_line(words)
+    return PageText(words_text(words), read.text if read else None, read.words if read else [])
 
 
 def parse_tsv(tsv: str) -> list[Word]:
@@ -97,7 +108,11 @@ def parse_tsv(tsv: str) -> list[Word]:
             block, par, line, left, top, width, height = (int(cells[i]) for i in (2, 3, 4, 6, 7, 8, 9))
         except ValueError:
             continue
-        words.append(Word(cells[11].strip(), left, top, width, height, (block, par, line)))
+        try:
+            confidence = float(cells[10])
+        except ValueError:
+            confidence = -1.0
+        words.append(Word(cells[11].strip(), left, top, width, height, (block, par, line), confidence))
     return words
 
 
@@ -110,6 +125,13 @@ def words_text(words: list[Word]) -> str:
 
 def unit_line_from_words(words: list[Word]) -> str | None:
     """The words right of 「单位」 on its visual line (blocks may split the line), left to right."""
+    read = read_unit_line(words)
+    return read.text if read else None
+
+
+def read_unit_line(words: list[Word]) -> UnitLineRead | None:
+    """The 「单位：」 line's text (``unit_line_from_words``) with its words, whose confidences
+    tell whether the line may be taken as the unit's own words (``intake.scan_unit_line``)."""
     for index, word in enumerate(words):
         if "单位" not in word.text or "责任" in word.text:
             continue
@@ -121,7 +143,8 @@ def unit_line_from_words(words: list[Word]) -> str | None:
         right.sort(key=lambda w: w.left)
         text = _LEADING_COLON_RE.sub("", without_rules("".join([after, *(w.text for w in right)])))
         if text:
-            return text[:60]
+            read = [w for w in ([word] if after.strip(" :：;；") else []) + right if without_rules(w.text)]
+            return UnitLineRead(text[:60], read)
     return None
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from wcreport.core.findings_catalogue import finding
-from wcreport.core.model import Finding, StampedCopy
+from wcreport.core.model import Finding, OcrWord, StampedCopy
 from wcreport.core.settings import Settings, settings
 from wcreport.intake.stamped import OPS_CODES, ocr, pages
 from wcreport.intake.stamped.agree import agreement
@@ -128,7 +128,9 @@ class _Reader:
             copy.ocr_seconds = round((copy.ocr_seconds or 0.0) + time.monotonic() - began, 2)
             copy.text_source = "ocr"
             copy.text = f"{copy.text}\n{page.text}" if copy.text else page.text
-            copy.unit_line = copy.unit_line or page.unit_line
+            if copy.unit_line is None and page.unit_line:
+                copy.unit_line = page.unit_line
+                copy.unit_line_words = [OcrWord(text=w.text, confidence=w.confidence) for w in page.unit_line_words]
 
     def finish(self) -> StampedCopy:
         """Seal verdict over the pages read, the 「单位：」 line, and the reasons they call for."""
