@@ -50,9 +50,17 @@ def test_reminders_dag_sends_three_then_none(tmp_path, migrated_airflow_home):
             return out.stdout + out.stderr
 
         log = run("2023-03-28T01:00:00+00:00")
-        first = sink.wait_for(len(keys), timeout=20)
+        # one reminder per unit, and the feedback on the rejected unit's file from check_units:
+        # its address is only in the Variable, which every mail to units reads (one address book)
+        mails = sink.wait_for(len(keys) + 1, timeout=20)
         run("2023-03-28T02:00:00+00:00")
-        second = sink.wait_for(len(keys) + 1, timeout=3)
+        again = sink.wait_for(len(keys) + 2, timeout=3)
+
+    first = [m for m in mails if m.message["X-Wcreport-Reminder"]]
+    feedback = [m for m in mails if m.message["X-Wcreport-Feedback"]]
+    second = [m for m in again if m.message["X-Wcreport-Reminder"]]
+    assert [m.rcpt_tos for m in feedback] == [[addresses[rejected]]], log[-4000:]
+    assert "已退回" in feedback[0].subject
 
     # every unit has an address: the missing and the rejected ones are reminded to report, the
     # others (their data passed, but the samples carry no stamped scan) to send the stamped copy
@@ -68,5 +76,5 @@ def test_reminders_dag_sends_three_then_none(tmp_path, migrated_airflow_home):
     owing = set(keys) - MISSING - {rejected}
     assert all(by_unit[k].message["X-Wcreport-Reminder"] == "stamped" for k in owing)
     assert all(not by_unit[k].attachment_names() for k in owing)
-    assert len(second) == len(keys)               # nothing more the same day
-    assert not any(m.message["X-Wcreport-Alert"] for m in second)
+    assert len(second) == len(keys) and len(again) == len(mails)      # nothing more the same day
+    assert not any(m.message["X-Wcreport-Alert"] for m in again)

@@ -162,7 +162,8 @@ def test_remind_on_a_paused_dag_then_no_address(stack, browser):
     assert stack["airflow"].api.request("GET", f"/api/v2/dags/{REMINDERS}/dagRuns")["dag_runs"] == []
     click_in_result(browser, REJECTED, "button.act-unpause")
     result = final_result(browser, REJECTED, timeout=600)
-    assert result.text == "未配置邮箱，未发送" and result.get_attribute("data-kind") == "err"
+    assert result.text.startswith("未配置邮箱，未发送") and result.get_attribute("data-kind") == "err"
+    assert "report_unit_emails" in result.text and "units[].email" in result.text    # where to set one
 
     runs = stack["airflow"].api.request("GET", f"/api/v2/dags/{REMINDERS}/dagRuns")["dag_runs"]
     (run,) = [r for r in runs if r["run_type"] == "manual"]   # unpausing also lets the daily schedule run
