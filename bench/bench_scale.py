@@ -10,9 +10,9 @@ the pipeline functions called directly (no Airflow), CPU time of this process:
   floor, read + locate and validation are each the median of ``REPEAT`` runs;
 - read + locate: ``reader.read_workbook`` + ``locate.locate_report`` of every file (our parse);
 - gather: ``tasks.gather`` once (archive, read, identify every file);
-- validation: ``prevalidated.validate_quarter`` (the DAG's ``validate_quarter``: every
+- validation: ``validate.accelerators.prevalidated.validate_quarter`` (the DAG's ``validate_quarter``: every
   file in one GX run per suite), GX warmed up first (its cold import is reported apart);
-- unit scan: ``inbox.scan_and_identify(unit=...)``, what each ``ingest_unit`` pays to see
+- unit scan: ``intake.scan.scan_and_identify(unit=...)``, what each ``ingest_unit`` pays to see
   its unit's files (``--sampled`` units spread over the programme, median); the inbox keeps
   each unit's file in the unit's folder (as the mailbox saves it); the same scan over an inbox
   with every file loose in the quarter's folder is measured too;
