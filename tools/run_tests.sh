@@ -62,9 +62,12 @@ wait "$integration_pid" || integration_status=$?
 echo "== pytest -m integration (ran alongside)"
 cat "$logs/integration.log"
 # One closing line for both runs, in the plain form CI reads: "N passed, N failed".
-total() { cat "$logs"/*.log | grep -E '^=* ?[0-9]+ (passed|failed|errors?).* in [0-9.]+s' \
-    | grep -oE "[0-9]+ $1" | awk '{n += $1} END {print n + 0}'; }
+total() {  # the sum of "<n> $1" over both runs' summary lines; 0 when none says it
+    { grep -hE '^=* ?[0-9]+ (passed|failed|errors?).* in [0-9.]+s' "$logs"/*.log | grep -oE "[0-9]+ $1" || true; } \
+        | awk '{n += $1} END {print n + 0}'
+}
+passed=$(total passed)
 failed=$(( $(total failed) + $(total error) ))
 rm -rf "$logs"
-echo "wcreport: $(total passed) passed, $failed failed"
+echo "wcreport: $passed passed, $failed failed"
 finish "$unit_status" && finish "$integration_status"
