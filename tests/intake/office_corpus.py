@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 from intake.corpus import HEADERS
+from wcreport.intake.reading import parse_report
 
 TITLE = "2023年为高新区妇女儿童办实事工作进展情况报表"
 
@@ -67,3 +68,13 @@ def csv_bytes(rows: list[list[object]], encoding: str, *, delimiter: str = ",") 
 def form_rows(unit_line: str, rows: list[list[object]]) -> list[list[object]]:
     """The form as a CSV export of the xlsx holds it: title, 单位 line, header, rows."""
     return [[TITLE], [f"单位：（盖章）{unit_line}"], HEADERS, *rows]
+
+
+def refused(path, programme, code, *fragments):
+    """The file is refused with ``code``, its Chinese reason holding each fragment; the error."""
+    _fmt, report, error = parse_report(path, programme)
+    assert report is None and error is not None
+    assert error.code == code, error
+    for fragment in fragments:
+        assert fragment in error.reason
+    return error

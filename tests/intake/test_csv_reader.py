@@ -7,7 +7,7 @@ import os
 import pytest
 
 from intake.conftest import EDU_ROWS
-from intake.office_corpus import csv_bytes, form_rows
+from intake.office_corpus import csv_bytes, form_rows, refused
 from wcreport.intake.csv_reader import read_csv, sniff_csv
 from wcreport.intake.formats import SPREADSHEET, detect
 from wcreport.intake.reading import parse_report
@@ -53,15 +53,6 @@ def test_cells_keep_their_text(tmp_path):
     sheet = read_csv(path).sheets[0]
     assert sheet.name == "CSV" and sheet.merged == []
     assert sheet.cells == [["序号", "进度"], ["001", "=1+1"], [None, " 前后空格 "]]
-
-
-def refused(path, programme, code, *fragments):
-    _fmt, report, error = parse_report(path, programme)
-    assert report is None and error is not None
-    assert error.code == code, error
-    for fragment in fragments:
-        assert fragment in error.reason
-    return error
 
 
 def test_binary_junk_named_csv(tmp_path, programme):

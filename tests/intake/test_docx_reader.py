@@ -7,7 +7,7 @@ import zipfile
 
 from intake.conftest import EDU_ROWS
 from intake.corpus import HEADERS, write_zip_bomb
-from intake.office_corpus import add_table, write_docx_form
+from intake.office_corpus import add_table, refused, write_docx_form
 from wcreport.intake.docx_reader import read_docx, sniff_docx
 from wcreport.intake.formats import SPREADSHEET, detect
 from wcreport.intake.reading import parse_report
@@ -88,15 +88,6 @@ def test_horizontally_merged_cells_are_one_range(tmp_path):
     sheet = read_docx(tmp_path / "h.docx").sheets[0]
     assert (1, 3, 1, 4) in sheet.merged
     assert sheet.cells[1][4] is None and sheet.cells[1][3].startswith("新建幼儿园1所")
-
-
-def refused(path, programme, code, *fragments):
-    _fmt, report, error = parse_report(path, programme)
-    assert report is None and error is not None
-    assert error.code == code, error
-    for fragment in fragments:
-        assert fragment in error.reason
-    return error
 
 
 def test_a_corrupt_docx_gets_the_word_reason(tmp_path, programme):
