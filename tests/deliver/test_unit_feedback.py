@@ -200,7 +200,7 @@ def test_the_address_book_prefers_the_variable_and_reads_lists_and_separators(pr
     book = address_book(prog, {UNIT: ["a@x.cn", "not an address"], "zhongbu": "b@x.cn，c@x.cn", "nobody": "d@x.cn"})
     assert book.of(UNIT) == ["a@x.cn"]
     assert book.of("zhongbu") == ["b@x.cn", "c@x.cn"]
-    assert book.of("construction") == [] and "nobody" not in book.by_unit
+    assert book.of("construction") == [] and "nobody" not in book.overrides
     assert address_book(prog).of("zhongbu") == ["zbz@units.example.org"]
 
 

@@ -7,6 +7,7 @@ keeps the two equal. Secrets are not settings: they come from Airflow connection
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import zoneinfo
@@ -273,6 +274,14 @@ _FIELDS = {
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
     """The settings as the environment says now, each checked (SettingsError if any is wrong)."""
     env = os.environ if environ is None else environ
+    raw = tuple((spec.env, env.get(spec.env, "")) for spec in SETTINGS)
+    return _settings_of(raw, home=os.path.expanduser("~"))     # paths may start with ~
+
+
+@functools.lru_cache(maxsize=16)
+def _settings_of(raw: tuple[tuple[str, str], ...], home: str) -> Settings:
+    """Parsed once per set of raw values (and home folder): a unit's task reads them several times."""
+    env = dict(raw)
     check_settings(env)
     return Settings(**{field: value_of(name, env) for name, field in _FIELDS.items()})
 

@@ -25,31 +25,37 @@ _SEPARATORS = re.compile(r"[,;，；\s]+")
 
 @dataclass(frozen=True)
 class AddressBook:
-    """unit key → its addresses, in the order mail is sent to them."""
+    """unit key → its addresses, in the order mail is sent to them: the Variable's for the units
+    it names (``overrides``), else the programme file's. A unit's addresses are looked up when
+    asked for, so one unit's mail does not read every unit's."""
 
-    by_unit: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    programme: Programme
+    overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def of(self, unit_key: str) -> list[str]:
-        return list(self.by_unit.get(unit_key, ()))
+        if unit_key in self.overrides:
+            return list(self.overrides[unit_key])
+        unit = self.programme.units_by_key.get(unit_key)
+        return unit.addresses if unit else []
 
     def first(self) -> dict[str, str]:
         """unit key → its first address (one recipient per reminder)."""
-        return {key: addresses[0] for key, addresses in self.by_unit.items() if addresses}
+        return {u.key: addresses[0] for u in self.programme.units if (addresses := self.of(u.key))}
 
 
 def address_book(programme: Programme, variable: Mapping[str, object] | None = None) -> AddressBook:
     """The programme's addresses, each unit the Variable names replaced by the Variable's."""
-    book = {u.key: tuple(u.addresses) for u in programme.units if u.addresses}
+    overrides: dict[str, tuple[str, ...]] = {}
     for key, value in (variable or {}).items():
         if key not in programme.units_by_key:
             log.warning("Variable %s names unknown unit %r", UNIT_EMAILS_VARIABLE, key)
             continue
         addresses = _addresses(value)
         if addresses:
-            book[key] = addresses
+            overrides[key] = addresses
         else:
             log.warning("Variable %s: no address for unit %r in %r", UNIT_EMAILS_VARIABLE, key, value)
-    return AddressBook(book)
+    return AddressBook(programme, overrides)
 
 
 def _addresses(value: object) -> tuple[str, ...]:

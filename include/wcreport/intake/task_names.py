@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from wcreport.core.programme import Programme, Task
+from wcreport.core.text_keys import without_punctuation
 
 FUZZY_FLOOR = 75.0          # rapidfuzz ratio (0-100); difflib's 0.75 before
 FUZZY_MARGIN = 8.0          # the best task must lead the next by this much
@@ -37,8 +38,7 @@ How = Literal["exact", "contained", "fuzzy", "ambiguous", "unknown", "empty"]
 
 def name_key(text: str | None) -> str:
     """A name as compared: NFKC, without whitespace, punctuation, quotes or symbols."""
-    text = unicodedata.normalize("NFKC", text or "")
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PZCS")
+    return without_punctuation(unicodedata.normalize("NFKC", text or ""))
 
 
 def derived_names(name: str) -> list[str]:
@@ -95,12 +95,12 @@ class TaskNames:
         return cls({k: tuple(v) for k, v in by_name.items()}, {t.seq: t.name for t in programme.tasks})
 
     def match(self, written: str | None) -> TaskMatch:
-        key = name_key(written)
-        if key not in self._memo:
+        found = self._memo.get(written or "")
+        if found is None:       # every unit writes the same few names: most are met before
             if len(self._memo) > 4096:
                 self._memo.clear()
-            self._memo[key] = self._match(key)
-        return self._memo[key]
+            found = self._memo[written or ""] = self._match(name_key(written))
+        return found
 
     def _match(self, key: str) -> TaskMatch:
         if not key:

@@ -16,6 +16,7 @@ from typing import Any
 
 from wcreport.core.model import IndicatorValue, ParsedReport, ProgressRow
 from wcreport.core.programme import Programme
+from wcreport.core.text_keys import without_punctuation
 from wcreport.intake.cells import parse_number
 from wcreport.intake.task_names import TaskNames, task_names
 from wcreport.validate.completion import parse_deadline
@@ -42,7 +43,12 @@ def name_key(text: str | None) -> str:
 
 def text_key(text: str | None) -> str:
     """Progress text compared tolerant of whitespace and full-width forms only."""
-    return _SPACES.sub("", unicodedata.normalize("NFKC", text or ""))
+    return text_key_of_normal(unicodedata.normalize("NFKC", text or ""))
+
+
+def text_key_of_normal(normal: str) -> str:
+    """``text_key`` of a text already in NFKC."""
+    return _SPACES.sub("", normal)
 
 
 def placeholder_key(text: str | None) -> str:
@@ -50,9 +56,12 @@ def placeholder_key(text: str | None) -> str:
     NFKC and lower case without whitespace, punctuation or symbols, and an attachment's
     number dropped, so "（详见附件1）。", "见 附件" and "详见附件" meet one list entry, and
     "/", "-" or "……" alone become "" (a text with nothing to read)."""
-    text = unicodedata.normalize("NFKC", text or "").casefold()
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PZCS")
-    return _ATTACHMENT_NUMBER.sub(r"\1", text)
+    return placeholder_key_of_normal(unicodedata.normalize("NFKC", text or ""))
+
+
+def placeholder_key_of_normal(normal: str) -> str:
+    """``placeholder_key`` of a text already in NFKC (a row's text is normalised once)."""
+    return _ATTACHMENT_NUMBER.sub(r"\1", without_punctuation(normal.casefold()))
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,7 @@ def rows_records(rows: list[ProgressRow], derive: Derivations, year: int) -> lis
     for i, row in enumerate(rows):
         progress = row.progress.strip()
         deadline = derive.deadline_columns(row.deadline, year)
-        progress_text = text_key(progress) if progress else ""
+        normal = unicodedata.normalize("NFKC", progress)
         task_key, task_name_match = task_columns(row, derive, names)
         records.append({
             "row_id": i,
@@ -144,8 +153,8 @@ def rows_records(rows: list[ProgressRow], derive: Derivations, year: int) -> lis
             "task_key": task_key,
             "task_name_match": task_name_match,
             "progress": progress or None,
-            "progress_norm": placeholder_key(progress) if progress else None,
-            "progress_key": f"{row.seq}|{progress_text}" if progress else None,
+            "progress_norm": placeholder_key_of_normal(normal) if progress else None,
+            "progress_key": f"{row.seq}|{text_key_of_normal(normal)}" if progress else None,
             "deadline_status": deadline.status,
             "deadline_yyyymmdd": deadline.yyyymmdd,
         })
