@@ -48,8 +48,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from wcreport.core.settings import output_root as default_output_root
 from wcreport.core.settings import settings
 from wcreport.dashboard import outcomes
-from wcreport.dashboard.access import Access, Capability, Permissions, Refused, access_of, airflow_permissions, is_viewer_file
 from wcreport.dashboard import view as dv
+from wcreport.dashboard.access import Access, Capability, Permissions, Refused, access_of, airflow_permissions, is_viewer_file
 from wcreport.dashboard.airflow_api import (
     INGEST_TASK,
     MERGE_TASK,

@@ -14,6 +14,7 @@ from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessE
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ _UNDEFINED_RESOURCE = "Wcreport Undefined Resource"
 RAW_FILES_TEAM = "wcreport-raw-files"
 
 
-async def resolve_user_from_token(token: str):
+async def resolve_user_from_token(token: str) -> BaseUser:
     """Validate a JWT with Airflow's configured auth manager (signature, expiry, revocation)."""
     from airflow.api_fastapi.core_api.security import resolve_user_from_token as resolve
 
