@@ -30,7 +30,8 @@ USER airflow
 
 # 1. Runtime dependencies only (requirements.txt; test tools are in
 #    requirements-dev.txt), with the lock applied as constraints so transitive
-#    versions match the tested venv.
+#    versions match the tested venv. They include the FAB provider, whose auth
+#    manager docker-compose.yaml configures (the slim image has no providers).
 #    Airflow itself is named explicitly so pip can never up- or downgrade it.
 COPY --chown=airflow:0 requirements.txt requirements.lock /opt/airflow/
 RUN pip install --no-cache-dir \

@@ -70,8 +70,14 @@ def run(work: Path, programmes: Path, repeat: int) -> list[dict]:
     secret, audience = "bench-secret", "urn:airflow.apache.org:task"
     validator = JWTValidator(secret_key=secret, audience=audience, issuer=None, algorithm=["HS512"], leeway=0)
 
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    from wcreport.orchestration.auth import AirflowPermissions
+
+    manager = SimpleAuthManager()      # each request also asks it what the user may do
+
     async def resolve(token: str):
-        return await validator.avalidated_claims(token)
+        return manager.deserialize_user(await validator.avalidated_claims(token))
 
     token = JWTGenerator(secret_key=secret, valid_for=3600, audience=audience, issuer=None,
                          algorithm="HS512").generate({"sub": "bench", "role": "admin"})
@@ -80,7 +86,7 @@ def run(work: Path, programmes: Path, repeat: int) -> list[dict]:
     big = write_synthetic_programme(programmes, 2099, 2000)
     write_programme_quarter(big, "2099Q1", output)
 
-    app = create_app(output_root=output, resolve_user=resolve)
+    app = create_app(output_root=output, resolve_user=resolve, permissions=AirflowPermissions(manager))
     client = TestClient(app)
     client.cookies.set("_token", token)
     cases = [

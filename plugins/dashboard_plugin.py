@@ -2,8 +2,9 @@
 
 The app is mounted in the API server at ``/wcreport``; the external view puts a
 "季度报送" entry in the UI's navigation and renders the app in the UI's iframe at
-``/plugin/wcreport``. Access control is the app's own: every route requires a valid
-Airflow JWT (the UI's session cookie), see wcreport.dashboard.app.
+``/plugin/wcreport``. Every route requires a valid Airflow JWT (the UI's session cookie)
+and asks the configured auth manager whether its user may use it: see
+wcreport.dashboard.access.
 """
 from __future__ import annotations
 

@@ -47,6 +47,17 @@ class Tokens:
         return SimpleAuthManagerUser(username=claims["sub"], role=claims["role"])
 
 
+@pytest.fixture(autouse=True)
+def simple_auth_manager(monkeypatch):
+    """Airflow's default auth manager as the API server's own: the dashboard asks it each route."""
+    from airflow.api_fastapi import app as airflow_app
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    manager = SimpleAuthManager()
+    monkeypatch.setattr(airflow_app._AuthManagerState, "instance", manager)
+    return manager
+
+
 @pytest.fixture(scope="session")
 def tokens() -> Tokens:
     return Tokens()

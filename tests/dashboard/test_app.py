@@ -405,7 +405,11 @@ import asyncio, sys
 from pathlib import Path
 from fastapi.testclient import TestClient
 from wcreport.dashboard import create_app
-async def ok(token): return object()
+from airflow.api_fastapi import app as airflow_app
+from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+airflow_app._AuthManagerState.instance = SimpleAuthManager()
+async def ok(token): return SimpleAuthManagerUser(username="u", role="viewer")
 app = create_app(output_root=Path({str(output_root)!r}), resolve_user=ok)
 with TestClient(app) as c:
     assert c.get("/?quarter=2023Q1", cookies={{"_token": "t"}}).status_code == 200

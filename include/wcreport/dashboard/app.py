@@ -22,12 +22,16 @@ into a run that would never start; the page offers ``unpause`` (one click) in an
 Every route needs a signed-in Airflow user: the JWT in the ``_token`` cookie that the
 Airflow UI sets at sign-in (sent by the browser to this same-origin app, also inside
 the UI's iframe), or an ``Authorization: Bearer`` header. The token is checked by the
-auth manager Airflow is configured with; actions forward the same token to Airflow's
-REST API, so Airflow applies that user's permissions.
+auth manager Airflow is configured with, and that auth manager decides each route
+(wcreport.dashboard.access: viewers see, operators rerun and remind, admins open raw
+files); a refusal is HTTP 403 with a Chinese reason, and the page offers only what the
+user may do. Actions forward the same token to Airflow's REST API, which checks again.
 """
 from __future__ import annotations
 
+import logging
 import mimetypes
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,6 +49,7 @@ from wcreport.core.settings import output_root as default_output_root
 from wcreport.core.settings import settings
 from wcreport.dashboard import outcomes
 from wcreport.dashboard import view as dv
+from wcreport.dashboard.access import Access, Capability, Permissions, Refused, access_of, airflow_permissions, is_viewer_file
 from wcreport.dashboard.airflow_api import (
     INGEST_TASK,
     MERGE_TASK,
@@ -55,6 +60,8 @@ from wcreport.dashboard.airflow_api import (
     AirflowApiError,
 )
 from wcreport.dashboard.safepath import UnsafePath, resolve_download
+
+log = logging.getLogger(__name__)
 
 COOKIE_NAME = "_token"   # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
 DEFAULT_PREFIX = "/wcreport"
@@ -127,7 +134,8 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
                url_prefix: str = DEFAULT_PREFIX,
                resolve_user: TokenResolver | None = None,
                airflow_api_url: str | None = None,
-               airflow_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+               airflow_transport: httpx.AsyncBaseTransport | None = None,
+               permissions: Permissions | None = None) -> FastAPI:
     """Build the dashboard app.
 
     output_root: folder holding <quarter>/manifest.json (default: $REPORT_OUTPUT, read per request).
@@ -135,12 +143,14 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
     resolve_user: token -> user, raising on a bad token (default: Airflow's auth manager).
     airflow_api_url: base URL of Airflow's REST API for actions (default: $REPORT_AIRFLOW_API_URL,
         else the API server's own listening address).
+    permissions: who may do what (default: the auth manager Airflow is configured with).
     """
     app = FastAPI(title="季度报送", docs_url=None, redoc_url=None, openapi_url=None)
     env = Environment(loader=FileSystemLoader(str(HERE)), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     page_template = env.get_template("dashboard.html")
     refused_template = env.get_template("refused.html")
+    forbidden_template = env.get_template("forbidden.html")
     resolver = resolve_user or _airflow_resolve_user
 
     def out_root() -> Path:
@@ -185,6 +195,25 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
         return JSONResponse({"detail": "未登录：请先登录 Airflow。", "login_url": login}, status_code=401,
                             headers={"Cache-Control": "no-store"})
 
+    def need(capability: Capability) -> Callable[..., Access]:
+        """A route guard: the signed-in user's Access, or Refused unless it allows ``capability``."""
+        def guard(request: Request, who: SignedIn = Depends(signed_in)) -> Access:
+            # A plain def: FastAPI runs it in a worker thread, as the auth manager may query its DB.
+            access = access_of(permissions or airflow_permissions(), who.user)
+            if not access.allows(capability):
+                log.info("dashboard: %s refused %s on %s", who.name, capability.value, request.url.path)
+                raise Refused(capability)
+            return access
+        return guard
+
+    @app.exception_handler(Refused)
+    async def _forbidden(request: Request, exc: Refused):
+        headers = {"Cache-Control": "no-store"}
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(forbidden_template.render(message=exc.message), status_code=403, headers=headers)
+        return JSONResponse({"detail": exc.message, "refused": exc.capability.value}, status_code=403,
+                            headers=headers)
+
     @app.exception_handler(DagPaused)
     async def _paused(request: Request, exc: DagPaused):
         return JSONResponse({"paused": True, "dag_id": exc.dag_id, "detail": exc.message}, status_code=409)
@@ -223,7 +252,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
 
     # --- page --------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
-    async def page(request: Request, who: SignedIn = Depends(signed_in),
+    async def page(request: Request, who: SignedIn = Depends(signed_in), can: Access = Depends(need(Capability.VIEW)),
                    quarter: str | None = Query(None, max_length=16),
                    page: int = Query(1, ge=1, le=100000),
                    status: str | None = Query(None, max_length=16),
@@ -250,17 +279,17 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
             statuses=dv.CELL_STATUSES, cell_label=dv.CELL_LABEL_ZH, cell_symbol=dv.CELL_SYMBOL,
             unit_status_zh=dv.UNIT_STATUS_ZH, ui_root=airflow_root(request),
             app_root=request.scope.get("root_path", "").rstrip("/"),
-            report_dag=REPORT_DAG, ingest_task=INGEST_TASK, quote=quote, beijing_time=dv.beijing_time,
+            report_dag=REPORT_DAG, ingest_task=INGEST_TASK, quote=quote, beijing_time=dv.beijing_time, can=can,
             elapsed_ms=(time.perf_counter() - started) * 1000)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     # --- data --------------------------------------------------------------------
-    @app.get("/api/quarters")
-    async def quarters(who: SignedIn = Depends(signed_in)):
+    @app.get("/api/quarters", dependencies=[Depends(need(Capability.VIEW))])
+    async def quarters():
         return {"quarters": dv.list_quarters(out_root())}
 
-    @app.get("/api/grid")
-    async def grid(who: SignedIn = Depends(signed_in), quarter: str = Query(..., max_length=16),
+    @app.get("/api/grid", dependencies=[Depends(need(Capability.VIEW))])
+    async def grid(quarter: str = Query(..., max_length=16),
                    page: int = Query(1, ge=1), page_size: int = Query(dv.PAGE_SIZE, ge=1, le=100000)):
         q = quarter_or_400(quarter)
         try:
@@ -268,14 +297,35 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
         except FileNotFoundError:
             raise HTTPException(404, f"{q} 还没有 manifest.json") from None
 
-    @app.get("/files/{path:path}")
-    async def download(path: str, who: SignedIn = Depends(signed_in), download: bool = False):
+    def report_of(quarter: str) -> str | None:
+        """The workbook the quarter's manifest names (viewers may open it), if any."""
         try:
+            return dv.load_manifest(out_root() / quarter / "manifest.json").report
+        except (OSError, ValueError):
+            return None
+
+    def check_file_access(can: Access, requested: str, real: Path | None) -> None:
+        """Raw files only with raw_files; asked of the path as requested (before the disk is
+        touched: a refused user learns nothing of what exists) and of the file it resolved to."""
+        if can.raw_files:
+            return
+        if not is_viewer_file(requested, report_of):
+            raise Refused(Capability.RAW_FILES)
+        if real is not None:
+            relative = Path(os.path.relpath(real, os.path.realpath(out_root()))).as_posix()
+            if not is_viewer_file(relative, report_of):
+                raise Refused(Capability.RAW_FILES)
+
+    @app.get("/files/{path:path}")
+    async def download(path: str, can: Access = Depends(need(Capability.VIEW)), download: bool = False):
+        try:
+            check_file_access(can, path, None)
             real = resolve_download(out_root(), path)
         except UnsafePath:
             return JSONResponse({"detail": "拒绝访问：文件路径不在输出目录内。"}, status_code=403)
         except (FileNotFoundError, OSError):
             return JSONResponse({"detail": "文件不存在。"}, status_code=404)
+        check_file_access(can, path, real)
         suffix = real.suffix.lower()
         inline = suffix in _INLINE and not download
         media = mimetypes.guess_type(real.name)[0] or "application/octet-stream"
@@ -288,7 +338,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
                             content_disposition_type="inline" if inline else "attachment")
 
     # --- task instances and actions ----------------------------------------------------
-    @app.get("/ti")
+    @app.get("/ti", dependencies=[Depends(need(Capability.VIEW))])
     async def ti_redirect(request: Request, who: SignedIn = Depends(signed_in),
                           quarter: str = Query(..., max_length=16), unit: str = Query(..., max_length=100)):
         q = quarter_or_400(quarter)
@@ -301,7 +351,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
                   f"/tasks/{INGEST_TASK}/mapped/{row.map_index}")
         return RedirectResponse(target, status_code=303)
 
-    @app.get("/api/ti")
+    @app.get("/api/ti", dependencies=[Depends(need(Capability.VIEW))])
     async def ti_state(request: Request, who: SignedIn = Depends(signed_in),
                        quarter: str = Query(..., max_length=16), unit: str = Query(..., max_length=100)):
         q = quarter_or_400(quarter)
@@ -330,7 +380,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise HTTPException(415, "请求须为 application/json")
 
-    @app.post("/api/remind", dependencies=[Depends(signed_in), Depends(require_json)])
+    @app.post("/api/remind", dependencies=[Depends(need(Capability.REMIND)), Depends(require_json)])
     async def remind(body: ActionBody, request: Request, who: SignedIn = Depends(signed_in)):
         q = quarter_or_400(body.quarter)
         _, row = find_unit(q, body.unit)
@@ -342,7 +392,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
         return {"ok": True, "dag_run_id": run.get("dag_run_id"), "state": run.get("state"), "unpaused": unpaused,
                 "message": ("已启用提醒流程，" if unpaused else "") + outcomes.reminder_progress(run.get("state"))}
 
-    @app.post("/api/remind/result", dependencies=[Depends(signed_in), Depends(require_json)])
+    @app.post("/api/remind/result", dependencies=[Depends(need(Capability.REMIND)), Depends(require_json)])
     async def remind_result(body: ResultBody, request: Request, who: SignedIn = Depends(signed_in)):
         q = quarter_or_400(body.quarter)
         _, row = find_unit(q, body.unit)
@@ -359,7 +409,7 @@ def create_app(*, output_root: Path | Callable[[], Path] | None = None,
         await api.set_note(REMINDER_DAG, body.dag_run_id, f"季度报送看板：提醒 {row.unit.unit_name}：{text}")
         return {"done": True, "state": state, "outcome": outcome, "message": text}
 
-    @app.post("/api/rerun", dependencies=[Depends(signed_in), Depends(require_json)])
+    @app.post("/api/rerun", dependencies=[Depends(need(Capability.RERUN)), Depends(require_json)])
     async def rerun(body: ActionBody, request: Request, who: SignedIn = Depends(signed_in)):
         q = quarter_or_400(body.quarter)
         _, row = find_unit(q, body.unit)
