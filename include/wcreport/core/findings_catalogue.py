@@ -90,6 +90,10 @@ _TYPES = (
                 "压缩包中的文件名「{member}」含有上级目录（..）或绝对路径，整个压缩包未解压。" + _SEND_LOOSE),
     FindingType("archive.nested", "warning", "archives are opened one level deep",
                 "压缩包中的「{member}」仍是压缩包，只打开一层，其中的文件未处理。" + _SEND_LOOSE),
+    FindingType("archive.unsupported", "error", "the archive is a format intake opens (.zip, .7z)",
+                "压缩包格式无法自动解压。请改用 .zip 压缩，或直接发送表格文件（.xlsx）和盖章扫描件。",
+                causes={"rar": "RAR 压缩包（.rar）无法自动解压。请改用 .zip 压缩后重新报送，"
+                               "或直接发送表格文件（.xlsx）和盖章扫描件。"}),
     FindingType("xml.dtd", "error", "no XML member declares a DTD or entities",
                 "文件内部 XML 含有 DTD/实体声明（疑似 XML 炸弹），已拒收。" + _RESUBMIT),
     FindingType("file.corrupt", "error", "the spreadsheet parser reads every sheet",

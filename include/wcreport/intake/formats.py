@@ -16,6 +16,7 @@ from wcreport.intake.csv_reader import read_csv, sniff_csv
 from wcreport.intake.doc_reader import read_doc, sniff_doc
 from wcreport.intake.docx_reader import read_docx, sniff_docx
 from wcreport.intake.reader import WORD_EXTENSIONS, detect_format, read_workbook
+from wcreport.intake.sevenzip import open_7z, open_rar, sniff_7z, sniff_rar
 from wcreport.intake.stamped.sniff import sniff
 
 SPREADSHEET = "spreadsheet"       # a table the report is read from (FileRecord.kind)
@@ -74,6 +75,9 @@ FORMATS: tuple[Format, ...] = (
     Format("rtf", DOCUMENT, (".rtf",), None, None),
     # a plain zip (an xlsx, ods or docx is a package, not an archive): its members are opened
     Format("zip", ARCHIVE, (".zip",), sniff_zip, open_zip),
+    Format("7z", ARCHIVE, (".7z",), sniff_7z, open_7z),
+    # no maintained pure-Python RAR decompressor: opened only to be refused with 「请改用 .zip」
+    Format("rar", ARCHIVE, (".rar",), sniff_rar, open_rar),
 )
 _BY_NAME = {f.name: f for f in FORMATS if f.sniff is not None}
 _EXT_RE = re.compile(r"^[a-z0-9]{1,8}$")
