@@ -64,6 +64,8 @@ FORMATS: tuple[Format, ...] = (
     Format("pdf", STAMPED_COPY, (".pdf",), sniff, _read_stamped),
     Format("jpeg", STAMPED_COPY, (".jpg", ".jpeg"), sniff, _read_stamped),
     Format("png", STAMPED_COPY, (".png",), sniff, _read_stamped),
+    # a phone's photo of the stamped copy (iPhone: HEIC), decoded by pillow-heif
+    Format("heic", STAMPED_COPY, (".heic", ".heif"), sniff, _read_stamped),
     # read only to tell the unit why not (no maintained OFD renderer)
     Format("ofd", STAMPED_COPY, (".ofd",), sniff, _read_stamped),
     # scans a mail may carry: kept in the inbox for the staff, ignored by the scan
@@ -71,7 +73,6 @@ FORMATS: tuple[Format, ...] = (
     Format("bmp", STAMPED_COPY, (".bmp",), None, None),
     Format("gif", STAMPED_COPY, (".gif",), None, None),
     Format("webp", STAMPED_COPY, (".webp",), None, None),
-    Format("heic", STAMPED_COPY, (".heic",), None, None),
     Format("rtf", DOCUMENT, (".rtf",), None, None),
     # a plain zip (an xlsx, ods or docx is a package, not an archive): its members are opened
     Format("zip", ARCHIVE, (".zip",), sniff_zip, open_zip),
