@@ -56,6 +56,9 @@ class SheetGrid:
     cells: list[list[object]]
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # 0-based, inclusive
     last_row: int | None = None     # 1-based last row with content; above MAX_ROWS means rows were not read
+    # Rows kept above a Word table (its 「单位：」 paragraphs): references count the table's rows
+    # as Word does, so these are not counted.
+    rows_above: int = 0
 
 
 @dataclass
