@@ -62,7 +62,7 @@ class SevenZipArchive:
         writer = _Factory(str(member.key), out, member.size)
         try:
             with py7zr.SevenZipFile(self.path, max_extract_size=settings().max_uncompressed_bytes) as archive:
-                archive.extract(targets=[str(member.key)], factory=writer)     # type: ignore[arg-type]
+                archive.extract(targets=[str(member.key)], factory=writer)
         except OperationsFault:
             raise
         except py7zr.exceptions.CrcError as exc:
