@@ -111,9 +111,9 @@ _TYPES = (
     # A legacy Word/WPS file (wcreport.intake.doc_reader), converted by LibreOffice Writer
     FindingType("file.doc_corrupt", "error", "the .doc/.wps opens as a Word document and converts in time",
                 "Word/WPS 文件（.doc/.wps）已损坏或不是 Word 文档，无法打开。"
-                "请在 Word/WPS 中打开并另存为 .docx（或将报表另存为 .xlsx）后重新报送。",
+                "请在 Word/WPS 中打开，另存为 .docx（或把报表填入 .xlsx）后重新报送。",
                 causes={"timeout": "Word/WPS 文件（.doc/.wps）在 {seconds} 秒内未能打开（文件可能已损坏或内容过多）。"
-                                   "请在 Word/WPS 中打开并另存为 .docx（或将报表另存为 .xlsx）后重新报送。"}),
+                                   "请在 Word/WPS 中打开，另存为 .docx（或把报表填入 .xlsx）后重新报送。"}),
     FindingType("file.csv_encoding", "error", "the CSV decodes as UTF-8, GBK/GB18030 or UTF-16 text",
                 "无法识别 CSV 文件的编码（文件内容不是可读的文本）。请另存为 .xlsx 或 UTF-8 编码的 CSV 后重新报送。"),
     FindingType("file.csv_corrupt", "error", "the CSV's quoting and fields are well formed",
