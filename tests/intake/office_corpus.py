@@ -1,11 +1,17 @@
-"""Writes the notice's form as units send it besides workbooks: a Word table (python-docx)
-and a CSV (Python's csv, in each encoding Chinese office software writes)."""
+"""Writes the notice's form as units send it besides workbooks: a Word table (python-docx),
+the same table saved as Word 97-2003 .doc by LibreOffice, and a CSV (Python's csv, in each
+encoding Chinese office software writes)."""
 from __future__ import annotations
 
 import codecs
 import csv
 import io
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from intake.corpus import HEADERS
 from wcreport.intake.reading import parse_report
@@ -27,6 +33,27 @@ def write_docx_form(path, unit_line: str, rows: list[list[object]], *, headers: 
     document.add_paragraph("填报人：张三")
     document.save(path)
     return path
+
+
+needs_writer = pytest.mark.skipif(shutil.which("soffice") is None,
+                                  reason="needs LibreOffice Writer (libreoffice-writer-nogui)")
+
+
+def save_as_doc(docx_path: Path, target: Path) -> Path:
+    """``docx_path`` saved as Word 97-2003 by LibreOffice Writer, at ``target``.
+
+    Through .odt: LibreOffice 7.4 drops python-docx's tables when it exports a .docx
+    straight to .doc, but keeps them from its own .odt."""
+    with tempfile.TemporaryDirectory(prefix="doc-corpus-") as folder:
+        profile = (Path(folder) / "profile").as_uri()
+        source = Path(folder) / "form.docx"
+        shutil.copyfile(docx_path, source)
+        for step, made in (("odt", source), ("doc:MS Word 97", source.with_suffix(".odt"))):
+            subprocess.run(["soffice", f"-env:UserInstallation={profile}", "--headless", "--norestore",
+                            "--convert-to", step, "--outdir", folder, str(made)],
+                           check=True, capture_output=True, timeout=120)
+        shutil.copyfile(source.with_suffix(".doc"), target)
+    return target
 
 
 def add_table(document, headers: list[str], rows: list[list[object]], *, merge_units: bool = False,

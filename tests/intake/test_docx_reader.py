@@ -224,3 +224,41 @@ def test_a_table_inside_a_content_control_is_read(tmp_path, programme):
     document.save(str(path))
     report = parsed(path, programme)
     assert report.unit_line == UNIT and progress_by_seq(report) == EXPECTED
+
+
+# --- references as the unit finds the cell in Word -------------------------------------------
+def test_references_count_the_tables_rows_as_word_does_not_the_unit_paragraph(tmp_path, programme):
+    """Word numbers a table's rows from its first row (its own formulas say A1, B2 …): the
+    「单位：」 paragraph above the table is no row of it, so the header is row 1."""
+    from wcreport.core.quarter import Quarter
+    from wcreport.validate.suites import validate_report
+
+    rows = [list(row) for row in EDU_ROWS]
+    rows[1][4] = "尽快"
+    path = write_docx_form(tmp_path / "a.docx", UNIT, rows)
+    sheet = read_docx(path).sheets[0]
+    assert sheet.cells[0] == [f"单位：（盖章）{UNIT}"] and sheet.cells[1][0] == "序号"
+    report = parsed(path, programme)
+    assert report.header_row == 1
+    assert [r.row for r in report.rows] == [2, 3, 4, 5]
+    assert report.rows[1].cells == {"seq": "A3", "task_name": "B3", "units": "C3", "progress": "D3", "deadline": "E3"}
+    outcome = validate_report(report, "edu_sports", programme, Quarter.parse("2023Q1"))
+    deadline = [f for f in outcome.findings if f.code == "deadline.invalid"]
+    assert [(f.sheet, f.cell) for f in deadline] == [("表格1", "E3")]
+
+
+def test_a_title_and_unit_row_inside_the_table_is_counted(tmp_path, programme):
+    import docx
+
+    document = docx.Document()
+    table = add_table(document, HEADERS, EDU_ROWS)
+    title = table.add_row()._tr
+    table._tbl.remove(title)
+    table._tbl.tr_lst[0].addprevious(title)      # a first row, merged across: the 单位 line inside the table
+    merged = table.cell(0, 0).merge(table.cell(0, len(HEADERS) - 1))
+    merged.text = f"单位：{UNIT}"
+    document.save(str(tmp_path / "in.docx"))
+    report = parsed(tmp_path / "in.docx", programme)
+    assert report.unit_line == UNIT and report.header_row == 2
+    assert [r.row for r in report.rows] == [3, 4, 5, 6]
+    assert report.rows[0].cells["progress"] == "D3"

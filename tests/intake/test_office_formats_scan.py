@@ -59,6 +59,6 @@ def test_word_csv_and_unicode_text_are_read_in_the_scan(paths, programme):
 
 
 def test_the_mailbox_keeps_word_and_csv_attachments_as_reports():
-    assert {".docx", ".csv"} <= SPREADSHEET_EXTS and ".docx" not in DOCUMENT_EXTS
-    assert kind_of("报表.docx") == kind_of("报表.CSV") == "spreadsheet"
-    assert kind_of("报表.doc") == "document"
+    assert {".docx", ".doc", ".wps", ".csv"} <= SPREADSHEET_EXTS and not {".docx", ".doc"} & DOCUMENT_EXTS
+    assert kind_of("报表.docx") == kind_of("报表.CSV") == kind_of("报表.doc") == kind_of("报表.WPS") == "spreadsheet"
+    assert kind_of("说明.rtf") == "document"

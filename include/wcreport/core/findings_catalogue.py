@@ -90,6 +90,10 @@ _TYPES = (
                 "压缩包中的文件名「{member}」含有上级目录（..）或绝对路径，整个压缩包未解压。" + _SEND_LOOSE),
     FindingType("archive.nested", "warning", "archives are opened one level deep",
                 "压缩包中的「{member}」仍是压缩包，只打开一层，其中的文件未处理。" + _SEND_LOOSE),
+    FindingType("archive.unsupported", "error", "the archive is a format intake opens (.zip, .7z)",
+                "压缩包格式无法自动解压。请改用 .zip 压缩，或直接发送表格文件（.xlsx）和盖章扫描件。",
+                causes={"rar": "RAR 压缩包（.rar）无法自动解压。请改用 .zip 压缩后重新报送，"
+                               "或直接发送表格文件（.xlsx）和盖章扫描件。"}),
     FindingType("xml.dtd", "error", "no XML member declares a DTD or entities",
                 "文件内部 XML 含有 DTD/实体声明（疑似 XML 炸弹），已拒收。" + _RESUBMIT),
     FindingType("file.corrupt", "error", "the spreadsheet parser reads every sheet",
@@ -104,6 +108,12 @@ _TYPES = (
     FindingType("file.docx_no_table", "error", "the Word document holds a table",
                 "Word 文件中没有表格，无法读取报表。" + _TEMPLATE_HINT
                 + "，在 Word/WPS 的表格中填写，或另存为 .xlsx 后重新报送。"),
+    # A legacy Word/WPS file (wcreport.intake.doc_reader), converted by LibreOffice Writer
+    FindingType("file.doc_corrupt", "error", "the .doc/.wps opens as a Word document and converts in time",
+                "Word/WPS 文件（.doc/.wps）已损坏或不是 Word 文档，无法打开。"
+                "请在 Word/WPS 中打开，另存为 .docx（或把报表填入 .xlsx）后重新报送。",
+                causes={"timeout": "Word/WPS 文件（.doc/.wps）在 {seconds} 秒内未能打开（文件可能已损坏或内容过多）。"
+                                   "请在 Word/WPS 中打开，另存为 .docx（或把报表填入 .xlsx）后重新报送。"}),
     FindingType("file.csv_encoding", "error", "the CSV decodes as UTF-8, GBK/GB18030 or UTF-16 text",
                 "无法识别 CSV 文件的编码（文件内容不是可读的文本）。请另存为 .xlsx 或 UTF-8 编码的 CSV 后重新报送。"),
     FindingType("file.csv_corrupt", "error", "the CSV's quoting and fields are well formed",

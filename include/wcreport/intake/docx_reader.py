@@ -4,7 +4,9 @@ The notice's 附件 is often a Word document, filled in Word or WPS. Each body t
 becomes a ``SheetGrid`` ("表格1", "表格2", …): a cell's text is its paragraphs joined
 with newlines (runs joined, as Word shows them), and horizontally (``gridSpan``) and
 vertically (``vMerge``) merged cells become merged ranges. The 「单位：」 line is usually
-a paragraph above the table, so it is kept as a row above the table's rows.
+a paragraph above the table, so it is kept as a row above the table's rows; references
+still count rows as Word numbers the table's (its first row is 1, whether a header or a
+title/单位 row inside the table), as Word's own table formulas do (``SheetGrid.rows_above``).
 
 Guards, before python-docx sees the file: the size limit, the zip's declared sizes and
 ratios and the DTD refusal of ``reader.check_zip``. python-docx parses with lxml and
@@ -108,7 +110,7 @@ def _sheet(name: str, unit_lines: list[str], tbl: CT_Tbl) -> SheetGrid:
     top: list[list[object]] = [[line] for line in unit_lines]
     trs = tbl.tr_lst
     cells, merged = _grid(trs[:MAX_ROWS], offset=len(top))
-    return SheetGrid(name, False, top + cells, merged, last_row=len(top) + len(trs))
+    return SheetGrid(name, False, top + cells, merged, last_row=len(top) + len(trs), rows_above=len(top))
 
 
 def _grid(trs: Sequence[CT_Row], *, offset: int) -> tuple[list[list[object]], list[tuple[int, int, int, int]]]:

@@ -13,8 +13,10 @@ from pathlib import Path, PurePosixPath
 
 from wcreport.intake.archives import open_zip, sniff_zip
 from wcreport.intake.csv_reader import read_csv, sniff_csv
+from wcreport.intake.doc_reader import read_doc, sniff_doc
 from wcreport.intake.docx_reader import read_docx, sniff_docx
-from wcreport.intake.reader import detect_format, read_workbook
+from wcreport.intake.reader import WORD_EXTENSIONS, detect_format, read_workbook
+from wcreport.intake.sevenzip import open_7z, open_rar, sniff_7z, sniff_rar
 from wcreport.intake.stamped.sniff import sniff
 
 SPREADSHEET = "spreadsheet"       # a table the report is read from (FileRecord.kind)
@@ -55,11 +57,15 @@ FORMATS: tuple[Format, ...] = (
     Format("ods", SPREADSHEET, (".ods", ".ots"), detect_format, read_workbook),
     # the form as a Word table; after the workbooks, whose sniffer also answers for zips
     Format("docx", SPREADSHEET, (".docx",), sniff_docx, read_docx),
+    # Word 97-2003/WPS (OLE2 with a Word stream, or RTF), converted to .docx by LibreOffice Writer
+    Format("doc", SPREADSHEET, WORD_EXTENSIONS, sniff_doc, read_doc),
     # no magic: by name (.csv; a .txt only with the form's header, see csv_reader)
     Format("csv", SPREADSHEET, (".csv",), sniff_csv, read_csv),
     Format("pdf", STAMPED_COPY, (".pdf",), sniff, _read_stamped),
     Format("jpeg", STAMPED_COPY, (".jpg", ".jpeg"), sniff, _read_stamped),
     Format("png", STAMPED_COPY, (".png",), sniff, _read_stamped),
+    # a phone's photo of the stamped copy (iPhone: HEIC), decoded by pillow-heif
+    Format("heic", STAMPED_COPY, (".heic", ".heif"), sniff, _read_stamped),
     # read only to tell the unit why not (no maintained OFD renderer)
     Format("ofd", STAMPED_COPY, (".ofd",), sniff, _read_stamped),
     # scans a mail may carry: kept in the inbox for the staff, ignored by the scan
@@ -67,12 +73,12 @@ FORMATS: tuple[Format, ...] = (
     Format("bmp", STAMPED_COPY, (".bmp",), None, None),
     Format("gif", STAMPED_COPY, (".gif",), None, None),
     Format("webp", STAMPED_COPY, (".webp",), None, None),
-    Format("heic", STAMPED_COPY, (".heic",), None, None),
-    Format("doc", DOCUMENT, (".doc",), None, None),
-    Format("wps", DOCUMENT, (".wps",), None, None),
     Format("rtf", DOCUMENT, (".rtf",), None, None),
     # a plain zip (an xlsx, ods or docx is a package, not an archive): its members are opened
     Format("zip", ARCHIVE, (".zip",), sniff_zip, open_zip),
+    Format("7z", ARCHIVE, (".7z",), sniff_7z, open_7z),
+    # no maintained pure-Python RAR decompressor: opened only to be refused with 「请改用 .zip」
+    Format("rar", ARCHIVE, (".rar",), sniff_rar, open_rar),
 )
 _BY_NAME = {f.name: f for f in FORMATS if f.sniff is not None}
 _EXT_RE = re.compile(r"^[a-z0-9]{1,8}$")

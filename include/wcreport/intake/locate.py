@@ -45,6 +45,17 @@ def a1(row: int, col: int) -> str:
     return f"{col_letter(col)}{row + 1}"
 
 
+def sheet_a1(sheet: SheetGrid, row: int, col: int) -> str:
+    """0-based grid (row, col) -> the reference the unit finds in its file: "D7" counted from
+    the sheet's top, or for a Word table from the table's first row (rows kept above it aside)."""
+    return a1(row - sheet.rows_above, col)
+
+
+def sheet_row(sheet: SheetGrid, row: int) -> int:
+    """0-based grid row -> the 1-based row number the unit sees (see ``sheet_a1``)."""
+    return row + 1 - sheet.rows_above
+
+
 def header_field(value) -> str | None:
     """Which form field a header cell names, tolerant of spaces, newlines and variants."""
     text = squeeze(value)
@@ -194,7 +205,7 @@ def _read_rows(sheet: SheetGrid, cells, layout: HeaderLayout, programme
                 sum(1 for v in row if indicator_header_field(v)) >= 3:
             break  # an indicator section below the form
         texts = {f: cell_text(_value(row, c)) for f, c in columns.items()}
-        progress, progress_cell = _progress_text(row, r, layout, anchors, own_only=False)
+        progress, progress_cell = _progress_text(sheet, row, r, layout, anchors, own_only=False)
         if "progress" in columns:
             texts["progress"] = progress
         first = next((cell_text(v) for v in row if cell_text(v)), "")
@@ -202,10 +213,10 @@ def _read_rows(sheet: SheetGrid, cells, layout: HeaderLayout, programme
             continue
         if not any(texts.get(f) for f in ("seq", "task_name", "progress")):
             continue
-        _note_unread(row, r, layout, anchors, unread)
+        _note_unread(sheet, row, r, layout, anchors, unread)
         task = _continued_task(r, columns, anchors, row_at)
         if task is not None:
-            _append_fragment(task, _progress_text(row, r, layout, anchors, own_only=True)[0])
+            _append_fragment(task, _progress_text(sheet, row, r, layout, anchors, own_only=True)[0])
             continue
         seq_written = parse_seq(_value(row, columns.get("seq")))
         seq = _match_task(texts.get("task_name", ""), programme) or seq_written
@@ -213,7 +224,7 @@ def _read_rows(sheet: SheetGrid, cells, layout: HeaderLayout, programme
         for f, c in columns.items():
             # A merged cell's value lives at its anchor: point the unit there only
             # when the row's own cell is part of a merge that starts elsewhere.
-            refs[f] = a1(r, c) if anchors.get((r, c), (r, c)) == (r, c) else a1(*anchors[(r, c)])
+            refs[f] = sheet_a1(sheet, *anchors.get((r, c), (r, c)))
         if progress_cell:
             refs["progress"] = progress_cell
         if seq_written is not None and seq is not None and seq_written != seq and texts.get("task_name"):
@@ -222,12 +233,12 @@ def _read_rows(sheet: SheetGrid, cells, layout: HeaderLayout, programme
         rows.append(ProgressRow(
             seq=seq, task_name=texts.get("task_name", ""), units=texts.get("units", ""),
             progress=texts.get("progress", ""), deadline=date_text(_value(row, columns.get("deadline"))),
-            sheet=sheet.name, row=r + 1, cells=refs))
+            sheet=sheet.name, row=sheet_row(sheet, r), cells=refs))
         row_at[r] = rows[-1]
     return rows, findings + _unread_findings(sheet, layout, unread)
 
 
-def _progress_text(row: list[object], r: int, layout: HeaderLayout, anchors, *, own_only: bool
+def _progress_text(sheet: SheetGrid, row: list[object], r: int, layout: HeaderLayout, anchors, *, own_only: bool
                    ) -> tuple[str, str | None]:
     """The row's progress text and the cell it starts in.
 
@@ -247,21 +258,22 @@ def _progress_text(row: list[object], r: int, layout: HeaderLayout, anchors, *, 
         if anchor in seen or not text or (own_only and anchor[0] != r):
             continue
         seen.add(anchor)
-        first_cell = first_cell or a1(*anchor)
+        first_cell = first_cell or sheet_a1(sheet, *anchor)
         label = column.label
         labelled = layout.labelled and not squeeze(text).startswith(squeeze(label))
         pieces.append(f"{label}：{text}" if labelled else text)
     return "\n".join(pieces), first_cell
 
 
-def _note_unread(row: list[object], r: int, layout: HeaderLayout, anchors, unread: dict[int, list[str]]) -> None:
+def _note_unread(sheet: SheetGrid, row: list[object], r: int, layout: HeaderLayout, anchors,
+                 unread: dict[int, list[str]]) -> None:
     """Remember the row's cells with text in columns no header field claims."""
     for col in layout.unplaced:
         if anchors.get((r, col), (r, col)) != (r, col):
             continue        # merged from a cell read (or noted) elsewhere
         text = squeeze(_value(row, col))
         if text and text not in _NOTHING:
-            unread.setdefault(col, []).append(a1(r, col))
+            unread.setdefault(col, []).append(sheet_a1(sheet, r, col))
 
 
 def _unread_findings(sheet: SheetGrid, layout: HeaderLayout, unread: dict[int, list[str]]) -> list[Finding]:
@@ -307,7 +319,7 @@ def _read_indicators(sheet: SheetGrid, cells, programme, start: int = 0) -> list
         if raw == "":
             continue
         number = parse_number(raw_value)
-        cell = a1(r, columns["value"])
+        cell = sheet_a1(sheet, r, columns["value"])
         key = _match_indicator(name, programme)
         # A value that is not a number is kept (value=None); the indicators suite reports it.
         values.append(IndicatorValue(key=key, name=name, raw=raw, value=number, sheet=sheet.name, cell=cell))
@@ -357,14 +369,14 @@ def locate_report(grid: WorkbookGrid, programme, quarter: Quarter | None = None)
 def _read_form(chosen: Candidate, programme, report: ParsedReport) -> None:
     sheet, layout, cells = chosen.sheet, chosen.layout, chosen.cells
     report.sheet = sheet.name
-    report.header_row = layout.first_row + 1
+    report.header_row = sheet_row(sheet, layout.first_row)
     report.unit_line = _unit_line(cells, layout.first_row)
     findings = _missing_columns(sheet, layout.first_row, layout.columns)
     report.rows, warnings = _read_rows(sheet, cells, layout, programme)
     findings += warnings
     if not report.rows and "progress" in layout.columns:
-        findings.append(finding("table.no_rows", sheet=sheet.name, cell=a1(layout.last_row + 1, 0),
-                                row=layout.last_row + 1))
+        findings.append(finding("table.no_rows", sheet=sheet.name, cell=sheet_a1(sheet, layout.last_row + 1, 0),
+                                row=sheet_row(sheet, layout.last_row)))
     report.findings = findings
 
 
@@ -375,8 +387,8 @@ def _missing_columns(sheet: SheetGrid, header_row: int, columns: dict[str, int])
         if f in columns:
             continue
         out.append(finding("table.missing_column" if f == "progress" else "table.missing_optional_column",
-                           sheet=sheet.name, cell=a1(header_row, 0), field=f,
-                           row=header_row + 1, column=FORM_HEADERS_ZH[f]))
+                           sheet=sheet.name, cell=sheet_a1(sheet, header_row, 0), field=f,
+                           row=sheet_row(sheet, header_row), column=FORM_HEADERS_ZH[f]))
     return out
 
 
@@ -398,5 +410,5 @@ def _attach_indicators(grid: WorkbookGrid, programme, report: ParsedReport, skip
         cells = fill_merged(sheet)
         start = 0
         if sheet.name == report.sheet and report.rows:
-            start = max(r.row for r in report.rows)  # a section below the form
+            start = max(r.row for r in report.rows) + sheet.rows_above  # a section below the form
         report.indicators.extend(_read_indicators(sheet, cells, programme, start))

@@ -353,6 +353,8 @@ def _leaf(part: Message, mail: Mail, limits: Limits, forwarded: Origin | None, d
         kept, skipped = expand_zip(name, data, limits, forwarded)
         mail.attachments += kept
         mail.skipped += skipped
+    elif kind == "archive" and extension(name) == ".7z":    # saved whole: the scan opens it (intake.sevenzip)
+        mail.attachments.append(Attachment(name, data, kind, forwarded=forwarded))
     elif kind == "archive":
         note = (f"压缩包「{name}」为 {extension(name)} 格式，系统无法自动解压（没有可靠维护的纯 Python 解压库），"
                 "已原样保存，由工作人员手工处理。今后请改用 .zip 格式，或直接添加表格和扫描件。")

@@ -22,6 +22,7 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # Formats this module can read.
 READABLE = ("xlsx", "xlsm", "xlsb", "xls", "ods")
+WORD_EXTENSIONS = (".doc", ".dot", ".wps", ".wpt")    # legacy Word/WPS: OLE2 like .xls (see doc_reader)
 # Limits, overridable by environment for unusual programmes.
 MAX_MEMBER_RATIO = 200          # uncompressed / compressed, per member above 1 MiB
 MAX_MEMBERS = 10_000
@@ -55,6 +56,9 @@ class SheetGrid:
     cells: list[list[object]]
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # 0-based, inclusive
     last_row: int | None = None     # 1-based last row with content; above MAX_ROWS means rows were not read
+    # Rows kept above a Word table (its 「单位：」 paragraphs): references count the table's rows
+    # as Word does, so these are not counted.
+    rows_above: int = 0
 
 
 @dataclass
@@ -89,7 +93,8 @@ def _zip_kind(names: set[str], zf: zipfile.ZipFile) -> str | None:
 def detect_format(path) -> str | None:
     """Spreadsheet format from the file's bytes: xlsx, xlsm, xlsb, xls, ods; None otherwise.
 
-    An OLE2 file (legacy .xls, WPS .et, but also an encrypted .xlsx) is "xls". A zip
+    An OLE2 file (legacy .xls, WPS .et, but also an encrypted .xlsx) is "xls", unless it is
+    a Word/WPS document (``is_word_ole``). A zip
     that cannot be opened as one is "zip" (damaged). Anything else is None.
     """
     path = Path(path)
@@ -98,7 +103,7 @@ def detect_format(path) -> str | None:
     except OSError:
         return None
     if head.startswith(OLE_MAGIC):
-        return "xls"
+        return None if is_word_ole(path) else "xls"
     if head[:4] in ZIP_MAGIC:
         try:
             with zipfile.ZipFile(path) as zf:
@@ -106,6 +111,18 @@ def detect_format(path) -> str | None:
         except (zipfile.BadZipFile, OSError, ValueError):
             return "zip"
     return None
+
+
+def is_word_ole(path: Path) -> bool:
+    """An OLE2 file that is a Word/WPS document (a root ``WordDocument`` stream), or one olefile
+    cannot open whose name says Word (so it is refused as a damaged Word file, not a workbook)."""
+    import olefile
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            return bool(ole.exists("WordDocument"))
+    except Exception:           # olefile raises OSError and assorted errors on damaged files
+        return path.suffix.lower() in WORD_EXTENSIONS
 
 
 def _unknown_format_cause(path: Path) -> str | None:

@@ -5,11 +5,11 @@ import hashlib
 from functools import cache
 from importlib import metadata
 
-CACHE_VERSION = "4"             # parsed reports: bump when cached reasons change (they are stored as text)
+CACHE_VERSION = "5"             # parsed reports: bump when cached reasons change (they are stored as text)
 STAMPED_CACHE_VERSION = "3"     # bump when the stamped-copy reader's results change
 # The stat cache holds whole records: bump when the code would give a different record for
 # the same file (reasons, classification, identity rules), or when the layout changes.
-SCAN_CACHE_VERSION = "3"
+SCAN_CACHE_VERSION = "4"
 # Stamped-copy refusals that may not recur on another run: such a reading is not cached.
 TRANSIENT_SCAN_CODES = frozenset({"stamped.tool.missing", "stamped.ocr.timeout"})
 

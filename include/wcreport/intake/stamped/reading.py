@@ -81,12 +81,14 @@ class _Reader:
         kind = sniff(path)
         if kind in ("pdf", "jpeg", "png", "ofd"):
             self.copy.format = kind
-        if kind not in ("pdf", "jpeg", "png"):
+        if kind not in ("pdf", "jpeg", "png", "heic"):
             _refuse_format(kind)
         dpi = pages.clamp_dpi(config.ocr_dpi)
         if kind == "pdf":
             self.read_pdf(path, dpi, config.scan_max_pages)
         else:
+            if kind == "heic":
+                _open_heif_with_pillow()
             image, image_dpi = pages.open_image(path, dpi)
             self.copy.pages = 1
             self.look_at(image, image_dpi, with_ocr=True)
@@ -165,6 +167,14 @@ class _Reader:
     def _warn(self, warning: Finding) -> None:
         self.copy.reasons.append(warning.message)
         self.copy.findings.append(warning)
+
+
+def _open_heif_with_pillow() -> None:
+    """Let Pillow open HEIC photos (pillow-heif), so ``pages.open_image`` reads their pixel
+    size from the header and refuses an oversized one before decoding, as for a JPEG."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
 
 
 def _refuse_format(kind: str | None) -> None:

@@ -9,11 +9,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # The PDF header may follow some junk; readers accept it within the first 1 KiB.
 PDF_HEADER_WINDOW = 1024
+# HEIF/HEIC (phone photos): an ISO-BMFF "ftyp" box whose major brand is one of HEVC-coded HEIF's
+HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<script", b"<table")
 
 
 def sniff(path: Path) -> str | None:
-    """pdf, jpeg, png, ofd, html, zip (some other zip), or None (unknown / unreadable)."""
+    """pdf, jpeg, png, heic, ofd, html, zip (some other zip), or None (unknown / unreadable)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(PDF_HEADER_WINDOW)
@@ -23,6 +25,8 @@ def sniff(path: Path) -> str | None:
         return "jpeg"
     if head.startswith(PNG_MAGIC):
         return "png"
+    if head[4:8] == b"ftyp" and head[8:12] in HEIC_BRANDS:
+        return "heic"
     if head[:4] in ZIP_MAGIC:
         return "ofd" if _is_ofd(path) else "zip"
     if b"%PDF-" in head:
