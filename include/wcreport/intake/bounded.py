@@ -14,13 +14,16 @@ start and import a new interpreter for every file. The parsers are imported in t
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import resource
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from multiprocessing.connection import Connection
@@ -122,7 +125,8 @@ def run_bounded(function: Callable[..., T], *args: Any, budget: Budget) -> Done[
         child = context.Process(target=_child, args=(sender, job), daemon=True,
                                 name=f"bounded-{getattr(function, '__name__', 'parse')}")
         started = time.monotonic()
-        child.start()
+        with _main_script_hidden():
+            child.start()
         sender.close()
         try:
             answer = _receive(receiver, budget.seconds)
@@ -197,8 +201,22 @@ def _child(sender: Connection, job: _Job) -> None:
         sender.close()
 
 
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """multiprocessing runs the caller's main script again in every forkserver child (Python
+    3.11 never hands it to the server to preload): in an Airflow task that imports Airflow
+    again for each file, ~0.5-2 s. The parse functions live in modules, never in a script,
+    so the child is started without it."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 @cache
 def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", *PRELOAD])
+    context.set_forkserver_preload(list(PRELOAD))
     return context
