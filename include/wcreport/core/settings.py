@@ -306,6 +306,13 @@ def child_process_environment(**extra: str) -> dict[str, str]:
     return {**os.environ, **extra}
 
 
+def use_environment(environ: Mapping[str, str]) -> None:
+    """Make ``environ`` this process's environment: a child process (``intake.bounded``) reads
+    the settings its caller reads, not those its fork server started with."""
+    os.environ.clear()
+    os.environ.update(environ)
+
+
 def settings_table_markdown() -> str:
     """The README's configuration table (kept equal by a test)."""
     lines = ["| Environment variable | Default | What | Allowed |", "| --- | --- | --- | --- |"]

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
-from wcreport.core.settings import Settings, settings
+from wcreport.core.settings import Settings, child_process_environment, settings, use_environment
 from wcreport.intake.reader import UnreadableFile, WorkbookGrid
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def run_bounded(function: Callable[..., T], *args: Any, budget: Budget) -> Done[
     """``function(*args)`` in a child process within ``budget``; re-raises what it raises."""
     context = _context()
     with tempfile.NamedTemporaryFile(prefix="wcreport-bounded-", suffix=".stderr") as stderr:
-        job = _Job(function, args, budget.memory_bytes, dict(os.environ), stderr.name)
+        job = _Job(function, args, budget.memory_bytes, child_process_environment(), stderr.name)
         receiver, sender = context.Pipe(duplex=False)
         child = context.Process(target=_child, args=(sender, job), daemon=True,
                                 name=f"bounded-{getattr(function, '__name__', 'parse')}")
@@ -179,9 +179,7 @@ def _end(child: multiprocessing.process.BaseProcess) -> None:
 
 
 def _child(sender: Connection, job: _Job) -> None:
-    # The fork server kept the environment it started with; settings are read from the caller's.
-    os.environ.clear()
-    os.environ.update(job.environ)
+    use_environment(job.environ)
     with open(job.stderr, "wb") as stderr:
         os.dup2(stderr.fileno(), 2)
     resource.setrlimit(resource.RLIMIT_AS, (job.memory_bytes, job.memory_bytes))
