@@ -214,7 +214,7 @@ def _main_script_hidden() -> Iterator[None]:
 
 
 @cache
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
     return context

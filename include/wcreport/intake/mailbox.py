@@ -15,7 +15,8 @@ being the one the sender's address belongs to in the programme file when the off
 server authenticated that address (``intake.mailauth``; else the quarter's folder, and the
 scan attributes the file by its content); where each file
 came from in ``<output>/<quarter>/mailbox/ledger.json`` (``provenance_by_path``); and
-the mail itself, state ``saved``, in ``<output>/mailbox/ledger.json``. Replies are
+the mail itself, state ``saved``, in ``<output>/mailbox/ledger.json``, its entry also kept
+beside its .eml so that the ledger can be rebuilt (``intake.mailbox_ledger``). Replies are
 deliver's job, and only for mails whose state is ``saved`` (see ``pending_replies``).
 ``MailboxChannel`` is ``take_in`` as an intake channel (``wcreport.intake.channels``).
 
