@@ -24,6 +24,7 @@ from wcreport.intake.bounded import Budget, Done, Failed, run_bounded
 from wcreport.intake.reader import UnreadableFile
 from wcreport.intake.reading import parse_report
 from wcreport.intake.stamped import read_stamped_copy
+from wcreport.validate.selfcheck import check_file
 
 SECOND = Budget(seconds=2, memory_bytes=512 * 1024 * 1024)
 # A loaded 2-core machine: the child is killed at the budget, the rest is process start and clean-up.
@@ -99,6 +100,12 @@ def test_a_workbook_that_asks_for_gigabytes_is_refused_as_too_complex(tmp_path, 
     assert error.code == "file.too_complex"
     assert error.reason == ("文件过于复杂：读取它所需的内存超过 512 MB 的安全上限，已停止读取。"
                             "请在 Excel/WPS 中打开后另存为新的 .xlsx 文件（只保留报表内容）重新报送。")
+
+
+def test_the_mail_receipts_self_check_refuses_it_the_same_way(tmp_path, programme, monkeypatch):
+    monkeypatch.setenv("REPORT_PARSE_MEMORY_BYTES", "512MiB")
+    accepted, text = check_file(wide_workbook(tmp_path / "卫健中心.xlsx"), programme, "health")
+    assert not accepted and "文件过于复杂" in text
 
 
 def test_the_rest_of_the_quarter_is_accepted(paths, programme, monkeypatch):
