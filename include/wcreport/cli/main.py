@@ -1,4 +1,4 @@
-"""`wcreport` command line: templates, sample data, self-check, programme check, mail ledger.
+"""`wcreport` command line: templates, sample data, self-check, programme check, mail and mailbox ledgers.
 
 User-facing output is Chinese; errors are one readable line, never a traceback.
 """
@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     ledger.add_argument("action", choices=("verify", "rebuild"))
     ledger.add_argument("--output", required=True, type=Path, help="output root (the folder of mail_ledger.json)")
     ledger.set_defaults(handler=_ledger)
+
+    mailbox = sub.add_parser("mailbox-ledger",
+                             help="核对或重建收件台账 (verify or rebuild mailbox/ledger.json from the kept mails)")
+    mailbox.add_argument("action", choices=("verify", "rebuild"))
+    mailbox.add_argument("--output", required=True, type=Path, help="output root (the folder holding mailbox/)")
+    mailbox.set_defaults(handler=_mailbox_ledger)
     return parser
 
 
@@ -154,6 +160,32 @@ def _ledger(args) -> int:
         print(f"修复 / fix: wcreport ledger rebuild --output {root}")
         return 1
     print("一致 / consistent")
+    return 0
+
+
+def _mailbox_ledger(args) -> int:
+    """verify: exit 1 when the mailbox ledger is damaged or lacks kept mail; rebuild: write it from them."""
+    from wcreport.core.io import DamagedStateError
+    from wcreport.intake.mailbox_ledger import ledger_path, read_ledger, rebuild_ledger
+
+    root = args.output
+    path = ledger_path(root)
+    if args.action == "rebuild":
+        rebuilt = rebuild_ledger(root)
+        print(f"已重建 / rebuilt {path}: {len(rebuilt.ledger['messages'])} 封邮件 "
+              f"({rebuilt.restored} from the entries kept beside the mails)")
+        if rebuilt.old is not None:
+            print(f"原台账已保留为 / the old ledger is kept as {rebuilt.old}")
+        for name in rebuilt.unreadable:
+            print(f"  - 无法读取 / unreadable kept entry: {name}")
+        return 1 if rebuilt.unreadable else 0
+    try:
+        ledger = read_ledger(root)
+    except DamagedStateError as exc:
+        print(f"台账需重建 / {exc}")
+        return 1
+    state = "存在 / exists" if path.exists() else "尚无 / none yet"
+    print(f"{path} {state}: {len(ledger['messages'])} 封邮件; 一致 / consistent")
     return 0
 
 

@@ -100,6 +100,16 @@ _TYPES = (
                 "文件已损坏或格式不受支持，无法读取。" + _RESUBMIT,
                 causes={"sheet": "工作表「{sheet}」已损坏，无法读取。" + _RESUBMIT,
                         "unexpected": "文件内容异常，无法读取。" + _RESUBMIT}),
+    # Any reader's parse, run in a child process within a budget (wcreport.intake.bounded)
+    FindingType("file.parse_timeout", "error", "the file is parsed within REPORT_PARSE_TIMEOUT_SECONDS",
+                "文件解析超时：{seconds:g} 秒内未能读完（文件结构异常复杂或已损坏），已停止读取。"
+                "请在 Excel/WPS 中打开后另存为新的 .xlsx 文件重新报送。"),
+    FindingType("file.too_complex", "error", "the file is parsed within REPORT_PARSE_MEMORY_BYTES",
+                "文件过于复杂：读取它所需的内存超过 {limit_mb} MB 的安全上限，已停止读取。"
+                "请在 Excel/WPS 中打开后另存为新的 .xlsx 文件（只保留报表内容）重新报送。"),
+    FindingType("file.parse_crashed", "error", "the file's parser ends normally",
+                "读取文件时解析程序异常中止（文件可能已损坏或结构异常），无法读取。"
+                "请在 Excel/WPS 中打开后另存为新的 .xlsx 文件重新报送。"),
     FindingType("workbook.empty", "error", "the workbook has a worksheet",
                 "文件中没有工作表。请使用通知附件的报表格式填写后重新报送。"),
     # A Word table (wcreport.intake.docx_reader) and a CSV (wcreport.intake.csv_reader)
@@ -209,6 +219,10 @@ _TYPES = (
                 "盖章件 PDF 设置了打开密码（已加密），无法查看。请取消密码后重新导出 PDF 报送。"),
     FindingType("stamped.pdf.broken", "error", "the stamped copy's PDF opens and renders",
                 "盖章件 PDF 已损坏或不完整（可能传输中断），无法打开。" + _RESCAN + "。"),
+    FindingType("stamped.pdf.parse_timeout", "error", "the stamped copy's PDF is parsed within REPORT_PARSE_TIMEOUT_SECONDS",
+                "盖章件 PDF 解析超时：{seconds:g} 秒内未能读完其页面结构（文件结构异常复杂或已损坏）。" + _RESCAN + "。"),
+    FindingType("stamped.pdf.too_complex", "error", "the stamped copy's PDF is parsed within REPORT_PARSE_MEMORY_BYTES",
+                "盖章件 PDF 过于复杂：读取它所需的内存超过 {limit_mb} MB 的安全上限，无法查看。" + _RESCAN + "。"),
     FindingType("stamped.pdf.too_many_pages", "error", "the stamped copy has at most REPORT_SCAN_MAX_PAGES pages",
                 "盖章件 PDF 共 {pages} 页，超过 {limit} 页的上限，不像季度报表的扫描件。请只扫描盖章后的报表页后报送。"),
     FindingType("stamped.page.too_large", "error", "the stamped copy's pages are of paper size",

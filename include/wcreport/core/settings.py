@@ -79,6 +79,12 @@ SETTINGS: tuple[Setting, ...] = (
             "most pages a stamped copy may have; longer files are refused before any page is rendered", "int", 1, 200),
     Setting("REPORT_STAMPED_AGREEMENT_MIN", "0.75",
             "agreement of a stamped copy's text with the workbook below which the unit is warned", "number", 0, 1),
+    Setting("REPORT_PARSE_TIMEOUT_SECONDS", "60",
+            "time limit for parsing one file's structure (a workbook into cells, a PDF's pages and text layer) "
+            "in its child process, in seconds", "number", 1, 3600),
+    Setting("REPORT_PARSE_MEMORY_BYTES", str(GIB),
+            "address space of the child process that parses one file; a file needing more is refused", "bytes",
+            256 * MIB, 16 * GIB),
     Setting("REPORT_ACCELERATORS", "on",
             "`off` runs the plain path only: no caches, no quarter-wide batch validation (same results, slower)",
             "switch", allowed="`on` or `off`"),
@@ -256,6 +262,8 @@ class Settings:
     ocr_dpi: int
     scan_max_pages: int
     stamped_agreement_min: float
+    parse_timeout_seconds: float
+    parse_memory_bytes: int
     accelerators: bool
 
 
@@ -267,6 +275,7 @@ _FIELDS = {
     "REPORT_SCHEDULE_TIMEZONE": "schedule_timezone", "REPORT_AIRFLOW_API_URL": "airflow_api_url",
     "REPORT_OCR_TIMEOUT_SECONDS": "ocr_timeout_seconds", "REPORT_OCR_DPI": "ocr_dpi",
     "REPORT_SCAN_MAX_PAGES": "scan_max_pages", "REPORT_STAMPED_AGREEMENT_MIN": "stamped_agreement_min",
+    "REPORT_PARSE_TIMEOUT_SECONDS": "parse_timeout_seconds", "REPORT_PARSE_MEMORY_BYTES": "parse_memory_bytes",
     "REPORT_ACCELERATORS": "accelerators",
 }
 
@@ -304,6 +313,13 @@ def schedule_settings(environ: Mapping[str, str] | None = None) -> ScheduleSetti
 def child_process_environment(**extra: str) -> dict[str, str]:
     """The environment for a child process (an external tool): ours, plus ``extra``."""
     return {**os.environ, **extra}
+
+
+def use_environment(environ: Mapping[str, str]) -> None:
+    """Make ``environ`` this process's environment: a child process (``intake.bounded``) reads
+    the settings its caller reads, not those its fork server started with."""
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 def settings_table_markdown() -> str:

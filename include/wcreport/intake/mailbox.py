@@ -15,7 +15,8 @@ being the one the sender's address belongs to in the programme file when the off
 server authenticated that address (``intake.mailauth``; else the quarter's folder, and the
 scan attributes the file by its content); where each file
 came from in ``<output>/<quarter>/mailbox/ledger.json`` (``provenance_by_path``); and
-the mail itself, state ``saved``, in ``<output>/mailbox/ledger.json``. Replies are
+the mail itself, state ``saved``, in ``<output>/mailbox/ledger.json``, its entry also kept
+beside its .eml so that the ledger can be rebuilt (``intake.mailbox_ledger``). Replies are
 deliver's job, and only for mails whose state is ``saved`` (see ``pending_replies``).
 ``MailboxChannel`` is ``take_in`` as an intake channel (``wcreport.intake.channels``).
 
@@ -45,6 +46,11 @@ from wcreport.intake.imap import ImapMailbox as ImapMailbox
 from wcreport.intake.imap import ImapSettings as ImapSettings
 from wcreport.intake.imap import MailboxUnavailable as MailboxUnavailable
 from wcreport.intake.imap import new_uids as new_uids
+from wcreport.intake.mailbox_ledger import LEDGER_VERSION as LEDGER_VERSION
+from wcreport.intake.mailbox_ledger import keep_entry, kept_entry_path, locked_ledger
+from wcreport.intake.mailbox_ledger import ledger_path as ledger_path
+from wcreport.intake.mailbox_ledger import mailbox_dir as mailbox_dir
+from wcreport.intake.mailbox_ledger import read_ledger as read_ledger
 from wcreport.intake.mailheaders import content_hash, safe_filename
 from wcreport.intake.mailparts import Attachment, Limits, Mail, MailUnreadable, Origin, Skipped, parse_mail
 
@@ -52,7 +58,6 @@ log = logging.getLogger(__name__)
 
 LATE_GRACE_DAYS = 15
 """A mail received up to this many days after a quarter's deadline belongs to that quarter."""
-LEDGER_VERSION = 1
 # Not in core.settings (another engineer's file). A unit's mail is a form and a scan or two;
 # 40 MB leaves room for photographed scans while a mail is never read into memory beyond it
 # (parsing costs ~13 times the mail's size).
@@ -92,34 +97,17 @@ def first_search_day(today: dt.date, quarter: Quarter | None = None) -> dt.date:
 
 
 # --- ledgers --------------------------------------------------------------
-def mailbox_dir(output_root: Path) -> Path:
-    return Path(output_root) / "mailbox"
-
-
-def ledger_path(output_root: Path) -> Path:
-    """The mailbox ledger: folders' UID state and every mail taken in, across quarters."""
-    return mailbox_dir(output_root) / "ledger.json"
-
-
 def provenance_path(paths: QuarterPaths) -> Path:
     return paths.output / "mailbox" / "ledger.json"
-
-
-def _empty_ledger() -> dict:
-    return {"version": LEDGER_VERSION, "folders": {}, "messages": {}}
 
 
 def _empty_provenance() -> dict:
     return {"version": LEDGER_VERSION, "files": {}}
 
 
-def read_ledger(output_root: Path) -> dict:
-    return read_json(ledger_path(output_root), _empty_ledger)
-
-
 def remember_uid(output_root: Path, folder_id: str, uidvalidity: int, last_uid: int) -> None:
     """Record that every mail up to ``last_uid`` of this UIDVALIDITY is taken in."""
-    with locked_json(ledger_path(output_root), _empty_ledger) as ledger:
+    with locked_ledger(output_root) as ledger:
         entry = ledger["folders"].get(folder_id) or {}
         if entry.get("uidvalidity") != uidvalidity:
             entry = {"uidvalidity": uidvalidity, "last_uid": 0}
@@ -138,13 +126,14 @@ def pending_replies(output_root: Path) -> list[dict]:
 def record_reply(output_root: Path, key: str, *, reply_message_id: str | None = None,
                  no_reply: str | None = None) -> None:
     """Record that the mail was answered (or why it is never answered)."""
-    with locked_json(ledger_path(output_root), _empty_ledger) as ledger:
+    with locked_ledger(output_root) as ledger:
         entry = ledger["messages"][key]
         if no_reply:
             entry["no_reply"] = no_reply
         else:
             entry["replied_at"] = _now_iso()
             entry["reply_message_id"] = reply_message_id
+        keep_entry(output_root, key, entry)
 
 
 def pending_notices(output_root: Path) -> list[dict]:
@@ -156,8 +145,9 @@ def pending_notices(output_root: Path) -> list[dict]:
 
 def record_notice(output_root: Path, key: str, outcome: dict) -> None:
     """Record that the claimed unit was told (``{"sent_at", "message_id", "to"}``) or why not."""
-    with locked_json(ledger_path(output_root), _empty_ledger) as ledger:
+    with locked_ledger(output_root) as ledger:
         ledger["messages"][key]["notice"] = {**outcome, "at": _now_iso()}
+        keep_entry(output_root, key, ledger["messages"][key])
 
 
 def provenance_by_path(paths: QuarterPaths, rels: Iterable[str] | None = None) -> dict[str, dict]:
@@ -298,8 +288,9 @@ def take_in(raw: bytes, ctx: TakeIn, *, uid: int | None = None, uidvalidity: int
         entry["too_large"] = too_large         # its eml is the header only
     if mail.automatic:
         entry["no_reply"] = mail.automatic
-    with locked_json(ledger_path(ctx.output_root), _empty_ledger) as ledger:
+    with locked_ledger(ctx.output_root) as ledger:
         ledger["messages"][mail.key] = entry
+        keep_entry(ctx.output_root, mail.key, entry)
     log.info("Mail %s from %s (%s): %d file(s) kept, %d not kept, quarter %s", mail.key, mail.sender,
              entry["unit"] or "unknown sender", len(saved), len(mail.skipped), quarter)
     return entry
@@ -367,8 +358,9 @@ def quarantine(output_root: Path, key: str, reason: str, *, raw: bytes | None = 
     entry = {"state": "quarantined", "reason": reason, "uid": uid, "uidvalidity": uidvalidity,
              "size": size if size is not None else (len(raw) if raw is not None else None),
              "eml": archive_eml(output_root, raw) if raw is not None else None, "quarantined_at": _now_iso()}
-    with locked_json(ledger_path(output_root), _empty_ledger) as ledger:
+    with locked_ledger(output_root) as ledger:
         entry = ledger["messages"].setdefault(key, entry)
+        keep_entry(output_root, key, entry)
     log.error("QUARANTINED mail %s (UID %s): %s; eml %s. See the runbook, 'Quarantined mails'.",
               key, uid, reason, entry.get("eml") or "not fetched")
     return entry
@@ -387,8 +379,10 @@ def retake(key: str, ctx: TakeIn, raw: bytes | None = None) -> dict:
     if raw is None and not entry.get("eml"):
         raise ValueError(f"{key} was never fetched (too large): save it from a mail client and pass its bytes")
     data = raw if raw is not None else (ctx.output_root / entry["eml"]).read_bytes()
-    with locked_json(ledger_path(ctx.output_root), _empty_ledger) as ledger:
+    with locked_ledger(ctx.output_root) as ledger:
         ledger["messages"].pop(key, None)
+        if entry.get("eml"):             # taken in anew below, its kept entry with it
+            kept_entry_path(ctx.output_root, entry["eml"]).unlink(missing_ok=True)
     return take_in(data, ctx, uid=entry.get("uid"), uidvalidity=entry.get("uidvalidity"))
 
 

@@ -15,6 +15,7 @@ from wcreport.core.quarter import Quarter
 from wcreport.core.settings import accelerators_on, settings
 from wcreport.intake.accelerators.read_cache import cached_report, cached_stamped_copy
 from wcreport.intake.archive import check_archive_copy
+from wcreport.intake.bounded import read_grid
 from wcreport.intake.formats import SPREADSHEET, STAMPED_COPY, detect, reader
 from wcreport.intake.locate import locate_report
 from wcreport.intake.reader import MAX_ROWS, UnreadableFile
@@ -32,12 +33,13 @@ def read_report(paths, programme, sha: str, archived: Path) -> Reading:
 
 
 def parse_report(archived: Path, programme, quarter: Quarter | None = None) -> Reading:
-    """``read_report`` done now: the file's reader, then the report located in its grid
-    (another quarter's file refused when ``quarter`` is given)."""
+    """``read_report`` done now: the file's reader (in a child process within the parse budget,
+    ``intake.bounded``), then the report located in its grid (another quarter's file refused
+    when ``quarter`` is given)."""
     check_archive_copy(archived)
     fmt = detect(archived, SPREADSHEET)
     try:
-        grid = reader(fmt, SPREADSHEET)(archived)
+        grid = read_grid(reader(fmt, SPREADSHEET), archived)
     except UnreadableFile as exc:
         return fmt, None, exc
     except OperationsFault:

@@ -1,7 +1,8 @@
 """Pages of a stamped copy as images, with every size checked before anything is decoded.
 
 PDF structure (encryption, page count, page sizes, text layer) comes from pypdf, a
-pure-Python reader with no dependencies; pages are rasterised by poppler's
+pure-Python reader with no dependencies, run in a child process within the parse budget
+(``intake.bounded``: a crafted PDF can keep pypdf busy for minutes); pages are rasterised by poppler's
 ``pdftoppm`` in a child process with a time limit, so a hostile PDF can hang or
 crash only that process. JPEG and PNG files are opened with Pillow, whose ``open``
 reads only the header: the pixel dimensions are checked before any pixel is
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from wcreport.intake.bounded import Budget, Done, run_bounded
 from wcreport.intake.stamped.reasons import ScanRefused
 
 log = logging.getLogger(__name__)
@@ -56,8 +58,22 @@ def clamp_dpi(dpi: int) -> int:
     return max(MIN_DPI, min(MAX_DPI, int(dpi)))
 
 
-def inspect_pdf(path: Path, max_pages: int) -> PdfInfo:
-    """Page count, sizes and text layer of a PDF; ScanRefused with the reason if it cannot be read."""
+def inspect_pdf(path: Path, max_pages: int, budget: Budget | None = None) -> PdfInfo:
+    """Page count, sizes and text layer of a PDF, read in a child process within ``budget``
+    (default: the settings'); ScanRefused with the reason if it cannot be read in it."""
+    budget = budget or Budget.from_settings()
+    outcome = run_bounded(read_pdf_structure, path, max_pages, budget=budget)
+    if isinstance(outcome, Done):
+        return outcome.value
+    if outcome.kind == "timeout":
+        raise ScanRefused("stamped.pdf.parse_timeout", seconds=budget.seconds)
+    if outcome.kind == "memory":
+        raise ScanRefused("stamped.pdf.too_complex", limit_mb=budget.memory_bytes // (1024 * 1024))
+    raise ScanRefused("stamped.pdf.broken")
+
+
+def read_pdf_structure(path: Path, max_pages: int) -> PdfInfo:
+    """``inspect_pdf``'s work, in this process (the child's)."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 

@@ -1,0 +1,220 @@
+"""Untrusted parses in a child process, within a time and a memory budget.
+
+A unit's file can make a parser loop for minutes (a 215 KB PDF kept pypdf busy for 155 s)
+or allocate gigabytes. ``run_bounded`` runs a picklable function in a child process whose
+address space is capped (``RLIMIT_AS``) and kills it when its time is up; what went wrong
+comes back as a ``Failed`` value the caller turns into a finding. Exceptions the function
+raises come back as themselves: callers keep their ``except`` clauses.
+
+Children come from multiprocessing's *forkserver*: the server is a fresh interpreter
+(started once per process), so a child never inherits an Airflow task runner's threads or
+locks as a bare ``fork`` would, and forking it costs milliseconds where *spawn* would
+start and import a new interpreter for every file. The parsers are imported in the server
+(``PRELOAD``), so each child starts with them loaded.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from wcreport.core.settings import Settings, child_process_environment, settings, use_environment
+from wcreport.intake.reader import UnreadableFile, WorkbookGrid
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+T = TypeVar("T")
+FailureKind = Literal["timeout", "memory", "crashed"]
+# Imported once in the fork server, so that no child imports them again.
+# What a child's standard error says when an allocation failed in a library that aborts on it.
+_OUT_OF_MEMORY = ("memory allocation of", "MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+PRELOAD = ("pypdf", "python_calamine", "defusedxml.ElementTree", "docx",
+           "wcreport.intake.formats", "wcreport.intake.stamped.pages")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one parse may use: wall-clock seconds and bytes of address space."""
+
+    seconds: float
+    memory_bytes: int
+
+    @classmethod
+    def from_settings(cls, config: Settings | None = None) -> Budget:
+        config = config or settings()
+        return cls(config.parse_timeout_seconds, config.parse_memory_bytes)
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """The function returned ``value``."""
+
+    value: T
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The function did not finish: out of time, out of memory, or the child died."""
+
+    kind: FailureKind
+    detail: str
+    seconds: float
+
+
+def read_grid(read: Callable[[Path], WorkbookGrid], path: Path, budget: Budget | None = None) -> WorkbookGrid:
+    """A registered reader's ``read(path)`` (a module-level function, so that it pickles) within
+    the parse budget; UnreadableFile with its Chinese reason when the budget is exceeded."""
+    budget = budget or Budget.from_settings()
+    outcome = run_bounded(read, path, budget=budget)
+    if isinstance(outcome, Done):
+        return outcome.value
+    if outcome.kind == "timeout":
+        raise UnreadableFile.of("file.parse_timeout", seconds=budget.seconds)
+    if outcome.kind == "memory":
+        raise UnreadableFile.of("file.too_complex", limit_mb=budget.memory_bytes // MIB)
+    raise UnreadableFile.of("file.parse_crashed")
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """An exception from the child, carried as its type, args and attributes: exceptions whose
+    ``__init__`` takes other arguments than ``args`` (ours do) do not survive plain pickling."""
+
+    kind: type[BaseException]
+    args: tuple[Any, ...]
+    state: dict[str, Any]
+
+    def rebuild(self) -> BaseException:
+        exc = self.kind.__new__(self.kind)
+        exc.args = self.args
+        exc.__dict__.update(self.state)
+        return exc
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the child is asked to do, and the caller's environment and budget to do it in."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    memory_bytes: int
+    environ: dict[str, str]
+    stderr: str                 # a file the child's standard error goes to
+
+
+def run_bounded(function: Callable[..., T], *args: Any, budget: Budget) -> Done[T] | Failed:
+    """``function(*args)`` in a child process within ``budget``; re-raises what it raises."""
+    context = _context()
+    with tempfile.NamedTemporaryFile(prefix="wcreport-bounded-", suffix=".stderr") as stderr:
+        job = _Job(function, args, budget.memory_bytes, child_process_environment(), stderr.name)
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=_child, args=(sender, job), daemon=True,
+                                name=f"bounded-{getattr(function, '__name__', 'parse')}")
+        started = time.monotonic()
+        with _main_script_hidden():
+            child.start()
+        sender.close()
+        try:
+            answer = _receive(receiver, budget.seconds)
+        finally:
+            _end(child)
+            receiver.close()
+        if isinstance(answer, tuple) and answer[0] == "crashed":
+            answer = _crash_cause(stderr.read(64 * 1024).decode("utf-8", "replace"), answer[1])
+    seconds = round(time.monotonic() - started, 3)
+    if isinstance(answer, _Raised):
+        raise answer.rebuild()
+    if isinstance(answer, tuple):
+        kind, detail = answer
+        log.warning("bounded parse %s: %s after %.1fs (%s)", child.name, kind, seconds, detail)
+        return Failed(kind, detail, seconds)
+    return Done(answer.value, seconds)
+
+
+@dataclass(frozen=True)
+class _Value:
+    value: Any
+
+
+def _receive(receiver: Connection, seconds: float) -> _Value | _Raised | tuple[FailureKind, str]:
+    if not receiver.poll(seconds):
+        return "timeout", f"no answer within {seconds:g}s"
+    try:
+        return receiver.recv()
+    except (EOFError, OSError):       # the child died without answering: killed, or crashed
+        return "crashed", "the child process ended without an answer"
+
+
+def _crash_cause(stderr: str, detail: str) -> tuple[FailureKind, str]:
+    """A child that died: of memory when its last words say so (a Rust or C library aborts on a
+    failed allocation instead of raising MemoryError), else crashed."""
+    lines = stderr.strip().splitlines()
+    said = next((line for line in lines if any(sign in line for sign in _OUT_OF_MEMORY)), None)
+    if said is not None:
+        return "memory", said.strip()
+    return "crashed", lines[0].strip() if lines else detail
+
+
+def _end(child: multiprocessing.process.BaseProcess) -> None:
+    if child.is_alive():
+        child.kill()
+    child.join()
+    if child.exitcode not in (0, None):
+        log.info("bounded parse %s ended with exit code %s", child.name, child.exitcode)
+    child.close()
+
+
+def _child(sender: Connection, job: _Job) -> None:
+    use_environment(job.environ)
+    with open(job.stderr, "wb") as stderr:
+        os.dup2(stderr.fileno(), 2)
+    resource.setrlimit(resource.RLIMIT_AS, (job.memory_bytes, job.memory_bytes))
+    try:
+        answer: object = _Value(job.function(*job.args))
+    except MemoryError:
+        answer = ("memory", f"address space above {job.memory_bytes // MIB} MiB")
+    except BaseException as exc:   # every exception goes back to the caller
+        answer = _Raised(type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
+    try:
+        sender.send(answer)
+    except MemoryError:
+        sender.send(("memory", "the result is too large to send back"))
+    except Exception as exc:   # an unpicklable value or exception: our bug, not the file's
+        sender.send(("crashed", f"the answer could not be sent back: {exc.__class__.__name__}: {exc}"))
+    finally:
+        sender.close()
+
+
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """multiprocessing runs the caller's main script again in every forkserver child (Python
+    3.11 never hands it to the server to preload): in an Airflow task that imports Airflow
+    again for each file, ~0.5-2 s. The parse functions live in modules, never in a script,
+    so the child is started without it."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+@cache
+def _context() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
