@@ -12,7 +12,7 @@ from intake.office_corpus import needs_writer, refused, save_as_doc, write_docx_
 from wcreport.core.faults import OperationsFault
 from wcreport.intake import doc_reader
 from wcreport.intake.formats import SPREADSHEET, detect
-from wcreport.intake.reader import OLE_MAGIC, detect_format
+from wcreport.intake.reader import OLE_MAGIC, UnreadableFile, detect_format
 from wcreport.intake.reading import parse_report
 
 UNIT = "教育和体育事业中心"
@@ -62,8 +62,11 @@ def test_a_note_saved_as_rtf_stays_a_document(tmp_path):
 @needs_writer
 def test_a_conversion_over_the_time_budget_is_stopped_and_said(tmp_path, programme, word97, monkeypatch):
     monkeypatch.setattr(doc_reader, "CONVERT_SECONDS", 0.01)
-    error = refused(word97, programme, "file.doc_corrupt", "0.01 秒内未能打开")
-    assert error.reason.endswith("后重新报送。")
+    # read in this process: the parse's child process would not see the patched budget
+    with pytest.raises(UnreadableFile) as caught:
+        doc_reader.read_doc(word97)
+    assert caught.value.code == "file.doc_corrupt"
+    assert "0.01 秒内未能打开" in caught.value.reason and caught.value.reason.endswith("后重新报送。")
 
 
 @needs_writer
@@ -82,4 +85,4 @@ def test_no_libreoffice_is_our_fault_not_the_units(tmp_path, programme, monkeypa
     path = tmp_path / "a.doc"
     path.write_bytes(b"{\\rtf1\\ansi note}")       # an RTF saved as .doc goes to LibreOffice
     with pytest.raises(OperationsFault, match="soffice"):
-        parse_report(path, programme)
+        doc_reader.read_doc(path)       # in this process: the parse's child would not see the patch
