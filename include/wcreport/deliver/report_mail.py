@@ -42,6 +42,7 @@ from wcreport.deliver.compose import (
     message_id_for,
     subject_for,
 )
+from wcreport.deliver.leaders_view import reads_the_same
 from wcreport.deliver.mail_ledger import (
     MailLedger,
     SentMail,
@@ -52,7 +53,6 @@ from wcreport.deliver.mail_ledger import (
     sent_corrections,
     sent_for_quarter,
 )
-from wcreport.deliver.leaders_view import reads_the_same
 from wcreport.deliver.sent_copies import HASH_HEADER, QUARTER_HEADER, SEQUENCE_HEADER, prepare_copy
 from wcreport.deliver.smtp import MailError, SmtpSettings, compose_message, send_composed
 from wcreport.report.consolidate import Consolidated

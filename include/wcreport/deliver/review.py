@@ -148,8 +148,9 @@ def answer_review(review_id: str, approved: bool, programme: Programme, ledger_p
 
     ``responder`` is who answered (None: nobody did, the timeout chose). ``current_hash``
     is the quarter's content now: an approval sends only if it still equals the reviewed
-    content, or (``current_snapshot`` given) the leaders would read the same in both. Returns ``{"sent": bool, "outcome": ...}`` with outcome ``sent``,
-    ``already_sent``, ``rejected``, ``expired``, ``superseded`` or ``stale``.
+    content, or (``current_snapshot`` given) the leaders would read the same in both.
+    Returns ``{"sent": bool, "outcome": ...}`` with outcome ``sent``, ``already_sent``,
+    ``rejected``, ``expired``, ``superseded`` or ``stale``.
     """
     ledger_path = Path(ledger_path)
     with locked_ledger(ledger_path) as ledger:
