@@ -5,11 +5,18 @@ the mail that actually went out.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from deliver.smtp_server import settings_for, smtp_server  # noqa: F401 (fixture)
 from deliver.test_mail import build, changed_report, prog, sent_original  # noqa: F401 (prog: fixture)
+from wcreport.core.quarter import TZ
+from wcreport.core.templating import date_zh
 from wcreport.deliver.leaders_view import reads_the_same
 from wcreport.deliver.mail_ledger import empty_ledger, load_ledger
 from wcreport.deliver.report_mail import next_correction_number, plan_mail
@@ -121,3 +128,25 @@ def test_a_reason_only_change_while_waiting_keeps_the_request_and_its_approval_s
                            responder="clerk")
     assert result["outcome"] == "sent"
     assert smtp_server.messages[-1]["x-report-content-hash"].strip() == review["content_hash"]   # what was shown
+
+
+# --- a 更正版 is marked inside ----------------------------------------------------------------
+def test_every_printed_page_of_a_correction_says_which_one_and_when(prog, tmp_path, smtp_server):
+    """Printed by LibreOffice, as a leader's office would: each page carries 更正版N and its date."""
+    soffice, pdftotext = shutil.which("soffice"), shutil.which("pdftotext")
+    if not (soffice and pdftotext):
+        pytest.skip("needs LibreOffice (soffice) and poppler-utils (pdftotext)")
+    ledger, folder = sent_original(prog, tmp_path, smtp_server)
+    changed, workbook = changed_report(prog, tmp_path)
+    frozen = Path(open_review(changed, workbook, ledger, folder)["workbook"])
+    out = tmp_path / "pdf"
+    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
+                    "--convert-to", "pdf", "--outdir", str(out), str(frozen)],
+                   check=True, capture_output=True, timeout=240)
+    text = subprocess.run([pdftotext, "-layout", str(out / frozen.with_suffix(".pdf").name), "-"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout
+    pages = [p for p in text.split("\f") if p.strip()]
+    today = date_zh(dt.datetime.now(TZ).date())
+    assert len(pages) >= 4
+    assert all(f"更正版1　{today}" in " ".join(p.split()) or f"更正版1 {today}" in " ".join(p.split())
+               for p in pages), [p[:200] for p in pages if "更正版1" not in p]

@@ -25,6 +25,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+
 from wcreport.core.io import DamagedStateError, write_text_atomic
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
@@ -46,6 +48,7 @@ from wcreport.deliver.mail_ledger import (
 from wcreport.deliver.report_mail import MailPlan, named_copy, plan, send_and_record
 from wcreport.deliver.smtp import MailError, SmtpSettings
 from wcreport.report.consolidate import Consolidated
+from wcreport.report.sheets.common import correction_mark, mark_title
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +125,7 @@ def _new_review(ledger: MailLedger, consolidated: Consolidated, planned: MailPla
     previous = sent_for_quarter(ledger, planned["quarter"])
     folder = quarter_dir / REVIEW_FOLDER / planned["content_hash"][:16]
     frozen = named_copy(workbook, attachment_name_for(workbook.name, "correction", planned["sequence"]), folder)
+    mark_correction(frozen, correction_number(planned["sequence"]), dt.datetime.now(TZ).date())
     model = folder / "consolidated.json"
     write_text_atomic(model, consolidated.model_dump_json(indent=2), skip_if_same=True)
     n = len(reviews_for_quarter(ledger, planned["quarter"])) + 1
@@ -135,6 +139,17 @@ def _new_review(ledger: MailLedger, consolidated: Consolidated, planned: MailPla
         "workbook": str(frozen), "consolidated": str(model),
         "last_subject": previous[-1].get("subject", ""), "last_sent_at": previous[-1].get("sent_at", ""),
     }
+
+
+def mark_correction(workbook: Path, number: int, day: dt.date) -> None:
+    """Mark every sheet of a 更正版's workbook with 更正版N and its date, in place."""
+    book = openpyxl.load_workbook(workbook)
+    mark = correction_mark(number, day)
+    for sheet in book.worksheets:
+        mark_title(sheet, mark)
+    marked = workbook.with_name(f".{workbook.name}.marking")
+    book.save(marked)
+    marked.replace(workbook)
 
 
 def _close(review: Review, state: ReviewState, *, by: str | None = None, note: str = "") -> None:
