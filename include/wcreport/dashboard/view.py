@@ -15,12 +15,16 @@ import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from wcreport.core.labels import INDICATOR_STATUS_ZH, STAMPED_ZH, TASK_STATUS_ZH, UNIT_STATUS_ZH, label, stamped_state
 from wcreport.core.model import Manifest, ManifestUnit
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import settings
+
+if TYPE_CHECKING:
+    from wcreport.dashboard.mail_state import MailState
 
 # Status of one unit × task cell, as the manifest writes it -> canonical name.
 _STATUS_ALIASES = {
@@ -237,6 +241,7 @@ class QuarterView:
     indicators: list[IndicatorBar]
     programme_found: bool
     status_filter: str | None = None
+    mail: MailState | None = None       # the quarter's mail to the leaders and its reviews (mail_state)
 
 
 def _cell_for(unit: ManifestUnit, seq: int, responsible: bool) -> Cell:
@@ -300,7 +305,14 @@ def build_view(output_root: Path, quarter: str, *, page: int = 1, page_size: int
         quarter=str(q), label_zh=q.label_zh, manifest=manifest, tasks=tasks, rows=shown,
         total_rows=total, page=page, pages=pages, unit_counts=unit_counts,
         cell_counts=cell_counts, late_units=late, indicators=indicators,
-        programme_found=programme is not None, status_filter=status_filter)
+        programme_found=programme is not None, status_filter=status_filter,
+        mail=_mail_state(output_root, str(q)))
+
+
+def _mail_state(output_root: Path, quarter: str) -> MailState:
+    from wcreport.dashboard.mail_state import mail_state  # it uses beijing_time from here
+
+    return mail_state(output_root, quarter)
 
 
 def _num(value) -> float | None:
