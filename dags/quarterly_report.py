@@ -25,7 +25,7 @@ Runbook, one task per step:
    answer under *Required Actions* (the clerk is mailed a link, once per request): what changed
    since the last mail, the new workbook's link and content hash, built when the card starts
    waiting. One mapped card per request the run made: after a unit's rerun changed the content,
-   the earlier card skips and a new one asks.
+   the earlier card returns at once (asking nothing) and a new one asks.
    **发送更正版** sends it (step 9); **不发送** keeps the last mail as the valid version
    and the same content is not asked again. Nobody answers within `review_timeout_hours`
    (default 72) → `review_timeout_action` (default `hold`: not sent; a later run asks again).
@@ -126,7 +126,7 @@ def quarterly_report():
 
         return review_cards(run, ti.run_id)
 
-    @task(multiple_outputs=False, retries=5, trigger_rule="none_failed_min_one_success")
+    @task(multiple_outputs=False, retries=5)
     def send_correction(run: dict, answers, ti=None) -> dict:
         from wcreport.orchestration.tasks import send_correction as send_approved
 

@@ -119,3 +119,25 @@ def test_the_clerk_is_mailed_once_per_request_with_the_link(run, original_sent, 
     assert len(smtp_server.messages) == 3
     stored = json.loads(run.paths.mail_ledger.read_text(encoding="utf-8"))["reviews"]
     assert [bool(r.get("notified_at")) for r in stored] == [True, True]
+
+
+def test_the_task_acts_on_the_current_cards_answer_only(run, original_sent, smtp_server, monkeypatch):
+    from wcreport.orchestration.review_answers import REVIEW_SEND
+    from wcreport.orchestration.tasks import send_correction
+
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_server.airflow_conn_uri())
+    first = mail.plan_mail(run, merged(run, 2), requested_by=RUN)
+    second = mail.plan_mail(run, merged(run, 3), requested_by=RUN)
+    replaced = {"chosen_options": [], "not_asked": True, "card": {"review_id": first["id"]}}
+    approved_by = {"name": "clerk", "id": "clerk"}
+    as_dict = run.model_dump()
+
+    nothing = send_correction(as_dict, second, [replaced, None])
+    assert nothing["outcome"] == "not_asked" and second["id"] in nothing["message"]
+    earlier = send_correction(as_dict, second, [replaced | {"not_asked": False, "chosen_options": [REVIEW_SEND],
+                                                            "responded_by_user": approved_by}])
+    assert earlier["outcome"] == "not_current" and len(smtp_server.messages) == 1
+    sent = send_correction(as_dict, second, [replaced, {"chosen_options": [REVIEW_SEND], "responded_by_user":
+                                                       approved_by, "card": {"review_id": second["id"]}}])
+    assert sent["outcome"] == "sent" and len(smtp_server.messages) == 2
+    assert load_ledger(run.paths.mail_ledger)["sent"][-1]["approved_by"] == "clerk"

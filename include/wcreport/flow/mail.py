@@ -39,7 +39,7 @@ class CardRef(TypedDict):
 
     A run asks again when a unit's rerun changes the content; each request gets its own
     instance (Airflow keeps the first try's card text for a cleared instance), and every
-    instance but the last skips."""
+    instance but the last returns at once, asking nothing."""
 
     review_id: str
     current: bool
@@ -54,6 +54,7 @@ class CardShown(TypedDict):
 
 
 NOT_CURRENT_ZH = "所批准的审核单（{shown}）不是当前待审核的内容（{current}），未发送任何邮件"
+NOT_ASKED_ZH = "审核单 {current} 已不再等待审核（已处理或已被新内容取代），本次未发送任何邮件"
 
 
 def read_consolidated(path: str | Path) -> Consolidated:
@@ -142,6 +143,13 @@ def notify_clerk(run: QuarterRun, review_id: str, required_actions: str, clerk_v
     mark_notified(paths.mail_ledger, review_id)
     log.info("Correction %s waits: the clerk (%s) was mailed", review_id, ", ".join(to))
     return "sent"
+
+
+def nothing_asked(run: QuarterRun, plan: MailPlan) -> StageOutcome:
+    """No card of the run asked about the current request (it was answered or replaced meanwhile)."""
+    log.info("Correction %s for %s: no card asked about it in this run; nothing sent", plan["id"], run.paths.quarter)
+    return {"review_id": plan["id"], "sent": False, "outcome": "not_asked",
+            "message": NOT_ASKED_ZH.format(current=plan["id"])}
 
 
 def send_correction(run: QuarterRun, plan: MailPlan, approved: bool, responder: str | None,

@@ -4,7 +4,7 @@
 the run's requests (``review_requests``, from the mail ledger): a unit's rerun that changes the
 content makes a new request, and Airflow keeps the first try's subject and body for a cleared
 instance (its human-in-the-loop detail follows the instance), so each request gets an instance
-of its own and every earlier one skips. The card's subject and body are built from the ledger
+of its own and every earlier one returns at once, asking nothing. The card's subject and body are built from the ledger
 when the instance starts waiting (``tasks.review_card``), the clerk is mailed once per request
 (``ClerkNotifier``), and the answer carries which request its card showed, so an approval of
 anything but the current request sends nothing (``flow.mail.send_correction``).
@@ -26,7 +26,6 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import BaseNotifier
-from airflow.sdk.exceptions import AirflowSkipException
 
 from wcreport.orchestration.review_answers import (
     DEFAULT_REVIEW_TIMEOUT_HOURS,
@@ -65,7 +64,7 @@ class ClerkNotifier(BaseNotifier):
 
 
 class CorrectionReview(HITLOperator):
-    """One request's card: skips unless it is the run's current request; timeout from the run's params."""
+    """One request's card: asks only if it is the run's current request; timeout from the run's params."""
 
     ui_color = "#fde9d9"
 
@@ -80,12 +79,14 @@ class CorrectionReview(HITLOperator):
 
         review_id = self.card.get("review_id", "")
         if not self.card.get("current"):
-            raise AirflowSkipException(f"request {review_id} was replaced by a newer one in this run")
+            log.info("Request %s was replaced by a newer one in this run: nothing to ask", review_id)
+            return self._not_asked(review_id)
         params = context["params"]
         run = context["ti"].xcom_pull(task_ids=RUN_TASK)
         request = review_card(run, review_id, params)
         if request is None:
-            raise AirflowSkipException(f"request {review_id} no longer waits for an answer")
+            log.info("Request %s no longer waits for an answer: nothing to ask", review_id)
+            return self._not_asked(review_id)
         self.subject, self.body = request["subject"], request["body"]
         hours = review_timeout_hours(params)
         self.response_timeout = dt.timedelta(hours=hours) if hours else None
@@ -93,6 +94,12 @@ class CorrectionReview(HITLOperator):
         self.notifiers = [ClerkNotifier(run, review_id)]
         log.info("Card for %s: %s", review_id, self.subject)
         return super().execute(context)
+
+    @staticmethod
+    def _not_asked(review_id: str) -> dict[str, Any]:
+        """An earlier card's result: it asked nothing (success, so send_correction still runs)."""
+        return {"chosen_options": [], "params_input": {}, "responded_by_user": None, "not_asked": True,
+                "card": {"review_id": review_id}}
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
         answer = super().execute_complete(context, event)

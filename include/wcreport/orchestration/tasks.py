@@ -139,9 +139,13 @@ def send_correction(run: dict[str, Any], plan: MailPlan, answers: Iterable[dict[
     from wcreport.flow.mail import CardShown
     from wcreport.flow.mail import send_correction as send_step
 
-    given = [a for a in answers if a]
+    given = [a for a in answers if a and not a.get("not_asked")]
     answer = next((a for a in given if (a.get("card") or {}).get("review_id") == plan["id"]),
-                  given[-1] if given else {})
+                  given[-1] if given else None)
+    if answer is None:
+        from wcreport.flow.mail import nothing_asked
+
+        return nothing_asked(quarter_run(run), plan)
     approved = list(answer.get("chosen_options") or []) == [REVIEW_SEND]
     responder = (answer.get("responded_by_user") or {}).get("name") or None
     card = answer.get("card") or {}
