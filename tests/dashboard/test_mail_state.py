@@ -53,8 +53,8 @@ def test_the_page_shows_the_first_mail_each_correction_and_each_review(signed_in
     pending = part.split('data-review="2023Q1-R3"', 1)[1].split("</tr>", 1)[0]
     assert "等待审核 · 已邮件通知审核人" in pending
     # the card of the last run that asked: R3 is that run's first request
-    assert ('href="/dags/quarterly_report/runs/manual__2023Q1%20c/tasks/review_correction/required_actions'
-            '?map_index=0"') in pending and "ui-link" in pending
+    assert ('href="/dags/quarterly_report/runs/manual__2023Q1%20c/tasks/review_correction/mapped/0/'
+            'required_actions"') in pending and "ui-link" in pending
     assert "/files/2023Q1/review/bbbb/" in pending
     rejected = part.split('data-review="2023Q1-R2"', 1)[1].split("</tr>", 1)[0]
     assert "已退回（不发送）" in rejected and "required_actions" not in rejected

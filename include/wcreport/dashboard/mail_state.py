@@ -121,8 +121,8 @@ def _card_path(review: dict[str, Any], quarter_reviews: list[dict[str, Any]]) ->
         return None
     run = runs[-1]
     asked = [r.get("id") for r in quarter_reviews if run in (r.get("asked_in") or [])]
-    return (f"/dags/{REPORT_DAG}/runs/{quote(str(run), safe='')}/tasks/{CARD_TASK}/required_actions"
-            f"?map_index={asked.index(review.get('id'))}")
+    return (f"/dags/{REPORT_DAG}/runs/{quote(str(run), safe='')}/tasks/{CARD_TASK}/mapped/"
+            f"{asked.index(review.get('id'))}/required_actions")
 
 
 def _relative(path: object, root: Path) -> str | None:

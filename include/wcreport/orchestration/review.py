@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import BaseNotifier
@@ -41,6 +42,13 @@ RUN_TASK = "resolve_run"      # whose XCom is the run's paths and programme
 PLACEHOLDER_SUBJECT = "审核更正版"
 
 
+def card_path(ti) -> str:
+    """The UI path of one mapped card under Required Actions (the UI's route for a mapped instance;
+    ``HITLOperator.generate_link_to_ui`` gives the unmapped route with ``?map_index=``)."""
+    return (f"/dags/{quote(ti.dag_id, safe='')}/runs/{quote(ti.run_id, safe='')}/tasks/{quote(ti.task_id, safe='')}"
+            f"/mapped/{ti.map_index}/required_actions")
+
+
 class ClerkNotifier(BaseNotifier):
     """Mails the clerk when a card starts waiting; a failed mail is logged, the card still waits."""
 
@@ -53,10 +61,9 @@ class ClerkNotifier(BaseNotifier):
     def notify(self, context) -> None:
         from wcreport.orchestration.tasks import notify_clerk
 
-        # a server-relative path; notify_clerk puts the API server's base URL in front
-        path = HITLOperator.generate_link_to_ui_from_context(context=context, base_url="/")
+        path = card_path(context["ti"])
         try:
-            outcome = notify_clerk(self.run, self.review_id, path)
+            outcome = notify_clerk(self.run, self.review_id, path)   # the API server's base URL goes in front
         except Exception:           # the review must not fail because the notice could not go out
             log.exception("Could not mail the clerk about correction %s", self.review_id)
             return
