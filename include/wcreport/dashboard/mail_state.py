@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from wcreport.dashboard.view import beijing_time
+from wcreport.dashboard.times import beijing_time
 
 LEDGER_NAME = "mail_ledger.json"
 REPORT_DAG = "quarterly_report"
