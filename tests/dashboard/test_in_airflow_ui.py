@@ -262,26 +262,15 @@ def unit_file(folders, unit: str) -> Path:
     return path
 
 
-def rename_progress_column(path: Path) -> None:
-    """The unit's (still rejected) form gets another defect: its progress column is renamed."""
+def fill_one_deadline(path: Path) -> None:
+    """The unit's (still rejected) form gets one of its blanks filled: one reason fewer, still returned."""
     stat = path.stat()
     workbook = openpyxl.load_workbook(path)
-    header = next(c for row in workbook[FORM_SHEET].iter_rows() for c in row
-                  if isinstance(c.value, str) and "本季度具体措施" in c.value)
-    header.value = "进度"
+    row = next(r for r in workbook[FORM_SHEET].iter_rows()
+               if str(r[0].value if r[0].value is not None else "").strip().isdigit())
+    row[4].value = "2023年12月底"
     workbook.save(path)
     os.utime(path, (stat.st_atime + 1200, stat.st_mtime + 1200))
-
-
-def correct_file(path: Path, note: str) -> None:
-    """The unit sends a corrected workbook under the same name, a little later."""
-    stat = path.stat()
-    workbook = openpyxl.load_workbook(path)
-    cell = next(row[3] for row in workbook[FORM_SHEET].iter_rows()
-                if str(row[0].value if row[0].value is not None else "").strip().isdigit())
-    cell.value = f"{cell.value}{note}"
-    workbook.save(path)
-    os.utime(path, (stat.st_atime + 600, stat.st_mtime + 600))
 
 
 def ledger(folders) -> dict:
@@ -417,7 +406,7 @@ def test_the_clerks_desk_cards_follow_the_content_and_the_page_shows_each_mail(s
     manifest = folders["output"] / str(QUARTER) / "manifest.json"
     reasons_before = [u["reasons"] for u in json.loads(manifest.read_text(encoding="utf-8"))["units"]
                       if u["unit"] == REJECTED]
-    rename_progress_column(unit_file(folders, REJECTED))
+    fill_one_deadline(unit_file(folders, REJECTED))
     notices_before, reviews_before = len(notices(stack)), len(ledger(folders)["reviews"])
     rerun_from_page(browser, stack, REJECTED)
     stack["airflow"].api.wait_run(REPORT, RUN_ID, timeout=600)
