@@ -262,6 +262,17 @@ def unit_file(folders, unit: str) -> Path:
     return path
 
 
+def correct_file(path: Path, note: str) -> None:
+    """The unit sends a corrected workbook under the same name, a little later."""
+    stat = path.stat()
+    workbook = openpyxl.load_workbook(path)
+    cell = next(row[3] for row in workbook[FORM_SHEET].iter_rows()
+                if str(row[0].value if row[0].value is not None else "").strip().isdigit())
+    cell.value = f"{cell.value}{note}"
+    workbook.save(path)
+    os.utime(path, (stat.st_atime + 600, stat.st_mtime + 600))
+
+
 def fill_one_deadline(path: Path) -> None:
     """The unit's (still rejected) form gets one of its blanks filled: one reason fewer, still returned."""
     stat = path.stat()
