@@ -27,10 +27,9 @@ from wcreport.report.consolidate import Consolidated
 
 log = logging.getLogger(__name__)
 
-# The task ids ``plan_mail`` chooses between; ``review_requests`` maps ``review_correction``.
+# The task ids ``plan_mail`` chooses between (``review_requests`` maps the cards, ``review_correction``).
 SEND_TASK = "send"
 REVIEW_TASK = "review_requests"
-CARD_TASK = "review_correction"
 DASHBOARD_FILES = "/wcreport/files/"    # the dashboard plugin's download route (output-relative paths)
 
 
@@ -53,7 +52,7 @@ class CardShown(TypedDict):
     review_id: str
 
 
-NOT_CURRENT_ZH = "所批准的审核单（{shown}）不是当前待审核的内容（{current}），未发送任何邮件"
+NOT_CURRENT_ZH = "所答复的审核单（{shown}）不是当前待审核的内容（{current}），未发送任何邮件"
 NOT_ASKED_ZH = "审核单 {current} 已不再等待审核（已处理或已被新内容取代），本次未发送任何邮件"
 
 
