@@ -21,13 +21,17 @@ Runbook, one task per step:
    content changed since the last mail → **review_correction**; unchanged or already rejected
    content → nothing.
 7. **send** – e-mails the workbook through the `smtp_default` connection, once.
-8. **review_correction** – a correction (更正版N) waits for the clerk's answer under
-   *Required Actions*: what changed since the last mail and a link to the new workbook.
+8. **review_requests** / **review_correction** – a correction (更正版N) waits for the clerk's
+   answer under *Required Actions* (the clerk is mailed a link, once per request): what changed
+   since the last mail, the new workbook's link and content hash, built when the card starts
+   waiting. One mapped card per request the run made: after a unit's rerun changed the content,
+   the earlier card returns at once (asking nothing) and a new one asks.
    **发送更正版** sends it (step 9); **不发送** keeps the last mail as the valid version
    and the same content is not asked again. Nobody answers within `review_timeout_hours`
    (default 72) → `review_timeout_action` (default `hold`: not sent; a later run asks again).
-9. **send_correction** – sends the approved correction once (only if it is still the current
-   content) or records the rejection in the mail ledger.
+9. **send_correction** – sends the approved correction once (only if the answered card is the
+   current request and the content is still what it showed) or records the rejection in the
+   mail ledger; otherwise it sends nothing and its result says why.
 
 Outputs live in `<output>/<quarter>/` (manifest.json, the workbook, feedback/, data_docs/,
 review/ for pending corrections, sent/ for every workbook that was mailed).
@@ -103,10 +107,10 @@ def quarterly_report():
         return merge_units(run)
 
     @task.branch
-    def plan_mail(run: dict, merged: dict, params=None, ti=None) -> str | None:
+    def plan_mail(run: dict, merged: dict, ti=None) -> str | None:
         from wcreport.orchestration.tasks import plan_mail as plan
 
-        decision = plan(run, merged, params, requested_by=ti.run_id)
+        decision = plan(run, merged, requested_by=ti.run_id)
         ti.xcom_push(key="plan", value=decision)
         return decision["next"]
 
@@ -116,17 +120,17 @@ def quarterly_report():
 
         return send_report(run, merged)
 
-    review = CorrectionReview(
-        task_id="review_correction",
-        subject="{{ ti.xcom_pull(task_ids='plan_mail', key='plan')['hitl']['subject'] }}",
-        body="{{ ti.xcom_pull(task_ids='plan_mail', key='plan')['hitl']['body'] }}",
-    )
+    @task
+    def review_requests(run: dict, ti=None) -> list[dict]:
+        from wcreport.orchestration.tasks import review_cards
+
+        return review_cards(run, ti.run_id)
 
     @task(multiple_outputs=False, retries=5)
-    def send_correction(run: dict, answer: dict, ti=None) -> dict:
+    def send_correction(run: dict, answers, ti=None) -> dict:
         from wcreport.orchestration.tasks import send_correction as send_approved
 
-        return send_approved(run, ti.xcom_pull(task_ids="plan_mail", key="plan"), answer)
+        return send_approved(run, ti.xcom_pull(task_ids="plan_mail", key="plan"), list(answers))
 
     run = resolve_run()
     units = gather(run)
@@ -136,8 +140,9 @@ def quarterly_report():
     batch >> summaries
     merged = merge(run, summaries)
     decision = plan_mail(run, merged)
-    decision >> [send(run, merged), review]
+    cards = review_requests(run)
+    decision >> [send(run, merged), cards]
+    review = CorrectionReview.partial(task_id="review_correction").expand(card=cards)
     send_correction(run, review.output)
-
 
 quarterly_report()

@@ -11,17 +11,24 @@ About 6-10 minutes on 2 cores.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
+import openpyxl
 import pytest
 from browser_support import make_driver, require_browser, sign_in, visible_text, wait
 
 from wcreport.core.programme import programme_for_year
 from wcreport.core.quarter import Quarter
+from wcreport.deliver.forms import FORM_SHEET
+from wcreport.deliver.review_notice import REVIEW_ID_HEADER
 from wcreport.demo.sample import write_faulty_files, write_quarter_samples
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
@@ -38,6 +45,9 @@ RUN_ID = f"manual__{QUARTER}__in_ui_test"
 REJECTED = "civil_culture"          # 民政和文旅事业中心: sends only an empty form
 SUBMITTED = "health"
 REPORT, REMINDERS = "quarterly_report", "quarterly_reminders"
+CARD = "review_correction"
+CLERK = "qunbk-clerk@zb.example.cn"
+SEND, HOLD = "发送更正版", "不发送"
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +72,7 @@ def stack(folders):
                                    "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
                                    "REPORT_INBOX": str(folders["inbox"]),
                                    "REPORT_OUTPUT": str(folders["output"]),
+                                   "REPORT_CLERK_EMAIL": CLERK,
                                    **{k: v for k, v in os.environ.items() if k.startswith("REPORT_PROGRAMMES")},
                                })
         try:
@@ -241,3 +252,190 @@ def test_screenshots_of_the_grid_and_the_dashboard(stack, browser):
     wait(lambda: browser.find_element(By.CSS_SELECTOR, "iframe[title='季度报送']"), what="the iframe")
     browser.save_screenshot(str(DOCS / "dashboard.png"))
     assert (DOCS / "dashboard.png").stat().st_size > 20_000
+
+
+# --- the clerk's desk: corrections, their cards, the notifier, the mail state on the page --------
+def unit_file(folders, unit: str) -> Path:
+    name = programme_for_year(QUARTER.year).unit(unit).name
+    (path,) = [p for p in (folders["inbox"] / str(QUARTER)).iterdir()
+               if name in p.name and p.suffix == ".xlsx" and not p.name.startswith("~$")]
+    return path
+
+
+def correct_file(path: Path, note: str) -> None:
+    """The unit sends a corrected workbook under the same name, a little later."""
+    stat = path.stat()
+    workbook = openpyxl.load_workbook(path)
+    cell = next(row[3] for row in workbook[FORM_SHEET].iter_rows()
+                if str(row[0].value if row[0].value is not None else "").strip().isdigit())
+    cell.value = f"{cell.value}{note}"
+    workbook.save(path)
+    os.utime(path, (stat.st_atime + 600, stat.st_mtime + 600))
+
+
+def fill_one_deadline(path: Path) -> None:
+    """The unit's (still rejected) form gets one of its blanks filled: one reason fewer, still returned."""
+    stat = path.stat()
+    workbook = openpyxl.load_workbook(path)
+    row = next(r for r in workbook[FORM_SHEET].iter_rows()
+               if str(r[0].value if r[0].value is not None else "").strip().isdigit())
+    row[4].value = "2023年12月底"
+    workbook.save(path)
+    os.utime(path, (stat.st_atime + 1200, stat.st_mtime + 1200))
+
+
+def ledger(folders) -> dict:
+    return json.loads((folders["output"] / "mail_ledger.json").read_text(encoding="utf-8"))
+
+
+def report_mails(stack) -> list:
+    return [m for m in stack["sink"].messages if m.message["X-Report-Content-Hash"]]
+
+
+def notices(stack) -> list:
+    return [m for m in stack["sink"].messages if m.message[REVIEW_ID_HEADER]]
+
+
+def card_states(stack) -> dict[int, str]:
+    return {t["map_index"]: t["state"] for t in stack["airflow"].api.task_instances(REPORT, RUN_ID)
+            if t["task_id"] == CARD}
+
+
+def wait_for_card(stack, index: int, timeout: float = 900) -> dict:
+    """The card once it has waited for input on two polls 5 s apart (an answer sooner can be lost)."""
+    api, deadline, since = stack["airflow"].api, time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        state = card_states(stack).get(index)
+        since = (since or time.monotonic()) if state == "awaiting_input" else None
+        if since is not None and time.monotonic() - since >= 5:
+            return api.request("GET", f"/api/v2/dags/{REPORT}/dagRuns/{RUN_ID}/taskInstances/{CARD}/{index}/"
+                                      "hitlDetails")
+        assert api.run(REPORT, RUN_ID)["state"] != "failed", card_states(stack)
+        time.sleep(3)
+    raise TimeoutError(f"card {index} never waited: {card_states(stack)}")
+
+
+def rerun_from_page(browser, stack, unit: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_dashboard_from_nav(browser, stack)
+    row(browser, unit).find_element(By.CSS_SELECTOR, "button.act-rerun").click()
+    click_in_result(browser, unit, "button.confirm-yes")
+    result = final_result(browser, unit, timeout=900)
+    assert result.text.startswith("重跑完成"), result.text
+
+
+def open_card_from_notice(browser, stack, notice) -> str:
+    """Follow the notifier mail's link as the clerk would; returns the card's visible text."""
+    (link,) = set(re.findall(r"https?://\S+/required_actions", notice.body_text()))
+    assert link.startswith(stack["airflow"].base_url)
+    browser.switch_to.default_content()
+    browser.get(link)
+    return wait(lambda: (text := visible_text(browser)) and "审核单号" in text and SEND in text and text,
+                timeout=90, what="the card under Required Actions")
+
+
+def answer_in_ui(browser, option: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait(lambda: browser.find_element(By.XPATH, f"//button[normalize-space()='{option}']"),
+         what=f"the {option} button").click()
+
+
+def card_workbook_link(browser) -> tuple[str, str]:
+    from selenium.webdriver.common.by import By
+
+    link = wait(lambda: next(a for a in browser.find_elements(By.CSS_SELECTOR, "a[href*='/wcreport/files/']")
+                             if a.text.endswith(".xlsx")), what="the workbook link on the card")
+    return link.text, link.get_attribute("href")
+
+
+def download(browser, href: str) -> bytes:
+    response = httpx.get(href, cookies={"_token": browser.get_cookie("_token")["value"]}, timeout=60)
+    assert response.status_code == 200, response.status_code
+    return response.content
+
+
+def mail_section(browser, stack):
+    from selenium.webdriver.common.by import By
+
+    open_dashboard_from_nav(browser, stack)
+    return browser.find_element(By.ID, "mail-state")
+
+
+def test_the_clerks_desk_cards_follow_the_content_and_the_page_shows_each_mail(stack, browser, folders):
+    from selenium.webdriver.common.by import By
+
+    sink = stack["sink"]
+    [original] = report_mails(stack)                                  # the run's unattended first mail
+    assert "更正版" not in original.subject
+    section = mail_section(browser, stack)
+    first = section.find_element(By.ID, "mail-first")
+    assert first.get_attribute("data-state") == "sent" and original.attachment_names()[0] in first.text
+
+    # 1. the unit corrects its file and is rerun from the page: a card for 更正版1 waits
+    correct_file(unit_file(folders, SUBMITTED), "（更正：补充本季度新增完成情况。）")
+    rerun_from_page(browser, stack, SUBMITTED)
+    detail = wait_for_card(stack, 0)
+    [review] = ledger(folders)["reviews"]
+    assert detail["subject"].startswith("审核【更正版1】") and review["content_hash"] in detail["body"]
+    [notice] = [m for m in sink.wait_for(len(sink.messages) + 1, timeout=60) if m.message[REVIEW_ID_HEADER]]
+    assert notice.rcpt_tos == [CLERK] and notice.message[REVIEW_ID_HEADER] == review["id"]
+    pending = mail_section(browser, stack).find_element(By.CSS_SELECTOR, f"tr[data-review='{review['id']}']")
+    assert pending.get_attribute("data-state") == "pending" and "已邮件通知审核人" in pending.text
+    assert pending.find_element(By.CSS_SELECTOR, "a.required-actions")
+
+    text = open_card_from_notice(browser, stack, notice)
+    assert "更正版1" in text and review["content_hash"] in text and "卫生健康事业中心：报送了更正后的报表" in text
+    shown_hash = re.search(r"[0-9a-f]{64}", text).group(0)
+    name, href = card_workbook_link(browser)
+    card_bytes = download(browser, href)
+    answer_in_ui(browser, SEND)
+    assert stack["airflow"].api.wait_run(REPORT, RUN_ID, timeout=600)["state"] == "success"
+    mails = report_mails(stack)
+    assert len(mails) == 2 and mails[1].subject.startswith("【更正版1】")
+    assert mails[1].message["X-Report-Content-Hash"].strip() == shown_hash
+    assert mails[1].attachment_names() == [name]
+    [attachment] = list(mails[1].message.iter_attachments())
+    assert attachment.get_content() == card_bytes                     # what the card linked is what went out
+
+    # 2. a second correction: the card updates (a new request, numbered after what was sent), rejected
+    correct_file(unit_file(folders, SUBMITTED), "（再次更正。）")
+    rerun_from_page(browser, stack, SUBMITTED)
+    detail = wait_for_card(stack, 1)
+    second = ledger(folders)["reviews"][-1]
+    assert second["id"] != review["id"] and detail["subject"].startswith("审核【更正版2】")
+    assert card_states(stack)[0] == "success"                          # the earlier card asked nothing
+    notice = next(m for m in notices(stack) if m.message[REVIEW_ID_HEADER] == second["id"])
+    text = open_card_from_notice(browser, stack, notice)
+    assert "更正版2" in text and second["content_hash"] in text and review["content_hash"] not in text
+    answer_in_ui(browser, HOLD)
+    assert stack["airflow"].api.wait_run(REPORT, RUN_ID, timeout=600)["state"] == "success"
+    assert ledger(folders)["reviews"][-1]["state"] == "rejected" and len(report_mails(stack)) == 2
+
+    # 3. a change the leaders do not read (the rejected unit's reason) asks nothing
+    manifest = folders["output"] / str(QUARTER) / "manifest.json"
+    reasons_before = [u["reasons"] for u in json.loads(manifest.read_text(encoding="utf-8"))["units"]
+                      if u["unit"] == REJECTED]
+    fill_one_deadline(unit_file(folders, REJECTED))
+    notices_before, reviews_before = len(notices(stack)), len(ledger(folders)["reviews"])
+    rerun_from_page(browser, stack, REJECTED)
+    stack["airflow"].api.wait_run(REPORT, RUN_ID, timeout=600)
+    reasons_after = [u["reasons"] for u in json.loads(manifest.read_text(encoding="utf-8"))["units"]
+                     if u["unit"] == REJECTED]
+    assert reasons_after != reasons_before and reasons_after != [[]]   # the pipeline saw a change
+    assert ti(stack, index_of(REJECTED))["rendered_map_index"] == "民政和文旅事业中心 · 已退回"
+    assert len(ledger(folders)["reviews"]) == reviews_before and len(notices(stack)) == notices_before
+    assert set(card_states(stack).values()) <= {"skipped", "removed"} or not card_states(stack)
+    assert len(report_mails(stack)) == 2
+
+    # the page: first mail, 更正版1 sent, the second request rejected
+    section = mail_section(browser, stack)
+    assert section.find_element(By.CSS_SELECTOR, f"tr[data-review='{review['id']}']").get_attribute(
+        "data-state") == "sent"
+    assert section.find_element(By.CSS_SELECTOR, f"tr[data-review='{second['id']}']").get_attribute(
+        "data-state") == "rejected"
+    assert [c.get_attribute("data-sequence") for c in section.find_elements(By.CSS_SELECTOR, "p.mail-correction")] \
+        == ["2"]
+    browser.switch_to.default_content()
+    browser.save_screenshot(str(DOCS / "dashboard-mail-state.png"))

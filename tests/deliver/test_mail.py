@@ -322,7 +322,10 @@ def test_a_correction_waits_for_approval_then_goes_out_once(prog, tmp_path, smtp
     assert "中埠镇：报送了更正后的报表" in review["changes"]
     assert any(line.startswith("第1项「实施优质教育资源扩增赋能行动」") for line in review["changes"])
     frozen = Path(review["workbook"])
-    assert frozen.name.endswith("（更正版1）.xlsx") and frozen.read_bytes() == workbook.read_bytes()
+    assert frozen.name.endswith("（更正版1）.xlsx")
+    marked = openpyxl.load_workbook(frozen)
+    assert [ws.oddHeader.right.text.startswith("更正版1　") for ws in marked.worksheets] == [True] * 4
+    assert marked.worksheets[0]["A1"].value.endswith(f"（{marked.worksheets[0].oddHeader.right.text}）")
     assert len(smtp_server.messages) == 1                                   # nothing sent yet
     assert open_review(changed, workbook, ledger, folder)["id"] == review["id"]   # a retry asks nothing new
 

@@ -185,3 +185,24 @@ def test_a_greyscale_copy_is_not_reminded(sink, addresses, programme, tmp_path):
     write_result(paths, programme, "health", "submitted", stamped=StampedCopy(path="x.pdf", readable=True, seal=None))
     summary = remind_units(paths, programme, dt.date(2023, 3, 28), only_units=["health"])
     assert summary.accepted == ["health"] and summary.sent == []
+
+
+@pytest.mark.parametrize("unit, kind", [("zhongbu", "missing"), (REJECTED, "rejected")])
+def test_after_the_deadline_a_reminder_says_it_has_passed(sink, addresses, programme,
+                                                         quarter_with_two_missing_one_rejected, unit, kind):
+    summary = remind_units(quarter_with_two_missing_one_rejected, programme, dt.date(2023, 4, 6), only_units=[unit])
+    [mail] = sink.wait_for(1, timeout=10)
+    assert summary.sent == [unit] and mail.message["X-Wcreport-Reminder"] == kind
+    html = mail.message.get_body(("html",)).get_content()
+    for text in (mail.subject, mail.body_text(), html):
+        assert "3月31日前" not in text
+    assert "报送截止日期3月31日已过" in mail.body_text() and "报送截止日期3月31日已过" in html
+    assert "尽快" in mail.body_text()
+    if kind == "missing":
+        assert mail.subject == "【提醒】报送截止日期已过，请尽快报送2023年第1季度实事进展情况报表"
+
+
+def test_before_the_deadline_a_reminder_names_it(sink, addresses, programme, quarter_with_two_missing_one_rejected):
+    remind_units(quarter_with_two_missing_one_rejected, programme, dt.date(2023, 3, 28), only_units=["zhongbu"])
+    [mail] = sink.wait_for(1, timeout=10)
+    assert "请于3月31日前报送" in mail.body_text() and "已过" not in mail.body_text()

@@ -75,11 +75,13 @@ def correct_file(path: Path, note: str) -> None:
 
 
 def states(api, run_id: str) -> dict[str, str]:
-    return {t["task_id"]: t["state"] for t in api.task_instances(DAG_ID, run_id) if t["map_index"] == -1}
+    """Unmapped tasks, and the review's one card (a fresh run asks once: map index 0)."""
+    return {t["task_id"]: t["state"] for t in api.task_instances(DAG_ID, run_id)
+            if t["map_index"] == -1 or (t["task_id"] == REVIEW and t["map_index"] == 0)}
 
 
 def hitl_path(run_id: str) -> str:
-    return f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{REVIEW}/-1/hitlDetails"
+    return f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{REVIEW}/0/hitlDetails"
 
 
 def wait_for_review(api, run_id: str, timeout: float = 900) -> dict:

@@ -70,14 +70,14 @@ def wait_for_review(api, run_id: str, timeout: float = 600) -> dict:
     deadline = time.monotonic() + timeout
     waiting_since = None                # settled: see test_correction_review.wait_for_review
     while time.monotonic() < deadline:
-        review = by_task(api.task_instances(DAG_ID, run_id)).get(("review_correction", -1))
+        review = by_task(api.task_instances(DAG_ID, run_id)).get(("review_correction", 0))   # the run's 1st card
         if not review or review["state"] != "awaiting_input":
             waiting_since = None
         elif waiting_since is None:
             waiting_since = time.monotonic()
         elif time.monotonic() - waiting_since >= 5:
             return api.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/"
-                                      "review_correction/-1/hitlDetails")
+                                      "review_correction/0/hitlDetails")
         time.sleep(3)
     raise TimeoutError("review_correction never waited for the clerk's answer")
 
@@ -113,15 +113,15 @@ def test_clear_one_unit_reingests_only_it_and_sends_one_correction(stack, mail_s
 
     replace_unit_file(folders["files"][index])
     cleared = api.clear_task_instances(DAG_ID, run_id, [["ingest_unit", index]])
-    mail_tasks = {("merge", -1), ("plan_mail", -1), ("send", -1), ("review_correction", -1),
-                  ("send_correction", -1)}
+    mail_tasks = {("merge", -1), ("plan_mail", -1), ("send", -1), ("review_requests", -1),
+                  ("review_correction", -1), ("send_correction", -1)}
     assert {(t["task_id"], t["map_index"]) for t in cleared} == {("ingest_unit", index), *mail_tasks}
 
     # the changed report is a correction: it waits for the clerk, who approves it here
     review = wait_for_review(api, run_id)
     assert review["subject"].startswith("审核【更正版1】")
     assert len(mail_sink.snapshot()) == 1
-    api.request("PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/review_correction/-1/hitlDetails",
+    api.request("PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/review_correction/0/hitlDetails",
                 json={"chosen_options": ["发送更正版"], "params_input": {}})
 
     def rerun_done(_run: dict) -> bool:
@@ -132,9 +132,11 @@ def test_clear_one_unit_reingests_only_it_and_sends_one_correction(stack, mail_s
     assert run["state"] == "success"
 
     second = by_task(api.task_instances(DAG_ID, run_id))
-    rerun = {k for k, t in second.items() if t["try_number"] != tries[k]}
-    # send is skipped by the branch (a correction goes through the review), so it never ran again
-    assert rerun == {("ingest_unit", index), *mail_tasks} - {("send", -1)}
+    rerun = {k for k, t in second.items() if t["try_number"] != tries.get(k)}
+    # send is skipped by the branch (a correction goes through the review), so it never ran again;
+    # the review, unexpanded in the first run, now has its one card (map index 0)
+    assert rerun == {("ingest_unit", index), *mail_tasks, ("review_correction", 0)} - {
+        ("send", -1), ("review_correction", -1)}
     assert second[("send", -1)]["state"] == "skipped"
     assert all(t["state"] in ("success", "skipped") for t in second.values())
 

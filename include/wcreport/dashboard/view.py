@@ -7,7 +7,6 @@ pandas, no Great Expectations, no workbooks.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
@@ -15,12 +14,13 @@ import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from wcreport.core.labels import INDICATOR_STATUS_ZH, STAMPED_ZH, TASK_STATUS_ZH, UNIT_STATUS_ZH, label, stamped_state
 from wcreport.core.model import Manifest, ManifestUnit
 from wcreport.core.quarter import Quarter
 from wcreport.core.settings import settings
+from wcreport.dashboard.mail_state import MailState, mail_state
+from wcreport.dashboard.times import BEIJING, beijing_time  # noqa: F401 - part of this module's interface
 
 # Status of one unit × task cell, as the manifest writes it -> canonical name.
 _STATUS_ALIASES = {
@@ -39,7 +39,6 @@ CELL_SYMBOL = {"accepted": "✓", "warning": "!", "rejected": "✗", "missing": 
 
 _QUARTER_DIR = re.compile(r"^\d{4}Q[1-4]$")
 PAGE_SIZE = 200
-BEIJING = ZoneInfo("Asia/Shanghai")   # the Airflow UI's default_timezone here (tools/airflow_env.sh)
 
 
 def normalise_status(raw: str | None) -> str:
@@ -59,19 +58,6 @@ def list_quarters(output_root: Path) -> list[str]:
         found = [e.name for e in entries
                  if _QUARTER_DIR.match(e.name) and os.path.isfile(os.path.join(e.path, "manifest.json"))]
     return sorted(found, reverse=True)
-
-
-def beijing_time(moment: str | None) -> str:
-    """An ISO time from the manifest as '2023-03-31 18:00（北京时间）' ('' if absent; as is if unreadable)."""
-    if not moment:
-        return ""
-    try:
-        parsed = dt.datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
-    except ValueError:
-        return str(moment)
-    if parsed.tzinfo is None:      # the pipeline writes local (Beijing) times without an offset
-        parsed = parsed.replace(tzinfo=BEIJING)
-    return parsed.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
 
 
 def canonical_quarter(text: str) -> str:
@@ -237,6 +223,7 @@ class QuarterView:
     indicators: list[IndicatorBar]
     programme_found: bool
     status_filter: str | None = None
+    mail: MailState | None = None       # the quarter's mail to the leaders and its reviews (mail_state)
 
 
 def _cell_for(unit: ManifestUnit, seq: int, responsible: bool) -> Cell:
@@ -300,7 +287,8 @@ def build_view(output_root: Path, quarter: str, *, page: int = 1, page_size: int
         quarter=str(q), label_zh=q.label_zh, manifest=manifest, tasks=tasks, rows=shown,
         total_rows=total, page=page, pages=pages, unit_counts=unit_counts,
         cell_counts=cell_counts, late_units=late, indicators=indicators,
-        programme_found=programme is not None, status_filter=status_filter)
+        programme_found=programme is not None, status_filter=status_filter,
+        mail=mail_state(output_root, str(q)))
 
 
 def _num(value) -> float | None:

@@ -61,3 +61,8 @@ def address_book(programme: Programme, variable: Mapping[str, object] | None = N
 def _addresses(value: object) -> tuple[str, ...]:
     parts = value if isinstance(value, list) else _SEPARATORS.split(str(value or ""))
     return tuple(dict.fromkeys(p.strip() for p in parts if isinstance(p, str) and "@" in p))
+
+
+def addresses_in(value: object) -> list[str]:
+    """The addresses in a setting: a list, or one string separated by commas, semicolons or spaces."""
+    return list(_addresses(value))

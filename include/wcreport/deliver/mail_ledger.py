@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Required, TypedDict
 
 from wcreport.core.io import DamagedStateError, locked_json, read_json
+from wcreport.deliver.leaders_view import reads_the_same
 from wcreport.deliver.sent_copies import ledger_fix, missing_entries
 
 LEDGER_VERSION = 2                  # version 1 had no reviews
@@ -59,9 +60,12 @@ class Review(TypedDict, total=False):
     sequence: int                   # the number the correction gets if sent
     requested_at: str
     requested_by: str
+    asked_in: list[str]             # the runs that asked the clerk about this review, in order
+    notified_at: str                # when the clerk was mailed that the request waits (once per review)
     superseded: str | None          # the id of the review this one replaced
     subject: str                    # the correction's subject (【更正版N】…)
     changes: list[str]
+    snapshot: dict[str, Any]        # Consolidated.snapshot() of the reviewed content (deliver.leaders_view)
     workbook: str                   # the frozen workbook that approval sends
     consolidated: str               # the frozen model it was made from
     last_subject: str               # the mail it corrects
@@ -132,11 +136,24 @@ def pending_review(ledger: MailLedger, quarter: str) -> Review | None:
     return next((r for r in reviews_for_quarter(ledger, quarter) if r["state"] == "pending"), None)
 
 
-def rejection(ledger: MailLedger, quarter: str, content_hash: str, base: int) -> Review | None:
-    """A rejection of this content as a correction of the same last mail (``base`` mails sent)."""
+def rejection(ledger: MailLedger, quarter: str, content_hash: str, base: int,
+              snapshot: dict[str, Any] | None = None) -> Review | None:
+    """A rejection of this content, or of content the leaders read the same, as a correction of
+    the same last mail (``base`` mails sent)."""
     return next((r for r in reviews_for_quarter(ledger, quarter)
-                 if r["state"] == "rejected" and r["content_hash"] == content_hash
-                 and r["base_sequence"] == base), None)
+                 if r["state"] == "rejected" and r["base_sequence"] == base
+                 and (r["content_hash"] == content_hash
+                      or (snapshot is not None and reads_the_same(r.get("snapshot"), snapshot)))), None)
+
+
+def runs_requests(ledger: MailLedger, quarter: str, run_id: str) -> list[Review]:
+    """The reviews one DAG run asked the clerk about, oldest first: its approval cards."""
+    return [r for r in reviews_for_quarter(ledger, quarter) if run_id in r.get("asked_in", [])]
+
+
+def sent_corrections(ledger: MailLedger, quarter: str) -> int:
+    """How many corrections (更正版) of the quarter the SMTP server accepted."""
+    return sum(1 for e in sent_for_quarter(ledger, quarter) if e.get("kind") == "correction")
 
 
 def now() -> str:

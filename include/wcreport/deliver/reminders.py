@@ -148,17 +148,23 @@ def compose(state: UnitState, programme: Programme, quarter: Quarter, today: dt.
     deadline = programme.deadline(quarter.number)
     context = {"kind": kind, "unit_name": state.unit_name, "reasons": state.reasons,
                "quarter_label": quarter.label_zh, "report": programme.report,
-               "notice": programme.notice, "deadline": deadline, "today": today,
+               "notice": programme.notice, "deadline": deadline, "today": today, "overdue": today > deadline,
                "has_attachment": attachment is not None,
                "stamped_zh": STAMPED_ZH.get(state.stamped, "")}
-    return Reminder(state.unit, state.unit_name, kind, to, reminder_subject(kind, state, quarter, deadline),
+    return Reminder(state.unit, state.unit_name, kind, to,
+                    reminder_subject(kind, state, quarter, deadline, overdue=today > deadline),
                     render(__package__, "reminder.html.j2", **context), attachment,
                     text=render(__package__, "reminder.txt.j2", **context))
 
 
-def reminder_subject(kind: ReminderKind, state: UnitState, quarter: Quarter, deadline: dt.date) -> str:
+def reminder_subject(kind: ReminderKind, state: UnitState, quarter: Quarter, deadline: dt.date, *,
+                     overdue: bool = False) -> str:
+    """The reminder's subject; after the deadline it says the deadline has passed instead of naming it."""
     if kind == "rejected":
         return f"【提醒】{state.unit_name}报送的{quarter.label_zh}实事进展情况报表未通过校验，请修改后重新报送"
+    if overdue:
+        what = "实事进展情况报表的盖章扫描件" if kind == "stamped" else "实事进展情况报表"
+        return f"【提醒】报送截止日期已过，请尽快{'补报' if kind == 'stamped' else '报送'}{quarter.label_zh}{what}"
     if kind == "stamped":
         return f"【提醒】请于{month_day_zh(deadline)}前补报{quarter.label_zh}实事进展情况报表的盖章扫描件"
     return f"【提醒】请于{month_day_zh(deadline)}前报送{quarter.label_zh}实事进展情况报表"

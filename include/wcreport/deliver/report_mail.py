@@ -42,6 +42,7 @@ from wcreport.deliver.compose import (
     message_id_for,
     subject_for,
 )
+from wcreport.deliver.leaders_view import reads_the_same
 from wcreport.deliver.mail_ledger import (
     MailLedger,
     SentMail,
@@ -49,6 +50,7 @@ from wcreport.deliver.mail_ledger import (
     locked_ledger,
     now,
     rejection,
+    sent_corrections,
     sent_for_quarter,
 )
 from wcreport.deliver.sent_copies import HASH_HEADER, QUARTER_HEADER, SEQUENCE_HEADER, prepare_copy
@@ -77,22 +79,32 @@ class MailPlan(TypedDict):
 
 
 def plan(ledger: MailLedger, consolidated: Consolidated) -> MailPlan:
-    """The plan for ``consolidated`` against ``ledger`` (see ``plan_mail``)."""
-    quarter, content_hash = consolidated.quarter, consolidated.content_hash()
+    """The plan for ``consolidated`` against ``ledger`` (see ``plan_mail``).
+
+    A change the leaders would not see (``deliver.leaders_view``) counts as unchanged, and a
+    correction is numbered after the corrections actually sent (``next_correction_number``).
+    """
+    quarter, content_hash, snapshot = consolidated.quarter, consolidated.content_hash(), consolidated.snapshot()
     previous = sent_for_quarter(ledger, quarter)
     last = previous[-1] if previous else None
     base = {"quarter": quarter, "content_hash": content_hash, "sequence": len(previous) + 1}
     if last is None:
         return {**base, "action": "send", "kind": "original"}
-    if last["content_hash"] == content_hash:
+    if last["content_hash"] == content_hash or reads_the_same(last.get("snapshot"), snapshot):
         return {**base, "action": "none", "kind": "none", "reason": "unchanged",
                 "sequence": len(previous), "subject": last.get("subject"), "sent_at": last.get("sent_at")}
-    rejected = rejection(ledger, quarter, content_hash, len(previous))
+    rejected = rejection(ledger, quarter, content_hash, len(previous), snapshot)
     if rejected is not None:
         return {**base, "action": "none", "kind": "none", "reason": "rejected",
                 "review_id": rejected["id"], "decided_at": rejected.get("decided_at"),
                 "decided_by": rejected.get("decided_by")}
-    return {**base, "action": "review", "kind": "correction"}
+    return {**base, "action": "review", "kind": "correction",
+            "sequence": next_correction_number(ledger, quarter) + 1}
+
+
+def next_correction_number(ledger: MailLedger, quarter: str) -> int:
+    """The N of the quarter's next 更正版N: one after the corrections the SMTP server accepted."""
+    return sent_corrections(ledger, quarter) + 1
 
 
 def plan_mail(consolidated: Consolidated, ledger_path: Path) -> MailPlan:

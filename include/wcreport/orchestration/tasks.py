@@ -10,7 +10,7 @@ load the workbook writer).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from wcreport.core.programme import Programme
@@ -25,6 +25,8 @@ from wcreport.orchestration.review_answers import REVIEW_SEND, review_timeout_ho
 
 if TYPE_CHECKING:
     from wcreport.deliver.reminders import RunSummary
+    from wcreport.flow.mail import CardRef
+    from wcreport.flow.summaries import ReviewRequest
 
 
 def quarter_run(run: dict[str, Any] | QuarterRun) -> QuarterRun:
@@ -75,12 +77,43 @@ def merge(run: dict[str, Any]) -> MergeSummary:
 
 
 @fail_fast
-def plan_mail(run: dict[str, Any], merged: MergeSummary, params: dict[str, Any] | None = None,
-              requested_by: str = "") -> MailPlan:
+def plan_mail(run: dict[str, Any], merged: MergeSummary, requested_by: str = "") -> MailPlan:
     from wcreport.flow.mail import plan_mail as plan
 
-    return plan(quarter_run(run), merged, requested_by=requested_by, base_url=_api_base_url(),
-                timeout_hours=review_timeout_hours(params), send_on_timeout=send_on_timeout(params))
+    return plan(quarter_run(run), merged, requested_by=requested_by)
+
+
+@fail_fast
+def review_cards(run: dict[str, Any], run_id: str) -> list[CardRef]:
+    """The run's approval cards (``review_correction`` is mapped over them); only the last is current."""
+    from wcreport.flow.mail import review_cards as cards
+
+    return cards(quarter_run(run), run_id)
+
+
+def review_card(run: dict[str, Any], review_id: str, params: dict[str, Any] | None) -> ReviewRequest | None:
+    """The card's subject and body, built now from the ledger; None when the review no longer waits."""
+    from wcreport.flow.mail import review_card as card
+
+    return card(quarter_run(run), review_id, base_url=_api_base_url(), timeout_hours=review_timeout_hours(params),
+                send_on_timeout=send_on_timeout(params))
+
+
+def notify_clerk(run: dict[str, Any], review_id: str, required_actions: str, conn_id: str = SMTP_CONN_ID) -> str:
+    """Mail the clerk that review ``review_id`` waits, once per review; returns what happened."""
+    from wcreport.deliver.review_notice import CLERK_EMAIL_VARIABLE
+    from wcreport.flow.mail import notify_clerk as notify
+    from wcreport.orchestration.alerts import send_mail
+    from wcreport.orchestration.connections import variable
+
+    return notify(quarter_run(run), review_id, _absolute(required_actions), variable(CLERK_EMAIL_VARIABLE),
+                  lambda to, notice: send_mail(to, notice.subject, notice.html, text_body=notice.text,
+                                               headers=notice.headers, conn_id=conn_id),
+                  base_url=_api_base_url())
+
+
+def _absolute(path: str) -> str:
+    return path if "://" in path else f"{_api_base_url().rstrip('/')}{path}"
 
 
 def _api_base_url() -> str:
@@ -100,14 +133,25 @@ def send(run: dict[str, Any], merged: MergeSummary, conn_id: str = SMTP_CONN_ID)
 
 
 @fail_fast
-def send_correction(run: dict[str, Any], plan: MailPlan, answer: dict[str, Any],
+def send_correction(run: dict[str, Any], plan: MailPlan, answers: Iterable[dict[str, Any] | None],
                     conn_id: str = SMTP_CONN_ID) -> StageOutcome:
-    approved = list(answer.get("chosen_options") or []) == [REVIEW_SEND]
-    responder = (answer.get("responded_by_user") or {}).get("name") or None
+    """Act on the answer to the run's current card; an answer to an earlier card sends nothing."""
+    from wcreport.flow.mail import CardShown
     from wcreport.flow.mail import send_correction as send_step
 
+    given = [a for a in answers if a and not a.get("not_asked")]
+    answer = next((a for a in given if (a.get("card") or {}).get("review_id") == plan["id"]),
+                  given[-1] if given else None)
+    if answer is None:
+        from wcreport.flow.mail import nothing_asked
+
+        return nothing_asked(quarter_run(run), plan)
+    approved = list(answer.get("chosen_options") or []) == [REVIEW_SEND]
+    responder = (answer.get("responded_by_user") or {}).get("name") or None
+    card = answer.get("card") or {}
+    shown = CardShown(review_id=card["review_id"]) if card.get("review_id") else None
     return send_step(quarter_run(run), plan, approved, responder,
-                     smtp_settings(conn_id) if approved else None)
+                     smtp_settings(conn_id) if approved else None, shown)
 
 
 @fail_fast

@@ -1,11 +1,14 @@
 """What every sheet of the workbook shares: column widths, title lines, header row, merges, print setup."""
 from __future__ import annotations
 
+import datetime as dt
+
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from wcreport.core.templating import date_zh
 from wcreport.report.layout import (
     MARGIN_BOTTOM_IN,
     MARGIN_FOOTER_IN,
@@ -19,6 +22,25 @@ from wcreport.report.layout import (
 from wcreport.report.styles import FONT_NAME, HEADER, SUBTITLE, SUBTITLE_R, TITLE, cell
 
 PAGE_FOOTER = "第 &P 页，共 &N 页"
+CORRECTION_MARK = "更正版{number}　{date}"
+
+
+def correction_mark(number: int, day: dt.date) -> str:
+    """What a 更正版's every printed sheet says beside its title: 更正版N and its date."""
+    return CORRECTION_MARK.format(number=number, date=date_zh(day))
+
+
+def mark_title(ws, mark: str) -> None:
+    """Put ``mark`` in the title area of a written sheet: after the title (row 1, where
+    ``title_lines`` writes it) and in the page header, so every printed page carries it,
+    the details sheet (no title row) included."""
+    title = ws.cell(row=1, column=1)
+    if any(r.min_row == r.max_row == 1 and r.min_col == 1 for r in ws.merged_cells.ranges) \
+            and isinstance(title.value, str) and mark not in title.value:
+        title.value = f"{title.value}（{mark}）"
+        title.data_type = "s"
+    ws.oddHeader.right.text = mark
+    ws.oddHeader.right.font = FONT_NAME
 
 
 def print_setup(ws, title_rows: str | None, scale: int, print_area: str | None = None) -> None:
