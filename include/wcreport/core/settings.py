@@ -63,6 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
             "bytes", MIB, 16 * GIB),
     Setting("REPORT_OPS_EMAIL", "", "ops addresses for failure alerts (else Airflow Variable `report_ops_email`)",
             "emails", allowed="addresses separated by `,` or `;`"),
+    Setting("REPORT_CLERK_EMAIL", "", "the clerk's addresses, told when a correction waits for review "
+            "(Airflow Variable `report_clerk_email` wins)", "emails", allowed="addresses separated by `,` or `;`"),
     Setting("REPORT_SCHEDULE_AT", "17:00", "time of day the quarterly run fires (HH:MM)", "time",
             allowed="`00:00`–`23:59`"),
     Setting("REPORT_SCHEDULE_WORKDAY_OFFSET", "0", "working days before (-) or after (+) the quarter's last working day",
@@ -254,6 +256,7 @@ class Settings:
     max_file_bytes: int
     max_uncompressed_bytes: int
     ops_email: str
+    clerk_email: str
     schedule_at: str
     schedule_workday_offset: int
     schedule_timezone: str
@@ -271,6 +274,7 @@ _FIELDS = {
     "REPORT_INBOX": "inbox_root", "REPORT_OUTPUT": "output_root", "REPORT_PROGRAMMES_DIR": "programmes_dir",
     "REPORT_EXPECTATIONS": "expectations_root", "REPORT_MAX_FILE_BYTES": "max_file_bytes",
     "REPORT_MAX_UNCOMPRESSED_BYTES": "max_uncompressed_bytes", "REPORT_OPS_EMAIL": "ops_email",
+    "REPORT_CLERK_EMAIL": "clerk_email",
     "REPORT_SCHEDULE_AT": "schedule_at", "REPORT_SCHEDULE_WORKDAY_OFFSET": "schedule_workday_offset",
     "REPORT_SCHEDULE_TIMEZONE": "schedule_timezone", "REPORT_AIRFLOW_API_URL": "airflow_api_url",
     "REPORT_OCR_TIMEOUT_SECONDS": "ocr_timeout_seconds", "REPORT_OCR_DPI": "ocr_dpi",

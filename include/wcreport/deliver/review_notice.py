@@ -7,10 +7,10 @@ environment variable ``REPORT_CLERK_EMAIL``; the text is ``templates/review_wait
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from wcreport.core.settings import settings
 from wcreport.core.templating import render
 from wcreport.deliver.address_book import addresses_in
 from wcreport.deliver.compose import correction_number
@@ -33,7 +33,7 @@ class ReviewNotice:
 
 def clerk_addresses(variable: str | None) -> list[str]:
     """The Variable's addresses, else the environment's; [] when neither names one."""
-    return addresses_in(variable) or addresses_in(os.environ.get(CLERK_EMAIL_ENV))
+    return addresses_in(variable) or addresses_in(settings().clerk_email)
 
 
 def review_notice(review: Review, *, required_actions: str, workbook_link: str) -> ReviewNotice:

@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from wcreport.core.faults import OperationsFault
+from wcreport.core.settings import child_process_environment
 from wcreport.intake.docx_reader import read_docx
 from wcreport.intake.reader import OLE_MAGIC, WORD_EXTENSIONS, UnreadableFile, WorkbookGrid, check_size
 
@@ -102,7 +103,7 @@ def convert_to_docx(path: Path, folder: Path) -> Path:
     out = folder / "out"
     command = [soffice, f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless", "--norestore",
                "--nolockcheck", "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(out), str(source)]
-    done = _run(command, env={**os.environ, "HOME": str(folder)})
+    done = _run(command, env=child_process_environment(HOME=str(folder)))
     converted = out / "source.docx"
     if not converted.exists():
         output = (done.stdout + done.stderr).decode("utf-8", "replace")
