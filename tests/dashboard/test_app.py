@@ -399,6 +399,7 @@ def test_run_quarter_from_conf_or_data_interval():
 
 
 # --- lightness ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_page_load_imports_nothing_heavy(output_root, tmp_path):
     code = f"""
 import asyncio, sys

@@ -163,6 +163,7 @@ def test_previous_quarters_text_stands_beside_as_text_never_a_formula(tmp_path, 
     assert "上季度" in next(note for note in notes if "填表说明" in note)
 
 
+@pytest.mark.slow
 def test_the_reader_never_takes_the_reference_as_this_quarters_report(tmp_path, programme):
     _previous(programme, tmp_path / "output")
     path = forms.write_unit_template(programme, "edu_sports", QUARTER, tmp_path / "t.xlsx", output_root=tmp_path / "output")

@@ -228,6 +228,7 @@ def test_an_outage_records_nothing_and_the_next_run_sends_once(paths, prog, sink
 
 
 # --- the ingest task, through smtp_default -------------------------------------------------------
+@pytest.mark.slow
 def test_the_ingest_task_mails_the_unit_and_survives_an_outage(paths, programme_dir, prog, monkeypatch, tmp_path):
     from wcreport.orchestration import tasks
 

@@ -77,6 +77,7 @@ def _cache_files(paths) -> dict[str, tuple[bytes, int]]:
             for p in sorted((paths.output / "cache").rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_the_records_are_the_same_with_accelerators_on_cold_warm_and_off(inbox, programme, monkeypatch):
     monkeypatch.setenv("REPORT_ACCELERATORS", "off")
     plain = scans(inbox, programme)         # first: it makes the archive copies (and their first-seen times)
@@ -110,6 +111,7 @@ def _poison(paths) -> None:
         path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_with_accelerators_off_no_cache_file_is_read_or_written(tmp_path, programme, monkeypatch):
     paths = quarter_paths("2023Q1", tmp_path / "inbox", tmp_path / "output")
     build_corpus(programme, paths.inbox)

@@ -87,6 +87,7 @@ def test_windows_gbk_names_are_decoded_and_the_zip_is_really_unflagged(tmp_path)
     assert member_name(info) == "教体中心季度报表.xlsx"
 
 
+@pytest.mark.slow
 def test_a_windows_zip_with_the_workbook_and_the_stamped_scan(paths, programme, scan_pdf):
     workbook = xlsx_bytes()
     make_zip(paths.inbox / "报送材料.zip", [("教体中心季度报表.xlsx", workbook), ("盖章件.pdf", scan_pdf)],

@@ -117,6 +117,7 @@ def test_raster_pdf_is_read_by_ocr_with_seal_unit_line_and_agreement(scans, cont
     assert copy.agreement is None                       # the original is left as it was
 
 
+@pytest.mark.slow
 def test_colour_photo_without_seal_is_flagged(scans):
     path, _content = scans["unsealed.jpg"]
     copy = read_stamped_copy(path)

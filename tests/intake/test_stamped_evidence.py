@@ -93,6 +93,7 @@ def paired(paths, programme, content: FormContent, records: list[FileRecord], pa
     return result.stamped_copy
 
 
+@pytest.mark.slow
 def test_a_garbled_unit_line_on_a_phone_photo_does_not_outrank_the_units_folder(paths, programme, contents,
                                                                                pdfs, monkeypatch):
     monkeypatch.setenv("REPORT_STAMPED_AGREEMENT_MIN", "0.75")
@@ -107,6 +108,7 @@ def test_a_garbled_unit_line_on_a_phone_photo_does_not_outrank_the_units_folder(
     assert stamped_state(copy, 0.75) == expected, copy.agreement
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["loose", "zip"])
 def test_another_units_scan_with_its_unit_line_unread_is_not_this_units_stamped_copy(
         paths, programme, contents, pdfs, monkeypatch, where):

@@ -37,6 +37,7 @@ def _page(folder, programme, unit_key, results, findings) -> str:
     return page.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_findings_and_pages_equal_on_the_failing_corpus(programme, tmp_path):
     """Plain: each file on its own, its page from GX's own ``to_json_dict``. Accelerated: the
     batch, its page from the JSON text the outcome store keeps (what ``validate_file`` reads back)."""
@@ -89,6 +90,7 @@ def _compared(result) -> dict:
     return result.model_dump(mode="json")
 
 
+@pytest.mark.slow
 def test_an_ingest_reaches_the_same_unit_result_on_and_off(quarter, programme, tmp_path, monkeypatch):
     """Every unit of the sample quarter (faulty files, a failing file, a failing correction)."""
     plain = quarter_paths(str(Q1), tmp_path / "plain-inbox", tmp_path / "plain-output")
@@ -151,6 +153,7 @@ print("INSTALLED", jinja_cache.installed())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("switch,installed", [("off", False), ("on", True)])
 def test_the_template_cache_monkeypatch_only_with_accelerators_on(switch, installed, tmp_path):
     """In a fresh process, a file validated with its Data Docs: GX's view class is left alone
