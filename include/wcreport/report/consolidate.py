@@ -173,17 +173,18 @@ class Consolidated(BaseModel):
                                "sha256": u.accepted_sha256} for u in self.units},
             "indicators": {i.key: {"name": i.name, "value": i.value, "measure": i.measure,
                                    "status": i.status} for i in self.indicators},
-            "texts": self._text_digests(),
+            "texts": text_digests(self),
             "tasks": {str(t.seq): {"name": t.name, "digest": _digest(t.model_dump_json())} for t in self.tasks},
         }
 
-    def _text_digests(self) -> dict[str, str]:
-        """One short digest per unit over all its texts (keeps the ledger small)."""
-        digests: dict = {}
-        for d in self.details:
-            h = digests.setdefault(d.unit, hashlib.sha256())
-            h.update(f"{d.seq}\x1f{d.text}\x1e".encode())
-        return {unit: h.hexdigest()[:16] for unit, h in digests.items()}
+
+def text_digests(c: Consolidated) -> dict[str, str]:
+    """One short digest per unit over all its texts (keeps the mail ledger's snapshot small)."""
+    digests: dict = {}
+    for d in c.details:
+        h = digests.setdefault(d.unit, hashlib.sha256())
+        h.update(f"{d.seq}\x1f{d.text}\x1e".encode())
+    return {unit: h.hexdigest()[:16] for unit, h in digests.items()}
 
 
 def _digest(text: str) -> str:
