@@ -206,3 +206,14 @@ def test_only_the_fourth_quarter_opens_with_the_year(tmp_path):
     wb = openpyxl.load_workbook(write_report(c, PROG, tmp_path))
     assert wb.sheetnames == list(SHEETS)
     assert Quarter.parse(c.quarter).number == 2
+
+
+def test_the_fourth_quarter_s_mail_says_it_carries_the_year():
+    from wcreport.deliver.compose import subject_for
+
+    for q in (2, 4):
+        results, manifest = quarter_case(q)
+        c = consolidate(PROG, f"2023Q{q}", results, manifest)
+        original, correction = subject_for(c, "original", 1), subject_for(c, "correction", 2)
+        assert ("2023年度总结" in original) == (q == 4)
+        assert correction.startswith("【更正版1】") and ("2023年度总结" in correction) == (q == 4)

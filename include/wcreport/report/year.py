@@ -63,12 +63,18 @@ class YearUnitRow(BaseModel):
     cells: list[YearCell]               # one per quarter of the year so far
 
 
+class UnitWords(BaseModel):
+    unit_name: str
+    text: str
+
+
 class YearTask(BaseModel):
     seq: int
     name: str
     rows: list[YearUnitRow]
     verdict: YearVerdict = "unknown"
-    why: list[str] = []                 # Chinese: the unmet indicators and the units' own words
+    why: list[str] = []                 # Chinese: the indicators short of their target, or why none judge it
+    words: list[UnitWords] = []         # the units' own words for it in the last quarter
 
 
 class YearIndicator(BaseModel):
@@ -273,11 +279,11 @@ def _year_indicator(seq: int, task_name: str, ind: Indicator, loaded: list[Loade
     else:
         known = [(n, v) for n, v in enumerate(values, 1) if v is not None]
         n_latest, value = known[-1] if known else (last, None)
-        basis = f"累计指标：取最近一次报送的累计数（第{n_latest}季度）"
+        basis = f"累计指标：取最近一次报送的累计数（第{n_latest}季度）" if known else "累计指标"
         if value is not None and n_latest != last:
             basis += f"，第{last}季度未报数"
     if value is None:
-        return base.model_copy(update={"basis": f"{basis}；未报数，无法判断"})
+        return base.model_copy(update={"basis": f"{basis}：未报数，无法判断"})
     reached = verdict(ind, value, expectation(ind, 4)) == "done"
     if reached:
         result: YearVerdict = "done"
@@ -301,16 +307,16 @@ def _judge_task(task: YearTask, indicators: list[YearIndicator], last: Consolida
     if not indicators:
         task.verdict = "unknown"
         task.why = ["无量化指标，请据各单位报送内容判断"]
-        return
-    verdicts = {i.verdict for i in indicators}
-    task.verdict = "done" if verdicts == {"done"} else "not_done" if "not_done" in verdicts else \
-        "in_progress" if "in_progress" in verdicts else "unknown"
+    else:
+        verdicts = {i.verdict for i in indicators}
+        task.verdict = "done" if verdicts == {"done"} else "not_done" if "not_done" in verdicts else \
+            "in_progress" if "in_progress" in verdicts else "unknown"
+        task.why = [f"「{i.name}」{_result_text(i)}" for i in indicators if i.verdict != "done"]
     if task.verdict == "done":
         return
-    task.why = [f"「{i.name}」{_result_text(i)}" for i in indicators if i.verdict != "done"]
     if last is not None:
         summary = next((t for t in last.tasks if t.seq == task.seq), None)
-        task.why += [f"【{e.unit_name}】{e.text}" for e in (summary.entries if summary else [])]
+        task.words = [UnitWords(unit_name=e.unit_name, text=e.text) for e in (summary.entries if summary else [])]
 
 
 def _result_text(ind: YearIndicator) -> str:

@@ -26,6 +26,7 @@ from wcreport.report.layout import (
     YEAR_CHART_CM,
     YEAR_INDICATORS,
     YEAR_SUMMARY,
+    YEAR_SUMMARY_MIN_SCALE,
     YEAR_SUMMARY_WORDS,
     YEAR_TASKS,
     Pages,
@@ -56,15 +57,15 @@ def write_year(wb: Workbook, account: YearAccount, report_date: dt.date) -> None
 
 
 # --- 年度总结 ---------------------------------------------------------------------------------
-def summary_lines(account: YearAccount, words: int) -> list[tuple[str, str]]:
-    """(项目, 内容) rows of the summary page; a unit's words cut to ``words`` characters."""
+def summary_lines(account: YearAccount, quoted: tuple[int, int]) -> list[tuple[str, str]]:
+    """(项目, 内容) rows of the summary page; ``quoted``: how many units' words, cut to how many characters."""
     done, not_done = account.tasks_with("done"), account.tasks_with("not_done")
     unknown = account.tasks_with("unknown") + account.tasks_with("in_progress")
     lines = [("实事完成情况", f"{len(account.tasks)}项实事中，已完成{len(done)}项，未完成{len(not_done)}项，"
                             f"无法判断{len(unknown)}项（某项的全部量化指标达到年度目标即为已完成，详见“年度指标”表）")]
     for task in not_done + unknown:
         label = f"第{task.seq}项（{YEAR_VERDICT_ZH[task.verdict]}）"
-        lines.append((label, f"{task.name}：" + "；".join(_cut(why, words) for why in task.why)))
+        lines.append((label, f"{task.name}：" + "；".join(task.why) + _words(task, *quoted)))
     lines.append(("报送情况", _gaps_text(account)))
     for source in account.unavailable:
         lines.append((f"{source.label}数据缺失",
@@ -74,6 +75,16 @@ def summary_lines(account: YearAccount, words: int) -> list[tuple[str, str]]:
     if account.programme_changes:
         lines.append(("实事文件变更", "；".join(account.programme_changes)))
     return lines
+
+
+def _words(task, units: int, limit: int) -> str:
+    if not task.words:
+        return ""
+    if units == 0:
+        return "。单位说明见“年度”表"
+    quoted = "；".join(f"【{w.unit_name}】{_cut(w.text, limit)}" for w in task.words[:units])
+    more = f"等{len(task.words)}个单位（全文见“年度”表）" if len(task.words) > units else ""
+    return f"。单位说明：{quoted}{more}"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -94,22 +105,28 @@ def write_year_summary(wb: Workbook, account: YearAccount, report_day: str) -> N
     ws = wb.create_sheet(SUMMARY_SHEET)
     widths = YEAR_SUMMARY.widths
     set_widths(ws, widths)
-    scale = page_scale(sum(widths))
-    for words in YEAR_SUMMARY_WORDS:     # the longest words that keep the page one page
-        lines = summary_lines(account, words)
-        heights = [row_height([(a, widths[0]), (b, widths[1])]) for a, b in lines]
-        if sum(heights) + 140 <= page_body_pt(scale):
-            break
     title_lines(ws, f"{account.title}——年度总结", f"截至{_through_label(account)}",
                 f"填报日期：{report_day}", len(widths))
     header = header_row(ws, ["项目", "内容"], widths, 3, YEAR_SUMMARY.header_pt)
-    used = ws.row_dimensions[1].height + ws.row_dimensions[2].height + header + sum(heights)
-    scale = min(scale, math.floor(scale * page_body_pt(scale) / used)) if used > page_body_pt(scale) else scale
+    above = ws.row_dimensions[1].height + ws.row_dimensions[2].height + header
+    for quoted in YEAR_SUMMARY_WORDS:    # the most of the units' words that prints legibly on one page
+        lines = summary_lines(account, quoted)
+        heights = [row_height([(a, widths[0]), (b, widths[1])]) for a, b in lines]
+        scale = one_page_scale(sum(widths), above + sum(heights))
+        if scale >= YEAR_SUMMARY_MIN_SCALE:
+            break
     for row, ((label, text), height) in enumerate(zip(lines, heights), 4):
         ws.row_dimensions[row].height = height
         ws.append([cell(ws, label, WARN if "未完成" in label or "缺失" in label else TEXT_MID),
                    cell(ws, text, TEXT_MID)])
     print_setup(ws, None, scale, f"A1:B{len(lines) + 3}")
+
+
+def one_page_scale(width_units: float, height_pt: float) -> int:
+    """The largest print scale at which a table this wide and tall is one page."""
+    scale = page_scale(width_units)
+    # a page holds page_body_pt(scale) * scale / s sheet points at scale s
+    return max(10, min(scale, math.floor(scale * page_body_pt(scale) / height_pt)))
 
 
 def _through_label(account: YearAccount) -> str:
@@ -161,7 +178,8 @@ def _write_task(ws, task: YearTask, widths: list[float], pages: Pages, row: int)
     name_pt = height_for_lines(line_count(f"{task.name}{CONTINUED}", widths[1]))
     parts = [(u, t, max(h, name_pt)) for u, t, h in parts]   # any row may open a page with the name
     total = sum(h for _, _, h in parts)
-    if not pages.fits(total) and (total <= pages.capacity or pages.left < parts[0][2]) and not pages.at_top:
+    # a block that fits a page starts on a fresh one (on page 1 too, below the title) rather than cross
+    if not pages.fits(total) and (total <= pages.capacity or not pages.fits(parts[0][2])):
         ws.row_breaks.append(Break(id=row - 1))
         pages.new_page()
     for k, (unit, texts, height) in enumerate(parts):
