@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from wcreport.core.io import DamagedStateError, read_json
-from wcreport.core.model import Manifest
+from wcreport.core.model import Manifest, ManifestUnit
 from wcreport.core.programme import Indicator, Programme
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.report.consolidate import Consolidated, text_digests
@@ -130,6 +130,14 @@ class YearAccount(BaseModel):
 class LoadedQuarter(BaseModel):
     source: QuarterSource
     consolidated: Consolidated | None = None
+    first_mail: dict = {}               # the ledger's record of the quarter's first mail, if sent
+
+    def late(self, unit: ManifestUnit) -> bool:
+        """Late as the leaders were first told: a correction sent after the deadline is no late report."""
+        mailed = (self.first_mail.get("snapshot") or {}).get("units", {}).get(unit.unit)
+        if mailed and mailed.get("status") == "submitted" and not mailed.get("late"):
+            return False
+        return unit.late
 
 
 def load_quarter(output_root: Path, quarter: Quarter) -> LoadedQuarter:
@@ -197,6 +205,7 @@ def build_year(programme: Programme, current: Consolidated, output_root: Path) -
         mail = mails.get(item.source.quarter)
         if mail:
             item.source.first_mailed_at = mail.get("sent_at")
+            item.first_mail = mail
     corrections = _corrections(loaded, mails)
     tasks = [_year_task(programme, task.seq, loaded, corrections) for task in programme.tasks]
     indicators = [_year_indicator(task.seq, task.name, ind, loaded, final=through.number == 4)
@@ -258,7 +267,7 @@ def _cell(item: LoadedQuarter, seq: int, unit_key: str, corrections: dict[str, d
         return YearCell(quarter=quarter, state="rejected" if unit and unit.status == "rejected" else "missing")
     summary = next((t for t in c.tasks if t.seq == seq), None)
     entry = next((e for e in summary.entries if e.unit == unit_key), None) if summary else None
-    notes = ["逾期报送"] if unit.late else []
+    notes = ["逾期报送"] if item.late(unit) else []
     if unit_key in corrections.get(quarter, {}):
         notes.append(f"{_day(unit.received_at)}更正，领导已收到的{item.source.label}报表为更正前内容")
     if entry is None:
@@ -333,7 +342,7 @@ def _gaps(loaded: list[LoadedQuarter]) -> list[ReportingGap]:
         if c is None:
             continue
         for unit in c.units:
-            kind = "late" if unit.status == "submitted" and unit.late else \
+            kind = "late" if unit.status == "submitted" and item.late(unit) else \
                 unit.status if unit.status in ("missing", "rejected") else None
             if kind:
                 gaps.append(ReportingGap(quarter=c.quarter, label=item.source.label, unit=unit.unit,
