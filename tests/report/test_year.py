@@ -219,3 +219,13 @@ def test_the_fourth_quarter_s_mail_says_it_carries_the_year():
         original, correction = subject_for(c, "original", 1), subject_for(c, "correction", 2)
         assert ("2023年度总结" in original) == (q == 4)
         assert correction.startswith("【更正版1】") and ("2023年度总结" in correction) == (q == 4)
+
+
+def test_an_unreadable_mail_ledger_is_said_not_taken_for_no_corrections(year_root):
+    root, q4 = year_root
+    (root / "mail_ledger.json").write_text("{\"sent\": [", encoding="utf-8")
+    account = build_year(PROG, q4, root)
+    assert account.corrections == [] and account.ledger_problem
+    wb = openpyxl.load_workbook(write_report(q4, PROG, root / "2023Q4", account))
+    summary = {r[0]: r[1] for r in wb[SUMMARY_SHEET].iter_rows(min_row=4, values_only=True)}
+    assert account.ledger_problem in summary["报送后更正"]

@@ -51,6 +51,9 @@ def _year_account(run: QuarterRun, consolidated: Consolidated) -> YearAccount | 
     year = build_year(run.programme, consolidated, run.paths.output_root)
     for source in year.unavailable:
         log.warning("Annual account %s: %s is %s: %s", year.year, source.quarter, source.state, source.problem)
+    if year.ledger_problem:
+        log.warning("Annual account %s: the mail ledger cannot be read; corrections after mail are not noted",
+                    year.year)
     for change in year.programme_changes:
         log.warning("Annual account %s: %s", year.year, change)
     log.info("Annual account %s: tasks %s; corrections after mail %d", year.year,

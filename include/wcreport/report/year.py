@@ -112,6 +112,7 @@ class YearAccount(BaseModel):
     indicators: list[YearIndicator]
     gaps: list[ReportingGap]
     corrections: list[str] = []         # Chinese: words changed after the quarter's first mail
+    ledger_problem: str = ""            # Chinese: the mail ledger could not be read (corrections unknown)
     programme_changes: list[str] = []   # Chinese: a quarter merged under a different programme file
 
     @property
@@ -181,15 +182,19 @@ def _archive_problem(output_root: Path, manifest: Manifest, consolidated: Consol
     return ""
 
 
-def first_mails(output_root: Path) -> dict[str, dict]:
-    """The first mail sent for each quarter (its time and snapshot), from the mail ledger."""
+LEDGER_UNREADABLE = "发送台账无法读取，无法核对各季度报送领导后是否有更正"
+
+
+def first_mails(output_root: Path) -> dict[str, dict] | None:
+    """The first mail sent for each quarter (its time and snapshot), from the mail ledger; None: unreadable."""
     try:
         ledger = read_json(output_root / LEDGER_NAME, lambda: {"sent": []})
-    except DamagedStateError:
-        return {}
+        sent = [entry for entry in ledger.get("sent", []) if isinstance(entry, dict)]
+    except (DamagedStateError, AttributeError):
+        return None
     first: dict[str, dict] = {}
-    for sent in ledger.get("sent", []):
-        first.setdefault(sent.get("quarter", ""), sent)
+    for entry in sent:
+        first.setdefault(str(entry.get("quarter", "")), entry)
     return first
 
 
@@ -200,7 +205,8 @@ def build_year(programme: Programme, current: Consolidated, output_root: Path) -
     loaded = [load_quarter(output_root, Quarter(through.year, n)) for n in range(1, through.number)]
     current_source = QuarterSource(quarter=current.quarter, label=f"第{through.number}季度", state="ok")
     loaded.append(LoadedQuarter(source=current_source, consolidated=current))
-    mails = first_mails(output_root)
+    read = first_mails(output_root)
+    mails = read if read is not None else {}
     for item in loaded:
         mail = mails.get(item.source.quarter)
         if mail:
@@ -217,6 +223,7 @@ def build_year(programme: Programme, current: Consolidated, output_root: Path) -
         year=programme.year, through=str(through), title=title, sources=[i.source for i in loaded],
         tasks=tasks, indicators=indicators, gaps=_gaps(loaded),
         corrections=[line for lines in corrections.values() for line in lines.values()],
+        ledger_problem="" if read is not None else LEDGER_UNREADABLE,
         programme_changes=_programme_changes(programme, loaded))
 
 

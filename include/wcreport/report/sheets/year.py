@@ -70,8 +70,8 @@ def summary_lines(account: YearAccount, quoted: tuple[int, int]) -> list[tuple[s
     for source in account.unavailable:
         lines.append((f"{source.label}数据缺失",
                       f"{source.problem}；该季度各单位内容无法列出（不按未报送计），请恢复该季度输出后重新生成"))
-    if account.corrections:
-        lines.append(("报送后更正", "；".join(account.corrections)))
+    if account.corrections or account.ledger_problem:
+        lines.append(("报送后更正", "；".join([*account.corrections, *filter(None, [account.ledger_problem])])))
     if account.programme_changes:
         lines.append(("实事文件变更", "；".join(account.programme_changes)))
     return lines
