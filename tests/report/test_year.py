@@ -35,11 +35,13 @@ def values(q: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def quarter_case(q: int, *, version: dict[str, int] | None = None, text: str = ""):
+def quarter_case(q: int, *, version: dict[str, int] | None = None, text: str = "",
+                 missing: tuple[str, ...] | None = None):
     quarter = f"2023Q{q}"
     # the pipeline marks the corrected unit late: its accepted file now arrived in November
     late = (LATE_Q2, *(version or {})) if q == 2 else ()
-    missing = ("housing_fund", MISSING_Q3) if q == 3 else ("housing_fund",)
+    if missing is None:
+        missing = ("housing_fund", MISSING_Q3) if q == 3 else ("housing_fund",)
     texts = {("sibaoshan", 1): text} if text else None
     results, manifest = make_case(PROG, quarter, missing=missing, rejected={}, late=late,
                                   indicators=values(q), version=version, texts=texts)
@@ -229,3 +231,17 @@ def test_an_unreadable_mail_ledger_is_said_not_taken_for_no_corrections(year_roo
     wb = openpyxl.load_workbook(write_report(q4, PROG, root / "2023Q4", account))
     summary = {r[0]: r[1] for r in wb[SUMMARY_SHEET].iter_rows(min_row=4, values_only=True)}
     assert account.ledger_problem in summary["报送后更正"]
+
+
+def test_words_added_or_removed_after_the_quarter_s_mail_are_noted(year_root):
+    root, q4 = year_root
+    # after Q3's mail, 建设局's late form is accepted and 四宝山街道's words are withdrawn
+    write_quarter(root, 3, missing=("housing_fund", "sibaoshan"))
+    account = build_year(PROG, q4, root)
+    lines = [line for line in account.corrections if line.startswith("第3季度")]
+    assert len(lines) == 2
+    assert any("建设局" in line and "补报" in line for line in lines)
+    assert any("四宝山街道" in line and "移除" in line for line in lines)
+    cells = block_texts(openpyxl.load_workbook(write_report(q4, PROG, root / "2023Q4", account))[TASKS_SHEET])
+    assert "补报" in cells[(2, "建设局")][2] and cells[(2, "建设局")][2].startswith("建设局第2项")
+    assert cells[(1, "四宝山街道")][2].startswith("（未报送）") and "移除" in cells[(1, "四宝山街道")][2]

@@ -222,25 +222,45 @@ def build_year(programme: Programme, current: Consolidated, output_root: Path) -
     return YearAccount(
         year=programme.year, through=str(through), title=title, sources=[i.source for i in loaded],
         tasks=tasks, indicators=indicators, gaps=_gaps(loaded),
-        corrections=[line for lines in corrections.values() for line in lines.values()],
+        corrections=[change.line for changes in corrections.values() for change in changes.values()],
         ledger_problem="" if read is not None else LEDGER_UNREADABLE,
         programme_changes=_programme_changes(programme, loaded))
 
 
-def _corrections(loaded: list[LoadedQuarter], mails: dict[str, dict]) -> dict[str, dict[str, str]]:
-    """quarter -> unit -> note, for words changed after the quarter's first mail."""
-    out: dict[str, dict[str, str]] = {}
+class AfterMail(BaseModel):
+    """A unit's words for a quarter changed after that quarter's first mail to the leaders."""
+
+    kind: Literal["corrected", "added", "removed"]
+    line: str                           # Chinese, for the summary page
+    note: str                           # Chinese, for the unit's cell
+
+
+def _corrections(loaded: list[LoadedQuarter], mails: dict[str, dict]) -> dict[str, dict[str, AfterMail]]:
+    """quarter -> unit -> what changed after the quarter's first mail (the snapshot's text digests)."""
+    out: dict[str, dict[str, AfterMail]] = {}
     for item in loaded:
         c, mail = item.consolidated, mails.get(item.source.quarter)
         if c is None or not mail:
             continue
         before = (mail.get("snapshot") or {}).get("texts", {})
         now = text_digests(c)
+        sent = _day(mail.get("sent_at"))
         for unit in c.units:
-            if unit.unit in now and before.get(unit.unit) not in (None, now[unit.unit]):
-                out.setdefault(c.quarter, {})[unit.unit] = (
-                    f"{item.source.label}：{unit.unit_name}于{_day(unit.received_at)}更正，"
-                    f"与{_day(mail.get('sent_at'))}报送领导的版本不同，此处为更正后内容")
+            was, is_ = before.get(unit.unit), now.get(unit.unit)
+            if was == is_:
+                continue
+            day, label, name = _day(unit.received_at), item.source.label, unit.unit_name
+            if was is None:
+                change = AfterMail(kind="added", line=f"{label}：{name}于{day}补报，{sent}报送领导的版本中无此内容",
+                                   note=f"{day}补报，领导已收到的{label}报表中无此内容")
+            elif is_ is None:
+                change = AfterMail(kind="removed", line=f"{label}：{name}在{sent}报送领导后内容已移除（更正件被退回或撤回）",
+                                   note=f"领导已收到的{label}报表中有该单位内容，其后已移除")
+            else:
+                change = AfterMail(kind="corrected", line=f"{label}：{name}于{day}更正，与{sent}报送领导的版本不同，"
+                                                          "此处为更正后内容",
+                                   note=f"{day}更正，领导已收到的{label}报表为更正前内容")
+            out.setdefault(c.quarter, {})[unit.unit] = change
     return out
 
 
@@ -257,7 +277,7 @@ def _day(stamp: str | None) -> str:
 
 
 def _year_task(programme: Programme, seq: int, loaded: list[LoadedQuarter],
-               corrections: dict[str, dict[str, str]]) -> YearTask:
+               corrections: dict[str, dict[str, AfterMail]]) -> YearTask:
     task = programme.tasks_by_seq[seq]
     rows = [YearUnitRow(unit=key, unit_name=programme.units_by_key[key].name,
                         cells=[_cell(item, seq, key, corrections) for item in loaded])
@@ -265,18 +285,20 @@ def _year_task(programme: Programme, seq: int, loaded: list[LoadedQuarter],
     return YearTask(seq=seq, name=task.name, rows=rows)
 
 
-def _cell(item: LoadedQuarter, seq: int, unit_key: str, corrections: dict[str, dict[str, str]]) -> YearCell:
+def _cell(item: LoadedQuarter, seq: int, unit_key: str, corrections: dict[str, dict[str, AfterMail]]) -> YearCell:
     quarter, c = item.source.quarter, item.consolidated
     if c is None:
         return YearCell(quarter=quarter, state="unavailable")
     unit = next((u for u in c.units if u.unit == unit_key), None)
+    change = corrections.get(quarter, {}).get(unit_key)
     if unit is None or unit.status != "submitted":
-        return YearCell(quarter=quarter, state="rejected" if unit and unit.status == "rejected" else "missing")
+        return YearCell(quarter=quarter, state="rejected" if unit and unit.status == "rejected" else "missing",
+                        notes=[change.note] if change else [])
     summary = next((t for t in c.tasks if t.seq == seq), None)
     entry = next((e for e in summary.entries if e.unit == unit_key), None) if summary else None
     notes = ["逾期报送"] if item.late(unit) else []
-    if unit_key in corrections.get(quarter, {}):
-        notes.append(f"{_day(unit.received_at)}更正，领导已收到的{item.source.label}报表为更正前内容")
+    if change:
+        notes.append(change.note)
     if entry is None:
         return YearCell(quarter=quarter, state="silent", notes=notes)
     return YearCell(quarter=quarter, state="submitted", text=entry.text, notes=notes)

@@ -137,9 +137,9 @@ def _through_label(account: YearAccount) -> str:
 # --- 年度 -----------------------------------------------------------------------------------
 def cell_text(c: YearCell) -> str:
     """What a task/unit/quarter cell shows: the accepted words, then its notes."""
-    body = c.text if c.state == "submitted" else YEAR_CELL_ZH[c.state]
+    body = clean_text(c.text).text if c.state == "submitted" else YEAR_CELL_ZH[c.state]
     notes = "".join(f"（{n}）" for n in c.notes)
-    return f"{clean_text(body).text}\n{notes}" if notes and c.state == "submitted" else body + notes
+    return f"{body}\n{notes}" if notes else body
 
 
 def unit_rows(row, widths: list[float]) -> list[tuple[list[str], float]]:
