@@ -26,9 +26,16 @@ def check_print(workbook, tmp_path) -> dict:
     return json.loads(out.stdout)
 
 
-def test_the_year_prints_without_clipping_with_long_words(tmp_path, monkeypatch):
+def stretched(text: str, factor: float) -> str:
+    """``text`` ``factor`` times as long (repeated, then cut)."""
+    return (text * (int(factor) + 1))[:round(len(text) * factor)]
+
+
+# task 1's block: taller than a page; or (x1.03) one that fits a page but not page 1 below the title
+@pytest.mark.parametrize("longer", [{1: 6, 2: 6}, {1: 1.03}], ids=["taller_than_a_page", "a_page_but_not_page_1"])
+def test_the_year_prints_without_clipping_with_long_words(tmp_path, monkeypatch, longer):
     texts = realistic_texts(year_case.PROG)
-    texts = {key: text * 6 if key[1] in (1, 2) else text for key, text in texts.items()}   # taller than a page
+    texts = {key: stretched(text, longer.get(key[1], 1)) for key, text in texts.items()}
     make_case = year_case.make_case
 
     def long_case(*args, texts_=texts, **kwargs):
@@ -47,5 +54,6 @@ def test_the_year_prints_without_clipping_with_long_words(tmp_path, monkeypatch)
     assert result["ok"], result["problems"]
     sheets = result["sheets"]
     assert sheets["年度总结"]["pages"] == 1
-    assert sheets["年度"]["max_shortfall_mm"] == 0.0 and sheets["年度"]["taller_than_a_page"] > 0
+    assert sheets["年度"]["max_shortfall_mm"] == 0.0
+    assert sheets["年度"]["fit_one_page"] > 0
     assert len(sheets["年度指标"]["charts"]) == len(account.indicators)

@@ -175,8 +175,9 @@ def write_year_tasks(wb: Workbook, account: YearAccount, report_day: str) -> Non
 def _write_task(ws, task: YearTask, widths: list[float], pages: Pages, row: int) -> int:
     parts = [(r.unit_name if k == 0 else f"{r.unit_name}{CONTINUED}", texts, h)
              for r in task.rows for k, (texts, h) in enumerate(unit_rows(r, widths))]
-    name_pt = height_for_lines(line_count(f"{task.name}{CONTINUED}", widths[1]))
-    parts = [(u, t, max(h, name_pt)) for u, t, h in parts]   # any row may open a page with the name
+    first_pt = height_for_lines(line_count(task.name, widths[1]))
+    continued_pt = height_for_lines(line_count(f"{task.name}{CONTINUED}", widths[1]))
+    parts[0] = (parts[0][0], parts[0][1], max(parts[0][2], first_pt))
     total = sum(h for _, _, h in parts)
     # a block that fits a page starts on a fresh one (on page 1 too, below the title) rather than cross
     if not pages.fits(total) and (total <= pages.capacity or not pages.fits(parts[0][2])):
@@ -184,9 +185,10 @@ def _write_task(ws, task: YearTask, widths: list[float], pages: Pages, row: int)
         pages.new_page()
     for k, (unit, texts, height) in enumerate(parts):
         opens_page = k > 0 and not pages.fits(height)
-        if opens_page:
+        if opens_page:     # a page that starts inside the block starts with its name
             ws.row_breaks.append(Break(id=row - 1))
             pages.new_page()
+            height = max(height, continued_pt)
         name = task.name if k == 0 else f"{task.name}{CONTINUED}" if opens_page else None
         ws.row_dimensions[row].height = round(height, 1)
         ws.append([cell(ws, task.seq, CENTER), cell(ws, name, TEXT_MID), cell(ws, unit, TEXT_MID),
