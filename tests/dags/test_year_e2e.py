@@ -5,8 +5,8 @@ deadline, 建设局 sends nothing in the third, and 教育和体育事业中心 
 November (the clerk reprocesses that unit; the correction waits for review, the leaders' second-quarter
 mail stays as it was). The fourth quarter's mailed workbook is read back: the words of every task,
 unit and quarter, each indicator's year result and verdict, the summary's counts, and LibreOffice's
-print check. Then the first quarter's output folder is deleted and the fourth quarter run again: it
-completes, and the summary page and the run's log name the missing quarter.
+print check. The fourth quarter also runs on a copy of the output folder from which the first
+quarter's output was deleted: it completes, and its summary page and the run's log name the lost quarter.
 """
 from __future__ import annotations
 
@@ -99,9 +99,8 @@ def expected_year(indicator, quarters: list[Consolidated]) -> tuple[float | None
 
 
 def test_the_fourth_quarter_carries_the_year(tmp_path, programme, migrated_airflow_home, smtp_server, monkeypatch):
-    inbox, output = tmp_path / "inbox", tmp_path / "output"
-    env = airflow_env(migrated_airflow_home, AIRFLOW_CONN_SMTP_DEFAULT=smtp_server.airflow_conn_uri(),
-                      REPORT_ACCELERATORS="on")
+    inbox, output, lost = tmp_path / "inbox", tmp_path / "output", tmp_path / "output_lost"
+    env = airflow_env(migrated_airflow_home, AIRFLOW_CONN_SMTP_DEFAULT=smtp_server.airflow_conn_uri())
     written: dict[int, dict[str, Path]] = {}
     for n in (1, 2, 3, 4):
         quarter = Quarter(YEAR, n)
@@ -116,6 +115,9 @@ def test_the_fourth_quarter_carries_the_year(tmp_path, programme, migrated_airfl
             monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_server.airflow_conn_uri())
             monkeypatch.setenv("REPORT_EXPECTATIONS", str(PROJECT_ROOT / "expectations"))
             reprocess_unit(f"{YEAR}Q2", inbox, output, CORRECTED_Q2, programme)
+            # the same year on another output folder, where the first quarter's output is lost
+            shutil.copytree(output, lost)
+            shutil.rmtree(lost / f"{YEAR}Q1")
         conf = json.dumps({"quarter": str(quarter), "inbox": str(inbox), "output": str(output)})
         result = run_dags_test(env, "quarterly_report", conf)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -167,22 +169,20 @@ def test_the_fourth_quarter_carries_the_year(tmp_path, programme, migrated_airfl
     assert f"报表被退回{len(returned)}次" in summary["报送情况"] if returned else "退回" not in summary["报送情况"]
     assert CORRECTED_Q2 in summary["报送后更正"]
 
-    report = next((output / f"{YEAR}Q4").glob("*.xlsx"))
-    full_year = shutil.copy(report, tmp_path / "full_year.xlsx")
-
     # a quarter's output lost before the fourth quarter is named; the quarter still completes
-    shutil.rmtree(output / f"{YEAR}Q1")
-    conf = json.dumps({"quarter": f"{YEAR}Q4", "inbox": str(inbox), "output": str(output)})
+    conf = json.dumps({"quarter": f"{YEAR}Q4", "inbox": str(inbox), "output": str(lost)})
     result = run_dags_test(env, "quarterly_report", conf)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert f"{YEAR}Q1 is missing" in result.stdout + result.stderr
-    rewritten = openpyxl.load_workbook(report)
-    summary = {r[0]: r[1] for r in rewritten[SUMMARY_SHEET].iter_rows(min_row=4, values_only=True)}
+    assert len(smtp_server.messages) == 5
+    (attachment,) = list(smtp_server.messages[4].iter_attachments())
+    without_q1 = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
+    summary = {r[0]: r[1] for r in without_q1[SUMMARY_SHEET].iter_rows(min_row=4, values_only=True)}
     assert "输出文件夹不存在" in summary["第1季度数据缺失"]
-    assert all(c[0] == YEAR_CELL_ZH["unavailable"] for c in year_cells(rewritten[TASKS_SHEET]).values())
+    assert all(c[0] == YEAR_CELL_ZH["unavailable"] for c in year_cells(without_q1[TASKS_SHEET]).values())
 
     # LibreOffice finds nothing clipped, and every task block that fits a page stays on one
-    judged = print_check(Path(full_year), tmp_path)
+    judged = print_check(next((output / f"{YEAR}Q4").glob("*.xlsx")), tmp_path)
     assert judged["ok"], judged["problems"]
     assert {"年度总结", "年度", "年度指标"} <= {name for name, s in judged["sheets"].items() if s["printed"]}
     assert judged["sheets"]["年度总结"]["pages"] == 1

@@ -14,7 +14,7 @@ from wcreport.report.consolidate import Consolidated, consolidate
 from wcreport.report.sheets.year import INDICATORS_SHEET, SUMMARY_SHEET, TASKS_SHEET
 from wcreport.report.text_flow import CONT_NEXT, CONT_PREV
 from wcreport.report.workbook import SHEETS, write_report
-from wcreport.report.year import build_year
+from wcreport.report.year import build_year, year_digest
 
 PROG = programme()
 LATE_Q2 = "health"
@@ -245,3 +245,20 @@ def test_words_added_or_removed_after_the_quarter_s_mail_are_noted(year_root):
     cells = block_texts(openpyxl.load_workbook(write_report(q4, PROG, root / "2023Q4", account))[TASKS_SHEET])
     assert "补报" in cells[(2, "建设局")][2] and cells[(2, "建设局")][2].startswith("建设局第2项")
     assert cells[(1, "四宝山街道")][2].startswith("（未报送）") and "移除" in cells[(1, "四宝山街道")][2]
+
+
+def test_the_fourth_quarter_s_mail_hash_covers_the_year(year_root):
+    """A later change to an earlier quarter's words makes a 更正版 of the fourth quarter's mail;
+    the fourth quarter's own first mail does not; quarters without the year keep their hash."""
+    root, q4 = year_root
+    digest = year_digest(build_year(PROG, q4, root))
+    with_year = q4.model_copy(update={"year_digest": digest})
+    assert with_year.content_hash() != q4.content_hash()
+    assert q4.content_view() == {k: v for k, v in with_year.content_view().items() if k != "year"}
+    ledger = json.loads((root / "mail_ledger.json").read_text(encoding="utf-8"))
+    ledger["sent"].append({"quarter": "2023Q4", "content_hash": with_year.content_hash(), "kind": "original",
+                           "sequence": 1, "sent_at": "2024-01-02T09:00:00+00:00", "snapshot": with_year.snapshot()})
+    (root / "mail_ledger.json").write_text(json.dumps(ledger), encoding="utf-8")
+    assert year_digest(build_year(PROG, q4, root)) == digest
+    write_quarter(root, 3, version={"zhongbu": 2})      # a third-quarter correction in January
+    assert year_digest(build_year(PROG, q4, root)) != digest

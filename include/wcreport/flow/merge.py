@@ -14,7 +14,7 @@ from wcreport.flow.summaries import MergeSummary
 from wcreport.report.consolidate import Consolidated, consolidate
 from wcreport.report.manifest import build_manifest, verify_accepted, write_manifest
 from wcreport.report.workbook import report_filename, write_report
-from wcreport.report.year import YearAccount, build_year
+from wcreport.report.year import YearAccount, build_year, year_digest
 from wcreport.validate.outcome import build_data_docs_index
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ def merge(run: QuarterRun) -> MergeSummary:
     manifest = build_manifest(paths, programme, scanned, results)
     consolidated = consolidate(programme, paths.quarter, results, manifest)
     year = _year_account(run, consolidated)
+    if year is not None:
+        consolidated = consolidated.model_copy(update={"year_digest": year_digest(year)})
     report = write_report(consolidated, programme, paths.output / report_filename(programme, paths.quarter), year)
     manifest.report = str(report.relative_to(paths.output_root))
     if paths.data_docs.is_dir():        # unit pages are rendered per unit, the index once here

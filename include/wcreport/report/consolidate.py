@@ -119,6 +119,9 @@ class Consolidated(BaseModel):
     indicators: list[IndicatorProgress]
     details: list[DetailRow]
     warnings: list[str] = []
+    # the fourth quarter's annual account (report.year.year_digest): the mailed workbook shows
+    # the whole year, so a later change to an earlier quarter's words makes a 更正版 of it
+    year_digest: str = ""
 
     # --- views -------------------------------------------------------------
     def units_with_status(self, status: str) -> list[ManifestUnit]:
@@ -159,6 +162,8 @@ class Consolidated(BaseModel):
                 {k: v for k, v in d.model_dump().items() if k not in ("source_file",)}
                 for d in self.details
             ],
+            # only when there is one, so the hashes of quarters without it stay as they were
+            **({"year": self.year_digest} if self.year_digest else {}),
         }
 
     def content_hash(self) -> str:

@@ -18,6 +18,7 @@ cumulative counts, whose latest reported value is the year's so far.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -411,3 +412,10 @@ def _difference(then: dict, now: dict) -> str:
             name = (b or a)[0]
             parts.append(f"指标「{name}」" + ("新增" if a is None else "删除" if b is None else "目标或判断方式"))
     return "、".join(parts) or "年度"
+
+
+def year_digest(account: YearAccount) -> str:
+    """What the leaders see of the year, hashed; when each quarter was mailed is left out (it
+    changes once the fourth quarter itself is mailed, and the workbook does not show it)."""
+    view = account.model_dump_json(exclude={"sources": {"__all__": {"first_mailed_at"}}})
+    return hashlib.sha256(view.encode("utf-8")).hexdigest()
