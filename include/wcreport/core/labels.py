@@ -49,6 +49,13 @@ REMINDER_KIND_ZH = {"missing": "催报提醒", "rejected": "退回修改提醒",
 
 LATE_ZH = "逾期"
 
+# The annual account (``report.year``): a task's or indicator's result for the year, how the
+# year's value of an indicator is taken, and a task/unit/quarter cell without accepted words.
+YEAR_VERDICT_ZH = {"done": "已完成", "not_done": "未完成", "in_progress": "进行中", "unknown": "无法判断"}
+YEAR_RULE_ZH = {"cumulative": "累计", "point": "时点"}
+YEAR_CELL_ZH = {"submitted": "", "silent": "（本季度未填写该项）", "missing": "（未报送）",
+                "rejected": "（报表被退回，无采用内容）", "unavailable": "（该季度汇总结果缺失，内容无法列出）"}
+
 # A unit's stamped copy (盖章件, ``ManifestUnit.stamped_copy``), keyed by ``stamped_state``.
 STAMPED_ZH = {"received": "已收到", "missing": "未收到", "no_seal": "未见公章", "mismatch": "内容不一致",
               "unknown": "无法确认", "unreadable": "无法读取"}

@@ -119,6 +119,9 @@ class Consolidated(BaseModel):
     indicators: list[IndicatorProgress]
     details: list[DetailRow]
     warnings: list[str] = []
+    # the fourth quarter's annual account (report.year.year_digest): the mailed workbook shows
+    # the whole year, so a later change to an earlier quarter's words makes a 更正版 of it
+    year_digest: str = ""
 
     # --- views -------------------------------------------------------------
     def units_with_status(self, status: str) -> list[ManifestUnit]:
@@ -159,6 +162,8 @@ class Consolidated(BaseModel):
                 {k: v for k, v in d.model_dump().items() if k not in ("source_file",)}
                 for d in self.details
             ],
+            # only when there is one, so the hashes of quarters without it stay as they were
+            **({"year": self.year_digest} if self.year_digest else {}),
         }
 
     def content_hash(self) -> str:
@@ -173,17 +178,18 @@ class Consolidated(BaseModel):
                                "sha256": u.accepted_sha256} for u in self.units},
             "indicators": {i.key: {"name": i.name, "value": i.value, "measure": i.measure,
                                    "status": i.status} for i in self.indicators},
-            "texts": self._text_digests(),
+            "texts": text_digests(self),
             "tasks": {str(t.seq): {"name": t.name, "digest": _digest(t.model_dump_json())} for t in self.tasks},
         }
 
-    def _text_digests(self) -> dict[str, str]:
-        """One short digest per unit over all its texts (keeps the ledger small)."""
-        digests: dict = {}
-        for d in self.details:
-            h = digests.setdefault(d.unit, hashlib.sha256())
-            h.update(f"{d.seq}\x1f{d.text}\x1e".encode())
-        return {unit: h.hexdigest()[:16] for unit, h in digests.items()}
+
+def text_digests(c: Consolidated) -> dict[str, str]:
+    """One short digest per unit over all its texts (keeps the mail ledger's snapshot small)."""
+    digests: dict = {}
+    for d in c.details:
+        h = digests.setdefault(d.unit, hashlib.sha256())
+        h.update(f"{d.seq}\x1f{d.text}\x1e".encode())
+    return {unit: h.hexdigest()[:16] for unit, h in digests.items()}
 
 
 def _digest(text: str) -> str:

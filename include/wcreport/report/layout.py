@@ -65,6 +65,22 @@ CHART_MIN_CM = 8.0                  # the chart's height: at least this,
 CHART_BAR_CM = 0.6                  # plus this per indicator
 CHART_FRAME_CM = 3.0                # plus title and axis; at most what is left of its page
 
+# The fourth quarter's annual account (report.sheets.year).
+# 年度总结: 项目, 内容 — one page the leaders read first.
+YEAR_SUMMARY = SheetLayout(widths=(22, 118), header_pt=28.0, printed=2)
+# a unit's words quoted for a task not complete: (most units quoted, characters of each), the
+# most that keeps the page one page; the whole words are in 年度
+YEAR_SUMMARY_MIN_SCALE = 75        # below this the page is too small to read: quote less
+YEAR_SUMMARY_WORDS = ((8, 60), (4, 40), (3, 24), (2, 16), (1, 12), (0, 0))
+# 年度: 序号, 实事名称, 责任单位, then one column per quarter of the year.
+YEAR_TASKS = SheetLayout(widths=(5, 12, 14, 36, 36, 36, 36), header_pt=28.0, printed=7)
+# 年度指标: 序号, 实事名称, 指标, 计量单位, 年度目标, 判断方式, 第1-4季度, 年度结果, 结论, 说明; then
+# the target repeated per quarter (the charts' target line; not printed), and two trend charts
+# side by side per band of chart rows.
+YEAR_INDICATORS = SheetLayout(widths=(5, 14, 18, 6, 9, 9, 8, 8, 8, 8, 9, 8, 30, 8, 8, 8, 8),
+                              header_pt=28.0, printed=13)
+YEAR_CHART_CM = 7.0                 # one trend chart's height
+
 # 明细: 季度, 序号, 实事名称, 单位, 进度情况, 完成时限, 来源文件, SHA-256, 来源位置, 分段; for analysis, never printed.
 DETAILS = SheetLayout(widths=(9, 6, 24, 24, 70, 12, 28, 20, 12, 7), header_pt=28.0, printed=0)
 DETAILS_PRINT_AREA = "L1"           # one empty cell: the print area of a sheet that must not print

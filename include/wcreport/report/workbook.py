@@ -8,6 +8,9 @@ Sheets, in order (one module each under ``report.sheets``):
 * 指标进度 ``sheets.indicators``  every numeric target against what the quarter asks for, and a chart
 * 明细     ``sheets.details``     the long table for analysis; in the file, not printed
 
+The fourth quarter's workbook opens with the annual account (``sheets.year``: 年度总结, 年度,
+年度指标) when ``write_report`` is given the year (``report.year.build_year``).
+
 Every printed sheet is A4 landscape at a scale that fits the table's width, header row
 repeated on every page, wrapped text, a CJK font, frozen header. The geometry (page,
 margins, column widths, fixed rows) is ``report.layout``; how text wraps and how tall a
@@ -29,8 +32,9 @@ from wcreport.core.io import file_mode
 from wcreport.core.programme import Programme
 from wcreport.core.quarter import Quarter
 from wcreport.report.consolidate import Consolidated, report_title
-from wcreport.report.sheets import details, indicators, status, summary
+from wcreport.report.sheets import details, indicators, status, summary, year
 from wcreport.report.text_flow import CONT_NEXT, CONT_PREV
+from wcreport.report.year import YearAccount
 
 __all__ = ["CONT_NEXT", "CONT_PREV", "SHEETS", "report_filename", "write_report"]
 
@@ -43,7 +47,8 @@ def report_filename(programme: Programme, quarter: Quarter | str) -> str:
     return "".join("_" if ch in '\\/:*?"<>|' else ch for ch in name) + ".xlsx"
 
 
-def write_report(consolidated: Consolidated, programme: Programme, path: str | os.PathLike) -> Path:
+def write_report(consolidated: Consolidated, programme: Programme, path: str | os.PathLike,
+                 year_account: YearAccount | None = None) -> Path:
     """Write the workbook to ``path`` atomically (temp file + rename); return the path.
 
     ``path`` may be a folder (an existing one, or any path not ending in .xlsx): the
@@ -56,6 +61,8 @@ def write_report(consolidated: Consolidated, programme: Programme, path: str | o
     wb = Workbook(write_only=True)
     wb.properties.title = consolidated.title
     wb.properties.creator = programme.report.organiser
+    if year_account is not None:
+        year.write_year(wb, year_account, consolidated.report_date())
     summary.write_summary(wb, consolidated)
     status.write_status(wb, consolidated)
     indicators.write_indicators(wb, consolidated, programme)
