@@ -21,6 +21,7 @@ from wcreport.core.quarter import Quarter
 from wcreport.core.settings import settings
 from wcreport.dashboard.mail_state import MailState, mail_state
 from wcreport.dashboard.times import BEIJING, beijing_time  # noqa: F401 - part of this module's interface
+from wcreport.dashboard.year_state import YearState, year_state
 
 # Status of one unit × task cell, as the manifest writes it -> canonical name.
 _STATUS_ALIASES = {
@@ -224,6 +225,7 @@ class QuarterView:
     programme_found: bool
     status_filter: str | None = None
     mail: MailState | None = None       # the quarter's mail to the leaders and its reviews (mail_state)
+    year: YearState | None = None       # the annual account, in a fourth quarter (year_state)
 
 
 def _cell_for(unit: ManifestUnit, seq: int, responsible: bool) -> Cell:
@@ -288,7 +290,7 @@ def build_view(output_root: Path, quarter: str, *, page: int = 1, page_size: int
         total_rows=total, page=page, pages=pages, unit_counts=unit_counts,
         cell_counts=cell_counts, late_units=late, indicators=indicators,
         programme_found=programme is not None, status_filter=status_filter,
-        mail=mail_state(output_root, str(q)))
+        mail=mail_state(output_root, str(q)), year=year_state(output_root, str(q)))
 
 
 def _num(value) -> float | None:
