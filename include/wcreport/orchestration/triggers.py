@@ -32,11 +32,14 @@ import stat
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from wcreport.core.quarter import TZ, Quarter
+
+if TYPE_CHECKING:
+    from wcreport.intake.imap import ImapSettings
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +276,7 @@ class MailboxTrigger(BaseEventTrigger):
         return MAILBOX_TRIGGER, {"conn_id": self.conn_id, "folder": self.folder, "idle_seconds": self.idle_seconds,
                                  "poll_seconds": self.poll_seconds, "max_backoff_seconds": self.max_backoff_seconds}
 
-    async def _settings(self):
+    async def _settings(self) -> ImapSettings:
         from airflow.sdk import BaseHook
 
         from wcreport.orchestration.mailbox import imap_settings_of
@@ -298,8 +301,8 @@ class MailboxTrigger(BaseEventTrigger):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_seconds)
 
-    async def _watch(self, imap, tracker: UidTracker) -> AsyncIterator[MailEvent]:
-        import aioimaplib
+    async def _watch(self, imap: ImapSettings, tracker: UidTracker) -> AsyncIterator[MailEvent]:
+        import aioimaplib  # type: ignore[import-untyped]
 
         client = (aioimaplib.IMAP4_SSL(host=imap.host, port=imap.port, timeout=imap.timeout) if imap.use_ssl
                   else aioimaplib.IMAP4(host=imap.host, port=imap.port, timeout=imap.timeout))
@@ -323,7 +326,7 @@ class MailboxTrigger(BaseEventTrigger):
         finally:
             await _logout(client)
 
-    async def _idle_once(self, client) -> None:
+    async def _idle_once(self, client: Any) -> None:
         """IDLE until the server pushes something (a new mail: EXISTS) or ``idle_seconds`` pass."""
         idle = await client.idle_start(timeout=self.idle_seconds)
         try:
@@ -334,7 +337,7 @@ class MailboxTrigger(BaseEventTrigger):
             client.idle_done()
         _ok(await asyncio.wait_for(idle, timeout=IDLE_ACK_SECONDS), "IDLE")
 
-    async def _poll_starttls(self, imap, tracker: UidTracker) -> AsyncIterator[MailEvent]:
+    async def _poll_starttls(self, imap: ImapSettings, tracker: UidTracker) -> AsyncIterator[MailEvent]:
         """STARTTLS servers: the intake's own client, in a thread, every ``poll_seconds``."""
         while True:
             uidvalidity, uidnext = await asyncio.to_thread(_folder_state, imap)
@@ -345,7 +348,7 @@ class MailboxTrigger(BaseEventTrigger):
             await asyncio.sleep(self.poll_seconds)
 
 
-def _folder_state(imap) -> tuple[int, int | None]:
+def _folder_state(imap: ImapSettings) -> tuple[int, int | None]:
     from wcreport.intake.imap import ImapMailbox
 
     with ImapMailbox(imap) as box:
@@ -353,13 +356,13 @@ def _folder_state(imap) -> tuple[int, int | None]:
     return state.uidvalidity, state.uidnext
 
 
-def _ok(response, what: str):
+def _ok(response: Any, what: str) -> Any:
     if getattr(response, "result", None) != "OK":
         raise MailboxUnreachable(f"{what}: {getattr(response, 'result', response)} {getattr(response, 'lines', '')}")
     return response
 
 
-async def _logout(client) -> None:
+async def _logout(client: Any) -> None:
     try:
         await asyncio.wait_for(client.logout(), timeout=IDLE_ACK_SECONDS)
     except Exception:  # the connection may already be gone: nothing to keep
