@@ -1,10 +1,10 @@
 """Event-driven intake: seconds from a unit's file arriving to its answer in the SMTP sink.
 
-Usage: .venv/bin/python bench/bench_events.py [--drops 8] [--mails 6] [--listing-seconds 10]
+Usage: .venv/bin/python bench/bench_events.py [--drops 8] [--mails 6] [--listing-seconds 5]
 
 Starts the topology of ``tests/integration/test_event_intake.py`` (private PostgreSQL,
 api-server, scheduler, dag-processor, triggerer, LocalExecutor; a private Dovecot; the
-loopback SMTP sink) with ``REPORT_EVENT_INTAKE_SECONDS`` as given (the shipped default is 10),
+loopback SMTP sink) with ``REPORT_EVENT_INTAKE_SECONDS`` as given (the shipped default is 5),
 unpauses ``unit_intake`` and nothing else. Then, one at a time:
 
 * ``--drops``: a new version of one unit's form (blank, so it is rejected and its feedback is
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drops", type=int, default=8)
     parser.add_argument("--mails", type=int, default=6)
-    parser.add_argument("--listing-seconds", type=int, default=10)
+    parser.add_argument("--listing-seconds", type=int, default=5)
     args = parser.parse_args(argv)
     as_deployed()
     os.environ.setdefault("PYTHONPATH", "")

@@ -8,7 +8,8 @@ at quarter end. Two watchers run in the triggerer (Assets page: `unit_mailbox_ar
 `REPORT_EVENT_INTAKE_SECONDS` seconds that fires once a new file has stopped growing.
 Each event schedules this DAG; the events are only a hint, every run re-lists.
 
-1. **arrivals** – the quarters to look at and whether mail came (a manual run: both).
+1. **arrivals** – the quarters to look at and whether mail came (a manual run: both); a
+   folder event alone skips the mailbox steps.
 2. **take_in_mail** / **send_receipts** – the hourly poll's steps (`mailbox_intake`): the mail
    kept, its files saved into the inbox, one receipt with the self-check's findings.
 3. **units_to_check** – the quarterly run's `gather`, then one batch validation of only the
@@ -61,34 +62,36 @@ FOLDER_ARRIVALS = Asset(
     },
 )
 def unit_intake():
-    # multiple_outputs=False: from a `-> dict` annotation Airflow would also push every key as its own XCom.
-    @task(multiple_outputs=False)
-    def arrivals(params=None, triggering_asset_events=None) -> dict:
+    # A branch: a folder event alone runs no mailbox task (each task is a process: seconds of latency).
+    @task.branch
+    def arrivals(params=None, triggering_asset_events=None, ti=None) -> list[str]:
         from wcreport.orchestration.unit_intake import arrivals as what_arrived
 
-        return what_arrived(triggering_asset_events, params)
+        arrived = what_arrived(triggering_asset_events, params)
+        ti.xcom_push(key="arrivals", value=arrived)
+        return ["take_in_mail", "units_to_check"] if arrived["mail"] else ["units_to_check"]
 
+    # multiple_outputs=False: from a `-> dict` annotation Airflow would also push every key as its own XCom.
     @task(multiple_outputs=False)
-    def take_in_mail(arrived: dict) -> dict:
+    def take_in_mail(ti=None) -> dict:
         from wcreport.orchestration.mailbox import take_in_mail as take_in
         from wcreport.orchestration.unit_intake import mail_run
 
-        run = mail_run(arrived)
-        return take_in(run) if run else {"skipped": "no mail event"}
+        return take_in(mail_run(ti.xcom_pull(task_ids="arrivals", key="arrivals")))
 
-    @task(multiple_outputs=False, trigger_rule="all_done", retries=5)  # SMTP outages: backoff from default_args
-    def send_receipts(arrived: dict) -> dict:
+    # Runs after a failed take-in (mails saved before it are answered), not after a skipped one.
+    @task(multiple_outputs=False, trigger_rule="none_skipped", retries=5)  # SMTP outages: backoff from default_args
+    def send_receipts(ti=None) -> dict:
         from wcreport.orchestration.mailbox import send_receipts as send
         from wcreport.orchestration.unit_intake import mail_run
 
-        run = mail_run(arrived)
-        return send(run) if run else {"skipped": "no mail event"}
+        return send(mail_run(ti.xcom_pull(task_ids="arrivals", key="arrivals")))
 
     @task(trigger_rule="all_done")      # files already in the folder are checked even if the mailbox failed
-    def units_to_check(arrived: dict) -> list[dict]:
+    def units_to_check(ti=None) -> list[dict]:
         from wcreport.orchestration.unit_intake import units_to_check as which
 
-        return which(arrived)
+        return which(ti.xcom_pull(task_ids="arrivals", key="arrivals"))
 
     @task(multiple_outputs=False, map_index_template="{{ unit_label }}")
     def check_unit(check: dict) -> dict:
@@ -100,12 +103,10 @@ def unit_intake():
         get_current_context()["unit_label"] = unit_label(check)
         return check_one(check)
 
-    arrived = arrivals()
-    mail = take_in_mail(arrived)
-    receipts = send_receipts(arrived)
-    mail >> receipts
-    checks = units_to_check(arrived)
-    receipts >> checks
+    route = arrivals()
+    checks = units_to_check()
+    route >> take_in_mail() >> send_receipts() >> checks
+    route >> checks
     check_unit.expand(check=checks)
 
 

@@ -81,7 +81,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REPORT_ACCELERATORS", "on",
             "`off` runs the plain path only: no caches, no quarter-wide batch validation (same results, slower)",
             "switch", allowed="`on` or `off`"),
-    Setting("REPORT_EVENT_INTAKE_SECONDS", "10",
+    Setting("REPORT_EVENT_INTAKE_SECONDS", "5",
             "seconds between the event-driven intake's listings of the shared folder (`unit_intake`; the mailbox is "
             "watched by IMAP IDLE); `0` switches event-driven intake off (the hourly mail poll and the quarter-end "
             "run stay)", "int", 0, 300),
