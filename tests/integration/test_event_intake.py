@@ -180,6 +180,14 @@ def mail(world, unit: str, name: str, data: bytes) -> None:
 
 
 # --- the tests (in order: module-scoped stack) ----------------------------------------------
+def test_the_watchers_are_listed_with_their_assets(world):
+    """What the UI's Assets page shows (its data: GET /api/v2/assets)."""
+    assets = world["api"].request("GET", "/api/v2/assets", params={"limit": 100})["assets"]
+    watchers = {a["name"]: sorted(w["name"] for w in a["watchers"]) for a in assets}
+    assert watchers["unit_mailbox_arrivals"] == ["mailbox_idle"]
+    assert watchers["unit_folder_arrivals"] == ["shared_folder_listing"]
+
+
 def test_a_dropped_file_gets_its_feedback_without_any_trigger(world):
     sink, programme, quarter = world["sink"], world["programme"], world["quarter"]
     drop(world, DROPPER, "卫生健康事业中心报表.xlsx", blank_form(programme, DROPPER, quarter))
