@@ -105,3 +105,37 @@ def test_a_manual_run_looks_at_the_current_quarters_and_the_mailbox(tmp_path, mo
     assert got["mail"] and got["quarters"] == ["2023Q3", "2023Q4"]
     assert mail_run(got)["inbox"] == str(tmp_path / "in")
     assert units_to_check({**got, "mail": False}) == []             # no inbox folders yet: nothing to check
+
+
+# --- the switch ---------------------------------------------------------------------------
+def _load_dag_file(monkeypatch, value: str | None):
+    import importlib.util
+
+    from wcreport.core.settings import PROJECT_ROOT
+
+    if value is None:
+        monkeypatch.delenv("REPORT_EVENT_INTAKE_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("REPORT_EVENT_INTAKE_SECONDS", value)
+    spec = importlib.util.spec_from_file_location("unit_intake_dag_under_test", PROJECT_ROOT / "dags" / "unit_intake.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_watchers_listen_by_default_and_zero_switches_them_off(monkeypatch):
+    on = _load_dag_file(monkeypatch, None)
+    assert [w.name for w in on.MAILBOX_ARRIVALS.watchers] == ["mailbox_idle"]
+    (folder,) = on.FOLDER_ARRIVALS.watchers
+    assert folder.name == "shared_folder_listing" and folder.trigger.serialize()[1]["poke_interval"] == 5
+    off = _load_dag_file(monkeypatch, "0")
+    assert off.MAILBOX_ARRIVALS.watchers == [] and off.FOLDER_ARRIVALS.watchers == []
+    assert "Null" in type(off.unit_intake().timetable).__name__                 # runs only by hand
+
+
+@pytest.mark.parametrize("value", ["-1", "301", "5s", "1.5"])
+def test_a_nonsense_listing_interval_is_refused_naming_the_variable(monkeypatch, value):
+    from wcreport.core.faults import SettingsError
+
+    with pytest.raises(SettingsError, match=f"REPORT_EVENT_INTAKE_SECONDS={value!r}"):
+        _load_dag_file(monkeypatch, value)
