@@ -77,7 +77,7 @@ def measure(drops: int, mails: int, listing_seconds: int) -> dict:
                 stack.start()
                 stack.api.wait_dag("unit_intake")
                 stack.api.unpause("unit_intake")
-                time.sleep(20)
+                ev.wait_for_watchers(stack)
                 world = {"inbox": inbox, "quarter": quarter, "programme": programme, "dovecot": dovecot}
                 dropped = [_answer_time(lambda n=n: ev.drop(world, ev.DROPPER, f"卫生健康事业中心报表{n}.xlsx",
                                                           ev.blank_form(programme, ev.DROPPER, quarter, f"d{n}")),

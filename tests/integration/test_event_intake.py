@@ -118,6 +118,21 @@ def validated_keys(output: Path, quarter: str) -> set[str]:
     return keys
 
 
+def watchers(api) -> dict[str, list[str]]:
+    """Each asset's watchers, as the UI's Assets page shows them (GET /api/v2/assets)."""
+    assets = api.request("GET", "/api/v2/assets", params={"limit": 100})["assets"]
+    return {a["name"]: sorted(w["name"] for w in a["watchers"]) for a in assets}
+
+
+def wait_for_watchers(stack, timeout: float = 180.0) -> None:
+    """The dag-processor registers an unpaused DAG's watchers at its next parse of the file; the
+    triggerer then starts them and takes its first listing (the baseline)."""
+    wait_until("the watchers registered", lambda: all(watchers(stack.api).get(name) for name in
+                                                      ("unit_mailbox_arrivals", "unit_folder_arrivals")),
+               timeout, stack.log_tail)
+    time.sleep(15)
+
+
 # --- the stack ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dovecot():
@@ -156,7 +171,7 @@ def world(tmp_path_factory, postgres, mail_sink, dovecot):
         stack.start()
         stack.api.wait_dag("unit_intake")
         stack.api.unpause("unit_intake")
-        time.sleep(20)      # the triggerer picks the watchers up (it polls for new triggers every few seconds)
+        wait_for_watchers(stack)
         yield {"stack": stack, "api": stack.api, "programme": programme, "quarter": quarter, "inbox": inbox,
                "output": output, "sink": mail_sink, "dovecot": dovecot}
     finally:
@@ -182,10 +197,9 @@ def mail(world, unit: str, name: str, data: bytes) -> None:
 # --- the tests (in order: module-scoped stack) ----------------------------------------------
 def test_the_watchers_are_listed_with_their_assets(world):
     """What the UI's Assets page shows (its data: GET /api/v2/assets)."""
-    assets = world["api"].request("GET", "/api/v2/assets", params={"limit": 100})["assets"]
-    watchers = {a["name"]: sorted(w["name"] for w in a["watchers"]) for a in assets}
-    assert watchers["unit_mailbox_arrivals"] == ["mailbox_idle"]
-    assert watchers["unit_folder_arrivals"] == ["shared_folder_listing"]
+    listed = watchers(world["api"])
+    assert listed["unit_mailbox_arrivals"] == ["mailbox_idle"]
+    assert listed["unit_folder_arrivals"] == ["shared_folder_listing"]
 
 
 def test_a_dropped_file_gets_its_feedback_without_any_trigger(world):
