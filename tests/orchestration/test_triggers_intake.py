@@ -99,6 +99,25 @@ def test_event_checks_then_quarter_end_consolidates(quarter):
     assert len(feedback_mails(q.sink)) == 2
 
 
+def test_a_file_arriving_during_a_check_is_not_lost(quarter):
+    """Run 1 has listed its units when the unit sends a new version; run 1's check or the next
+    run (queued by the watcher's event: max_active_runs=1) answers it."""
+    q = quarter
+    arrived = arrivals(_folder_event(), {"inbox": str(q.inbox), "output": str(q.output)}, today=dt.date(2023, 3, 28))
+    listed = units_to_check(arrived)
+    workbook = build_unit_workbook(q.programme, REJECTED, QUARTER)
+    workbook.properties.creator = "during the check"
+    during = q.health.with_name("卫生健康事业中心（检查期间）.xlsx")
+    workbook.save(during)
+    os.utime(during, (q.received + 900, q.received + 900))
+    for check in listed:
+        check_unit(check)
+    _event_run(q, _folder_event(q.health.parent.name))
+    assert [m.rcpt_tos for m in feedback_mails(q.sink)] == [[ADDRESS]]
+    assert during.name in feedback_mails(q.sink)[0].subject                 # its newest version
+    assert _event_run(q, _folder_event(q.health.parent.name)) == []
+
+
 def test_a_manual_run_looks_at_the_current_quarters_and_the_mailbox(tmp_path, monkeypatch):
     monkeypatch.setenv("REPORT_INBOX", str(tmp_path / "in"))
     got = arrivals(None, {}, today=dt.date(2023, 10, 5))            # Q3 still open for late reports
