@@ -90,6 +90,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REPORT_ACCELERATORS", "on",
             "`off` runs the plain path only: no caches, no quarter-wide batch validation (same results, slower)",
             "switch", allowed="`on` or `off`"),
+    Setting("REPORT_EVENT_INTAKE_SECONDS", "5",
+            "seconds between the event-driven intake's listings of the shared folder (`unit_intake`; the mailbox is "
+            "watched by IMAP IDLE); `0` switches event-driven intake off (the hourly mail poll and the quarter-end "
+            "run stay)", "int", 0, 300),
 )
 _BY_ENV = {s.env: s for s in SETTINGS}
 
@@ -268,6 +272,7 @@ class Settings:
     parse_timeout_seconds: float
     parse_memory_bytes: int
     accelerators: bool
+    event_intake_seconds: int
 
 
 _FIELDS = {
@@ -280,7 +285,7 @@ _FIELDS = {
     "REPORT_OCR_TIMEOUT_SECONDS": "ocr_timeout_seconds", "REPORT_OCR_DPI": "ocr_dpi",
     "REPORT_SCAN_MAX_PAGES": "scan_max_pages", "REPORT_STAMPED_AGREEMENT_MIN": "stamped_agreement_min",
     "REPORT_PARSE_TIMEOUT_SECONDS": "parse_timeout_seconds", "REPORT_PARSE_MEMORY_BYTES": "parse_memory_bytes",
-    "REPORT_ACCELERATORS": "accelerators",
+    "REPORT_ACCELERATORS": "accelerators", "REPORT_EVENT_INTAKE_SECONDS": "event_intake_seconds",
 }
 
 
@@ -312,6 +317,11 @@ def schedule_settings(environ: Mapping[str, str] | None = None) -> ScheduleSetti
     return ScheduleSettings(at=value_of("REPORT_SCHEDULE_AT", environ),
                             workday_offset=value_of("REPORT_SCHEDULE_WORKDAY_OFFSET", environ),
                             timezone=value_of("REPORT_SCHEDULE_TIMEZONE", environ))
+
+
+def event_intake_seconds(environ: Mapping[str, str] | None = None) -> int:
+    """Only this setting: ``dags/unit_intake.py`` reads it at parse time (0: no watchers)."""
+    return int(value_of("REPORT_EVENT_INTAKE_SECONDS", environ))
 
 
 def child_process_environment(**extra: str) -> dict[str, str]:

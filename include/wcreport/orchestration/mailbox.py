@@ -16,8 +16,11 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from wcreport.core.programme import programme_for_year
@@ -32,6 +35,7 @@ from wcreport.intake.mailbox import (
     MailboxUnavailable,
     TakeIn,
     first_search_day,
+    mailbox_dir,
     new_uids,
     pending_notices,
     pending_replies,
@@ -75,7 +79,11 @@ def imap_settings(conn_id: str = IMAP_CONN_ID, folder: str = "INBOX") -> ImapSet
     """
     from airflow.sdk import BaseHook  # imported here: keep DAG parsing light
 
-    conn = BaseHook.get_connection(conn_id)
+    return imap_settings_of(BaseHook.get_connection(conn_id), conn_id, folder)
+
+
+def imap_settings_of(conn, conn_id: str = IMAP_CONN_ID, folder: str = "INBOX") -> ImapSettings:
+    """``imap_settings`` of a connection already read (the triggerer reads it asynchronously)."""
     extra = conn.extra_dejson or {}
     use_ssl = _flag(extra.get("use_ssl", True))
     starttls = _flag(extra.get("starttls", False)) and not use_ssl
@@ -133,9 +141,28 @@ def _limits() -> Limits:
 
 
 # --- taking mails in ---------------------------------------------------------
+@contextlib.contextmanager
+def one_intake_at_a_time(output_root: Path) -> Iterator[None]:
+    """Held across a take-in and across the receipts: the hourly poll (``mailbox_intake``) and the
+    event-driven check (``unit_intake``) may run together, and a mail must be kept and answered once."""
+    lock_path = mailbox_dir(output_root) / "intake.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @fail_fast
 def take_in_mail(run: dict, conn_id: str = IMAP_CONN_ID) -> dict:
     """Keep every new mail of the folder; see the module docstring."""
+    with one_intake_at_a_time(Path(run["output"])):
+        return _take_in_mail(run, conn_id)
+
+
+def _take_in_mail(run: dict, conn_id: str) -> dict:
     imap = imap_settings(conn_id, run["folder"])
     output_root = Path(run["output"])
     forced = Quarter.parse(run["quarter"]) if run.get("quarter") else None
@@ -201,6 +228,11 @@ def _take_in_one(box: ImapMailbox, uid: int, uidvalidity: int, ctx: TakeIn) -> d
 @fail_fast
 def send_receipts(run: dict, conn_id: str = SMTP_CONN_ID, imap_conn_id: str = IMAP_CONN_ID) -> dict:
     """One receipt for every saved, unanswered mail (also those of earlier runs)."""
+    with one_intake_at_a_time(Path(run["output"])):
+        return _send_receipts(run, conn_id, imap_conn_id)
+
+
+def _send_receipts(run: dict, conn_id: str, imap_conn_id: str) -> dict:
     from wcreport.orchestration.connections import smtp_settings
 
     output_root = Path(run["output"])
