@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from wcreport_testing.stamped_samples import FormContent, ScanSpec, form_contents, make_scan, save_pdf
+from wcreport_testing.stamped_samples import PHONE_PHOTO, FormContent, ScanSpec, form_contents, make_scan, save_pdf
 
 from intake.corpus import touch_mtime
 from wcreport.core.labels import STAMPED_ZH, stamped_state
@@ -30,8 +30,6 @@ QUARTER = Quarter.parse("2023Q1")
 OLD = time.time() - 3600
 EDU = "教育和体育事业中心"
 DPI = 150
-# A phone photo: low resolution, tilted, heavily compressed; its 「单位：」 line comes out garbled.
-PHOTO = ScanSpec(dpi=100, rotate_deg=3.0, jpeg_quality=30, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +50,7 @@ def pdfs(tmp_path_factory, contents) -> dict[str, bytes]:
     folder = tmp_path_factory.mktemp("evidence")
     specs = {
         "clear": (contents["edu_sports"], ScanSpec(dpi=DPI, rotate_deg=1.0)),
-        "photo": (contents["edu_sports"], PHOTO),
+        "photo": (contents["edu_sports"], PHONE_PHOTO),
         "other": (contents["health"], ScanSpec(dpi=DPI, smudge_unit_line=True, rotate_deg=-1.0)),
     }
     out = {}

@@ -73,6 +73,11 @@ class ScanSpec:
     smudge_unit_line: bool = field(default=False, repr=False)
 
 
+# A phone photo of the printed form (as sent over WeChat): low resolution, tilted, heavily
+# compressed; OCR garbles its 「单位：」 line.
+PHONE_PHOTO = ScanSpec(dpi=100, rotate_deg=3.0, jpeg_quality=30, seed=3)
+
+
 @dataclass
 class ScanSample:
     content: FormContent
