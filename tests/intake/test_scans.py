@@ -360,3 +360,19 @@ def test_stamped_settings_are_read(monkeypatch):
     current = settings()
     assert (current.ocr_timeout_seconds, current.stamped_agreement_min) == (12.5, 0.4)
     assert (current.ocr_dpi, current.scan_max_pages) == (200, 20)
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ((827, 1169), (1654, 2338)),      # a ~100 dpi phone photo: enlarged to the OCR dpi (2x at the most)
+    ((400, 566), (800, 1132)),        # smaller still: 2x, no more
+    ((1654, 2339), (1654, 2339)),     # already at 200 dpi: as it is
+    ((4960, 7016), (1653, 2339)),     # a 600 dpi scan: reduced to the OCR dpi
+])
+def test_a_photo_is_read_at_the_ocr_dpi_small_ones_enlarged_at_most_twice(tmp_path, size, expected):
+    from wcreport.intake.stamped.pages import open_image
+
+    path = tmp_path / "photo.png"
+    Image.new("RGB", size, "white").save(path)
+    image, dpi = open_image(path, 200)
+    assert image.size == expected
+    assert dpi == round(max(expected) / (297 / 25.4))

@@ -181,6 +181,9 @@ def rasterise_pdf_page(path: Path, number: int, dpi: int, deadline: float) -> Im
             return image.copy()
 
 
+ENLARGE_AT_MOST = 2.0      # a small photo is enlarged to the OCR dpi, by this factor at the most
+
+
 def open_image(path: Path, dpi: int) -> tuple[Image.Image, int]:
     """A JPEG/PNG scan, decoded no larger than a page at ``dpi``; (image, its dpi) or ScanRefused."""
     try:
@@ -202,15 +205,16 @@ def open_image(path: Path, dpi: int) -> tuple[Image.Image, int]:
         log.info("image %s cannot be decoded: %s", path, exc)
         raise ScanRefused("stamped.image.broken") from None
     image = _to_rgb_or_grey(image)
-    target = _page_pixels(*image.size, dpi)
-    if target[0] < image.size[0]:
+    target = _page_pixels(*image.size, dpi, most=ENLARGE_AT_MOST)
+    if target != image.size:
         image = image.resize(target, Image.LANCZOS)
     return image, _estimated_dpi(image.size)
 
 
-def _page_pixels(width: int, height: int, dpi: int) -> tuple[int, int]:
-    """Size of the image if its long side were an A4 page's long side at ``dpi``."""
-    scale = min(1.0, dpi * A4_LONG_SIDE_IN / max(width, height))
+def _page_pixels(width: int, height: int, dpi: int, most: float = 1.0) -> tuple[int, int]:
+    """Size of the image if its long side were an A4 page's long side at ``dpi``, enlarged
+    ``most`` times at the most (a phone photo of ~100 dpi reads far better at the OCR dpi)."""
+    scale = min(most, dpi * A4_LONG_SIDE_IN / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
