@@ -69,10 +69,12 @@ def quarterly_report_noop():
     def send(run: dict, merged: dict) -> dict:
         return {"sent": False, "reason": "noop"}
 
-    review = CorrectionReview(task_id="review_correction", subject="noop", body="noop")
+    @task
+    def review_requests(run: dict) -> list[dict]:
+        return []
 
     @task(multiple_outputs=False, retries=5)
-    def send_correction(run: dict, answer: dict) -> dict:
+    def send_correction(run: dict, answers) -> dict:
         return {"sent": False, "reason": "noop"}
 
     run = resolve_run()
@@ -82,7 +84,9 @@ def quarterly_report_noop():
     summaries = ingest_unit.partial(run=run).expand(unit=units)
     batch >> summaries
     merged = merge(run, summaries)
-    plan_mail(run, merged) >> [send(run, merged), review]
+    cards = review_requests(run)
+    plan_mail(run, merged) >> [send(run, merged), cards]
+    review = CorrectionReview.partial(task_id="review_correction").expand(card=cards)
     send_correction(run, review.output)
 
 
