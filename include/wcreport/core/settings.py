@@ -90,6 +90,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REPORT_ACCELERATORS", "on",
             "`off` runs the plain path only: no caches, no quarter-wide batch validation (same results, slower)",
             "switch", allowed="`on` or `off`"),
+    Setting("REPORT_YEAR_TO_DATE", "off",
+            "`on`: the first three quarters' workbooks open with the year so far (年度总结, 年度, 年度指标) as the "
+            "fourth quarter's always does", "switch", allowed="`on` or `off`"),
     Setting("REPORT_EVENT_INTAKE_SECONDS", "5",
             "seconds between the event-driven intake's listings of the shared folder (`unit_intake`; the mailbox is "
             "watched by IMAP IDLE); `0` switches event-driven intake off (the hourly mail poll and the quarter-end "
@@ -273,6 +276,7 @@ class Settings:
     parse_memory_bytes: int
     accelerators: bool
     event_intake_seconds: int
+    year_to_date: bool
 
 
 _FIELDS = {
@@ -286,6 +290,7 @@ _FIELDS = {
     "REPORT_SCAN_MAX_PAGES": "scan_max_pages", "REPORT_STAMPED_AGREEMENT_MIN": "stamped_agreement_min",
     "REPORT_PARSE_TIMEOUT_SECONDS": "parse_timeout_seconds", "REPORT_PARSE_MEMORY_BYTES": "parse_memory_bytes",
     "REPORT_ACCELERATORS": "accelerators", "REPORT_EVENT_INTAKE_SECONDS": "event_intake_seconds",
+    "REPORT_YEAR_TO_DATE": "year_to_date",
 }
 
 

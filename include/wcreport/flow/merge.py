@@ -5,7 +5,7 @@ import logging
 from collections import Counter
 
 from wcreport.core.io import write_text_atomic
-from wcreport.core.settings import QuarterPaths
+from wcreport.core.settings import QuarterPaths, settings
 from wcreport.core.unit_results import load_unit_result
 from wcreport.flow.checks import fail_on_internal_errors
 from wcreport.flow.gather import scan_inbox
@@ -47,8 +47,9 @@ def merge(run: QuarterRun) -> MergeSummary:
 
 
 def _year_account(run: QuarterRun, consolidated: Consolidated) -> YearAccount | None:
-    """The fourth quarter carries the programme year's account; quarters it could not read are logged."""
-    if run.paths.quarter.number != 4:
+    """The fourth quarter carries the programme year's account (the others the year so far when
+    REPORT_YEAR_TO_DATE is on); quarters it could not read are logged."""
+    if run.paths.quarter.number != 4 and not settings().year_to_date:
         return None
     year = build_year(run.programme, consolidated, run.paths.output_root)
     for source in year.unavailable:
