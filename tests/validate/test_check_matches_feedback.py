@@ -95,3 +95,21 @@ def test_check_and_the_office_feedback_give_the_same_warnings(tmp_path, capsys, 
         page = html.unescape((paths.output_root / record.feedback).read_text(encoding="utf-8"))
         for message in [*by_check["error"], *by_check["warning"]]:
             assert message.split("：", 1)[-1] in page
+
+
+def test_a_task_missing_from_the_locked_office_form_is_asked_where_the_unit_can_write(tmp_path, capsys, programme):
+    """An office form without one of the unit's task rows (an old or another unit's form): the
+    unit cannot add a row to the locked sheet, so the message points to the form it was sent."""
+    import openpyxl
+
+    from wcreport.deliver.forms import FORM_SHEET
+
+    path = office_form(tmp_path / "unit", programme, {})
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook[FORM_SHEET]
+    row = next(r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 1).value == 7)
+    sheet.delete_rows(row)
+    workbook.save(path)
+    (missing,) = [e for e in checked(path, capsys)["error"] if "缺少第7项实事" in e]
+    assert "下发给本单位的报表中已有该项实事的一行" in missing and "无需也无法添加行" in missing
+    assert "浅黄色格" in missing and missing.endswith("如使用的是自制表格，请补充该行。")
