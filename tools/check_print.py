@@ -18,12 +18,14 @@ prints:
   height for its cells (``OptimalHeight``); merged cells, which that ignores, are
   measured one by one in a scratch sheet at their merged width and compared with the
   height of the rows they span;
+* **no text cut off at a cell's edge**: a text cell that does not wrap is no wider than
+  its cell (merged cells at their merged width), else it would be cut off or spill;
 * **task blocks** (on the sheet named by ``--blocks``, rows grouped by the value in
   column A): a block that fits on one page does not cross a page break
   (``RowPageBreaks``); in a longer one every page starts with the block's own row
   (序号 and 实事名称 repeated);
-* **charts** lie on one page, on a page of their own (no table row printed on it), and
-  inside the print area;
+* **charts** lie on one page, on a page of their own (no table row printed on it, no
+  print title rows repeated above it), and inside the print area;
 * **pages**: A4 landscape, one page wide (no column page break inside the print area);
 * **not printed**: the sheets named by ``--unprinted`` print nothing, and columns whose
   header is in ``--machine-headers`` are outside every print area.
@@ -55,6 +57,7 @@ TOOLS = Path(os.environ["WCREPORT_TOOLS"]) if "WCREPORT_TOOLS" in os.environ els
 sys.path.insert(0, str(TOOLS))
 from render_report_pdf import _fonts_conf, page_sizes  # noqa: E402  (the renderer's font mapping)
 
+UNBOUNDED_WIDTH = 100000           # 1 m: a cell no line of the report's text is wider than
 TOLERANCE = 30                     # 0.3 mm: LibreOffice rounds heights to its own units
 A4 = (29700, 21000)                # 1/100 mm
 MACHINE_HEADERS = ("SHA-256", "来源文件", "来源位置", "报送文件")
@@ -291,6 +294,31 @@ class SheetCheck:
         return {"max_shortfall_mm": round(worst / 100, 2), "min_slack_mm": round((slack or 0) / 100, 2),
                 "merged_cells_measured": len(merged_need)}
 
+    def check_unwrapped(self, scratch) -> dict:
+        """A text cell that does not wrap must fit its width on one line: wrapped at the cell's
+        (merged) width it is no taller than in a cell wide enough for any line."""
+        merged_width = {(c0, r0): sum(self.sheet.Columns.getByIndex(c).Width for c in range(c0, c1 + 1))
+                        for c0, r0, c1, _ in self.merges}
+        printed = set(self.printed_rows)
+        checked = 0
+        for c0, r0, c1, r1 in self.areas:
+            found = self.sheet.getCellRangeByPosition(c0, r0, c1, r1).queryContentCells(4)   # text
+            cells = found.getCells().createEnumeration()
+            while cells.hasMoreElements():
+                cell = cells.nextElement()
+                address = cell.CellAddress
+                if address.Row not in printed or cell.IsTextWrapped or not cell.String:
+                    continue
+                key = (address.Column, address.Row)
+                width = merged_width.get(key) or self.sheet.Columns.getByIndex(address.Column).Width
+                checked += 1
+                # both wrapped (LibreOffice lays wrapped and unwrapped text out with different line heights)
+                one_line = scratch.measure(cell, UNBOUNDED_WIDTH, wrap=True)
+                if scratch.measure(cell, width, wrap=True) - one_line > TOLERANCE:
+                    self.problems.append(f"{self.name}: {_ref(*key)} does not wrap and its text is wider than "
+                                         f"the cell (cut off): {cell.String[:40]!r}")
+        return {"unwrapped_cells_measured": checked}
+
     def _printed_merges(self):
         printed = set(self.printed_rows)
         for c0, r0, c1, r1 in self.merges:
@@ -370,6 +398,9 @@ class SheetCheck:
             shared = [r for r in range(page_start, first) if r not in titles and self._has_content(0, r, right, r)]
             if shared:
                 self.problems.append(f"{self.name}: chart {i} shares its page with table row {shared[-1] + 1}")
+            if titles and page_start > max(titles):
+                self.problems.append(f"{self.name}: chart {i} has print title rows {min(titles) + 1}-"
+                                     f"{max(titles) + 1} repeated above it on its page")
             if last > max(self.printed_rows):
                 self.problems.append(f"{self.name}: chart {i} reaches row {last + 1}, outside the print area")
             out.append({"rows": [first + 1, last + 1], "height_mm": round(shape.Size.Height / 100, 1),
@@ -406,8 +437,12 @@ class Scratch:
         self.known: dict[tuple, int] = {}       # the same text, width and font measure the same
         self.measured = 0
 
-    def measure(self, source, width: int) -> int:
+    def measure(self, source, width: int, wrap: bool | None = None) -> int:
+        """The optimal height of ``source``'s text in a cell ``width`` wide (``wrap``: wrapped
+        or not, whatever the source cell says)."""
         props = tuple(self._get(source, name) for name in MEASURED_PROPS)
+        if wrap is not None:
+            props = tuple(wrap if name == "IsTextWrapped" else value for name, value in zip(MEASURED_PROPS, props))
         key = (source.String, width, props)
         if key not in self.known:
             self.column.Width = width
@@ -497,6 +532,7 @@ def _check_document(doc, xlsx: Path, args) -> dict:
         charts = c.check_charts(breaks[c.name])
         if charts:
             info["charts"] = charts
+        info.update(c.check_unwrapped(scratch))        # before check_rows clears merged anchors
         info.update(c.check_rows(scratch))
         summary[c.name] = info
         problems += c.problems

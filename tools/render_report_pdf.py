@@ -41,6 +41,8 @@ SHEET_MARKERS = {
     "指标进度": ("序号", "报数单位", "判断依据"),
     "明细": ("季度", "分段", "SHA-256"),
 }
+# the chart's page of 指标进度: the chart alone, no table header above it
+CHART_PAGE = ("指标进度", "各指标完成年度目标比例")
 FONTS_CONF = """<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "fonts.dtd">
 <fontconfig>
@@ -109,6 +111,9 @@ def check_pdf(pdf: Path, title: str | None = None) -> dict:
             problems.append(f"page {number}: {w}x{h} pt is not A4 landscape")
         compact = re.sub(r"\s+", "", text)
         sheet = next((name for name, (_, _, unique) in SHEET_MARKERS.items() if unique in compact), None)
+        if sheet is None and CHART_PAGE[1] in compact:
+            sheets.append(CHART_PAGE[0])
+            continue
         sheets.append(sheet)
         if sheet is None:
             if "序号" not in compact and "季度" not in compact:

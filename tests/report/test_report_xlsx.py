@@ -129,8 +129,15 @@ def test_status_sheet_lists_every_unit(prog, book):
 def test_indicator_sheet_and_chart(book):
     c, _, wb = book
     ws = wb["指标进度"]
-    rows = list(ws.iter_rows(min_row=4, max_row=3 + len(c.indicators), values_only=True))
+    breaks = [b.id for b in ws.row_breaks.brk]
+    last = breaks[-1]                                              # the table's last row
+    rows = [r for r in ws.iter_rows(min_row=4, max_row=last, values_only=True) if r[2] != "指标"]
     assert [r[2] for r in rows] == [i.name for i in c.indicators]
+    # a table longer than a page repeats its header at the top of each page itself: print
+    # titles would repeat it above the chart too
+    assert ws.print_title_rows is None and len(breaks) > 1
+    for b in breaks[:-1]:
+        assert [ws.cell(b + 1, k).value for k in (1, 3, 10)] == ["序号", "指标", "判断依据"]
     places = next(r for r in rows if r[2] == "拓展学位")
     assert places[4] == 2200 and places[5] == 600 and places[6] == pytest.approx(0.273)
     assert places[7] == "年底判断" and places[8] == "进行中" and places[9].startswith("年底达标")
@@ -138,12 +145,14 @@ def test_indicator_sheet_and_chart(book):
     assert ws.cell(4, 7).number_format == "0.0%"
     [chart] = ws._charts
     assert chart.tagname == "barChart" and chart.type == "bar"
-    ref = chart.series[0].val.numRef.f
-    assert ref == f"'指标进度'!$G$4:$G${3 + len(c.indicators)}"
+    # the chart's data: one range right of the print area (the table's columns hold repeated headers)
+    n = len(c.indicators)
+    assert chart.series[0].val.numRef.f == f"'指标进度'!$M$4:$M${3 + n}"
+    assert chart.series[0].cat.numRef.f == f"'指标进度'!$L$4:$L${3 + n}"
+    assert [ws.cell(r, 12).value for r in range(4, 4 + n)] == [i.name for i in c.indicators]
+    assert ws.cell(4 + n, 12).value is None and ws.print_area.startswith("'指标进度'!$A$1:$K$")
     # the chart starts a page of its own, right below the table, inside the print area
-    last = 3 + len(c.indicators)
     assert chart.anchor._from.row == last                          # 0-based: the row after the table
-    assert [b.id for b in ws.row_breaks.brk] == [last]
     chart_rows = int(ws.print_area.rsplit("$", 1)[1]) - last
     assert chart_rows * ws.row_dimensions[last + 1].height >= chart.height / 2.54 * 72
 
@@ -169,7 +178,7 @@ def test_print_ready(book):
         assert not ws.sheet_properties.pageSetUpPr.fitToPage, name  # an explicit scale: known page height
         assert 50 <= int(ws.page_setup.scale) <= 100, name
         header_row = 1 if name == "明细" else 3
-        if name != "明细":
+        if name not in ("明细", "指标进度"):       # 指标进度 repeats its header itself (above)
             assert ws.print_title_rows == f"${header_row}:${header_row}", name
         assert ws.freeze_panes == f"A{header_row + 1}", name
         header = ws.cell(header_row, 1)

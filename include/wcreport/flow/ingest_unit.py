@@ -46,7 +46,7 @@ from wcreport.intake.reading import read_report, read_stamped
 from wcreport.intake.scan import reject_internal_error, scan_and_identify
 from wcreport.validate.accepted import accepted_rows
 from wcreport.validate.feedback import write_feedback
-from wcreport.validate.limits import cap_findings
+from wcreport.validate.file_findings import file_findings, rejection_reasons
 from wcreport.validate.outcome import validate_file
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,14 @@ def _evaluate(paths: QuarterPaths, programme: Programme, unit_key: str, record: 
         return None
     validation = validate_file(paths, programme, unit_key, record.sha256, parsed,
                                previous_result(paths, unit_key))
-    findings = cap_findings([*parsed.findings, *validation.findings])
-    errors = [f for f in findings if f.severity == "error"]
+    # the same findings `wcreport check` gives this file (warnings on loose numbers included)
+    findings = file_findings(parsed, validation.findings, programme)
     record.findings = findings
     data_docs = _relative_page(paths, validation.page)
-    if errors:
+    reasons = rejection_reasons(findings)
+    if reasons:
         record.status = "rejected"
-        record.reasons = [f.as_text() for f in errors] + [f.message for f in findings if f.code == "findings.truncated"]
+        record.reasons = reasons
         return None
     record.status = "accepted"
     return _Passed(accepted_rows(parsed.rows, programme, unit_key), parsed.indicators,

@@ -14,7 +14,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from wcreport.report.measure import MM_PER_PT, UNIT_MM_WIDEST, height_for_lines, line_count, lines_in
+from wcreport.report.measure import (
+    BODY_PT,
+    MM_PER_PT,
+    UNIT_MM_WIDEST,
+    height_for_lines,
+    line_count,
+    lines_in,
+    width_at_body_size,
+)
 
 # --- the page -----------------------------------------------------------------------
 A4_LANDSCAPE_MM = (297.0, 210.0)    # the paper every sheet prints on: width, height
@@ -54,7 +62,8 @@ SUMMARY_MAX_DEADLINE_WIDTH = 48
 MIN_TASK_PT = 30.0
 
 # 报送情况: 序号, 单位, 报送状态, 是否逾期, 盖章件, 接收时间, 说明, 报送文件 (file names: not printed).
-STATUS = SheetLayout(widths=(6, 30, 10, 9, 11, 17, 60, 40), header_pt=28.0, printed=7)
+# 盖章件 holds 内容不一致 and 接收时间 "2023-03-31 20:00" on one line.
+STATUS = SheetLayout(widths=(6, 30, 10, 9, 12, 20, 56, 40), header_pt=28.0, printed=7)
 
 # 指标进度: 序号, 实事名称, 指标, 计量单位, 年度目标, 累计完成, 完成比例, 本季度应达, 进度状态, 判断依据, 报数单位;
 # then the bar chart of 完成比例 on a page of its own, sitting on rows CHART_ROW_PT tall.
@@ -91,6 +100,12 @@ def row_height(cells: list[tuple[str, float]], minimum: float = MIN_ROW_PT) -> f
     """Height (pt) a row needs for its wrapped cells ``[(text, width_units), ...]``."""
     lines = max((line_count(t, w) for t, w in cells if t), default=1)
     return min(max(minimum, height_for_lines(lines)), MAX_ROW_PT)
+
+
+def text_height(text: str, width_units: float, size_pt: float = BODY_PT, minimum: float = MIN_ROW_PT) -> float:
+    """Height (pt) a wrapped cell of ``size_pt`` text needs (a title, a note in another size)."""
+    lines = line_count(text, width_at_body_size(width_units, size_pt))
+    return min(max(minimum, height_for_lines(lines, size_pt)), MAX_ROW_PT)
 
 
 def page_scale(width_units: float) -> int:

@@ -32,6 +32,7 @@ LATIN_MM = 2.2
 SPACE_MM = 1.3
 CELL_PAD_MM = 1.6
 LINE_PT = 16.0              # one wrapped 11 pt line, with slack
+BODY_PT = 11.0              # the font size the metrics above are for; others scale with it
 ROW_PAD_PT = 6.0            # top + bottom padding of a row
 MM_PER_PT = 25.4 / 72
 
@@ -124,8 +125,16 @@ def quick_lines(text: str, width_units: float) -> int:
     return sum(max(1, math.ceil(text_mm(p) * 1.1 / room)) for p in text.split("\n")) if text else 1
 
 
-def height_for_lines(lines: int) -> float:
-    return lines * LINE_PT + ROW_PAD_PT
+def height_for_lines(lines: int, size_pt: float = BODY_PT) -> float:
+    return lines * LINE_PT * size_pt / BODY_PT + ROW_PAD_PT
+
+
+def width_at_body_size(width_units: float, size_pt: float) -> float:
+    """The width in which 11 pt text wraps as ``size_pt`` text does in ``width_units``.
+
+    Scaling the whole width also scales the cell padding down: on the safe side above 11 pt.
+    """
+    return width_units * BODY_PT / size_pt
 
 
 def lines_in(height_pt: float) -> int:

@@ -31,10 +31,15 @@ class CellStyle:
 
 _thin = Side(style="thin", color="000000")
 _BORDER = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
-TITLE = CellStyle(Font(name=FONT_NAME, size=18, bold=True),
-                  Alignment(horizontal="center", vertical="center"))
-SUBTITLE = CellStyle(Font(name=FONT_NAME, size=BODY_PT), Alignment(horizontal="left", vertical="center"))
-SUBTITLE_R = CellStyle(Font(name=FONT_NAME, size=BODY_PT), Alignment(horizontal="right", vertical="center"))
+TITLE_SIZE_PT = 18
+# titles and subtitles wrap: a text wider than its merged cells would otherwise be cut
+# off at the cell's edge (their rows are as tall as the wrapped text needs)
+TITLE = CellStyle(Font(name=FONT_NAME, size=TITLE_SIZE_PT, bold=True),
+                  Alignment(horizontal="center", vertical="center", wrap_text=True))
+SUBTITLE = CellStyle(Font(name=FONT_NAME, size=BODY_PT),
+                     Alignment(horizontal="left", vertical="center", wrap_text=True))
+SUBTITLE_R = CellStyle(Font(name=FONT_NAME, size=BODY_PT),
+                       Alignment(horizontal="right", vertical="center", wrap_text=True))
 HEADER = CellStyle(Font(name=FONT_NAME, size=BODY_PT, bold=True),
                    Alignment(horizontal="center", vertical="center", wrap_text=True), _BORDER,
                    PatternFill("solid", fgColor="D9E1F2"))

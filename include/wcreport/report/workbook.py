@@ -12,7 +12,9 @@ The fourth quarter's workbook opens with the annual account (``sheets.year``: �
 年度指标) when ``write_report`` is given the year (``report.year.build_year``).
 
 Every printed sheet is A4 landscape at a scale that fits the table's width, header row
-repeated on every page, wrapped text, a CJK font, frozen header. The geometry (page,
+repeated on every page (指标进度 repeats it itself, so none prints above its chart),
+wrapped text (titles too) in rows as tall as every cell's text needs, a CJK font,
+frozen header. The geometry (page,
 margins, column widths, fixed rows) is ``report.layout``; how text wraps and how tall a
 row must be is ``report.measure``; the paging of long text is ``report.text_flow``; the
 cell styles are ``report.styles``.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from copy import copy
 
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.cell_range import CellRange
@@ -18,11 +19,13 @@ from wcreport.report.layout import (
     SUBTITLE_PT,
     TITLE_PT,
     row_height,
+    text_height,
 )
-from wcreport.report.styles import FONT_NAME, HEADER, SUBTITLE, SUBTITLE_R, TITLE, cell
+from wcreport.report.styles import FONT_NAME, HEADER, SUBTITLE, SUBTITLE_R, TITLE, TITLE_SIZE_PT, cell
 
 PAGE_FOOTER = "第 &P 页，共 &N 页"
 CORRECTION_MARK = "更正版{number}　{date}"
+LONGEST_MARK = CORRECTION_MARK.format(number=99, date="2099年12月31日")
 
 
 def correction_mark(number: int, day: dt.date) -> str:
@@ -35,10 +38,16 @@ def mark_title(ws, mark: str) -> None:
     ``title_lines`` writes it) and in the page header, so every printed page carries it,
     the details sheet (no title row) included."""
     title = ws.cell(row=1, column=1)
-    if any(r.min_row == r.max_row == 1 and r.min_col == 1 for r in ws.merged_cells.ranges) \
-            and isinstance(title.value, str) and mark not in title.value:
+    merged = next((r for r in ws.merged_cells.ranges if r.min_row == r.max_row == 1 and r.min_col == 1), None)
+    if merged is not None and isinstance(title.value, str) and mark not in title.value:
         title.value = f"{title.value}（{mark}）"
         title.data_type = "s"
+        alignment = copy(title.alignment)
+        alignment.wrap_text = True
+        title.alignment = alignment
+        width = columns_width(ws, merged.min_col, merged.max_col)
+        ws.row_dimensions[1].height = max(ws.row_dimensions[1].height or TITLE_PT,
+                                          text_height(title.value, width, TITLE_SIZE_PT, TITLE_PT))
     ws.oddHeader.right.text = mark
     ws.oddHeader.right.font = FONT_NAME
 
@@ -77,17 +86,39 @@ def sheet_widths(ws) -> list[float]:
     return widths
 
 
-def title_lines(ws, title: str, left: str, right: str, ncols: int) -> None:
-    """Row 1: title across the table; row 2: left note and 填报日期 on the right."""
+def columns_width(ws, first: int, last: int) -> float:
+    """Width (units) of columns ``first``..``last`` (1-based) of a loaded sheet, whose column
+    dimensions may each cover several columns."""
+    total = 0.0
+    for dim in ws.column_dimensions.values():
+        low, high = dim.min or 0, dim.max or 0
+        overlap = min(high, last) - max(low, first) + 1
+        if overlap > 0 and dim.width:
+            total += overlap * dim.width
+    return total
+
+
+def title_lines(ws, title: str, left: str, right: str, ncols: int) -> float:
+    """Row 1: title across the table; row 2: left note and 填报日期 on the right; each row as
+    tall as its wrapped text needs.
+
+    Returns the height (pt) a page plan should give the two rows: room for a later
+    correction mark too (``mark_title`` makes row 1 taller then), so planned page breaks
+    stay right on a 更正版."""
     last = get_column_letter(ncols)
-    ws.row_dimensions[1].height = TITLE_PT
+    widths = sheet_widths(ws)
+    width = sum(widths[:ncols])
+    ws.row_dimensions[1].height = text_height(title, width, TITLE_SIZE_PT, TITLE_PT)
     ws.merged_cells.add(f"A1:{last}1")
     ws.append([cell(ws, title, TITLE)])
     split = max(1, ncols - 2)
     ws.merged_cells.add(f"A2:{get_column_letter(split)}2")
     ws.merged_cells.add(f"{get_column_letter(split + 1)}2:{last}2")
-    ws.row_dimensions[2].height = max(SUBTITLE_PT, row_height([(left, sum(sheet_widths(ws)[:split]))]))
+    ws.row_dimensions[2].height = row_height([(left, sum(widths[:split])), (right, sum(widths[split:ncols]))],
+                                             SUBTITLE_PT)
     ws.append([cell(ws, left, SUBTITLE)] + [None] * (split - 1) + [cell(ws, right, SUBTITLE_R)])
+    marked = text_height(f"{title}（{LONGEST_MARK}）", width, TITLE_SIZE_PT, TITLE_PT)
+    return max(ws.row_dimensions[1].height, marked) + ws.row_dimensions[2].height
 
 
 def header_row(ws, headers: list[str], widths, row: int, minimum: float) -> float:

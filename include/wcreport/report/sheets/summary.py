@@ -174,10 +174,10 @@ def write_summary(wb: Workbook, c: Consolidated) -> None:
     scale = page_scale(sum(widths))
     set_widths(ws, widths)
     ws.freeze_panes = "A4"
-    title_lines(ws, c.title, f"汇总单位：{c.organiser}", f"填报日期：{date_zh(c.report_date())}", len(HEADERS))
+    titles = title_lines(ws, c.title, f"汇总单位：{c.organiser}", f"填报日期：{date_zh(c.report_date())}",
+                         len(HEADERS))
     header = header_row(ws, HEADERS, widths, 3, SUMMARY.header_pt)
-    pages = Pages(page_body_pt(scale), repeated=header,
-                  first=ws.row_dimensions[1].height + ws.row_dimensions[2].height + header)
+    pages = Pages(page_body_pt(scale), repeated=header, first=titles + header)
     row = 4
     for task in c.tasks:
         for chunk in plan_task(task, widths, pages):
