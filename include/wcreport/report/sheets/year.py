@@ -37,7 +37,7 @@ from wcreport.report.layout import (
 from wcreport.report.measure import UNIT_MM, height_for_lines, line_count
 from wcreport.report.safe_cells import clean_text
 from wcreport.report.sheets.common import header_row, print_setup, set_widths, title_lines
-from wcreport.report.styles import CENTER, NUMBER, TEXT, TEXT_MID, WARN, cell
+from wcreport.report.styles import CENTER, HEADER, NUMBER, TEXT, TEXT_MID, WARN, cell
 from wcreport.report.text_flow import TextFlow
 from wcreport.report.year import YearAccount, YearCell, YearIndicator, YearTask
 
@@ -215,23 +215,46 @@ def write_year_indicators(wb: Workbook, account: YearAccount, report_day: str) -
     counts = {v: sum(1 for i in account.indicators if i.verdict == v) for v in YEAR_VERDICT_ZH}
     left = (f"共{len(account.indicators)}项量化指标：已完成{counts['done']}项，未完成{counts['not_done']}项，"
             f"无法判断{counts['unknown']}项；累计指标取最近一次报送的累计数，时点指标取末季度数值")
-    title_lines(ws, f"{account.title}——年度指标", left, f"填报日期：{report_day}", printed)
+    titles = title_lines(ws, f"{account.title}——年度指标", left, f"填报日期：{report_day}", printed)
     header = header_row(ws, INDICATOR_HEADERS + TARGET_HEADERS, widths, 3, YEAR_INDICATORS.header_pt)
-    for r, ind in enumerate(account.indicators, 4):
-        _indicator_row(ws, ind, r, widths)
-    last = len(account.indicators) + 3
     area = get_column_letter(printed)
     if not account.indicators:
-        print_setup(ws, "3:3", scale, f"A1:{area}{last}")
+        print_setup(ws, "3:3", scale, f"A1:{area}3")
         return
-    last = _charts(ws, account, last, page_body_pt(scale) - header, sum(widths[:printed]))
-    print_setup(ws, "3:3", scale, f"A1:{area}{last}")
+    rows = _indicator_table(ws, account, Pages(page_body_pt(scale), repeated=header, first=titles + header))
+    last = _charts(ws, account, rows, page_body_pt(scale) - header, sum(widths[:printed]))
+    # no print titles: they would repeat the table's header above the charts; the table
+    # repeats its header itself, at the top of each of its pages (``_indicator_table``)
+    print_setup(ws, None, scale, f"A1:{area}{last}")
 
 
-def _indicator_row(ws, ind: YearIndicator, r: int, widths) -> None:
+def _indicator_table(ws, account: YearAccount, pages: Pages) -> list[int]:
+    """The indicators' rows from row 4, a page break and the header again where a page is full;
+    each indicator's row (its chart's data)."""
+    widths = YEAR_INDICATORS.widths
+    rows, r = [], 4
+    for ind in account.indicators:
+        height = _indicator_height(ind, widths)
+        if not pages.fits(height) and not pages.at_top:
+            ws.row_breaks.append(Break(id=r - 1))
+            pages.new_page()
+            ws.row_dimensions[r].height = ws.row_dimensions[3].height
+            ws.append([cell(ws, h, HEADER) for h in INDICATOR_HEADERS + TARGET_HEADERS])
+            r += 1
+        _indicator_row(ws, ind, r, height)
+        pages.add(height)
+        rows.append(r)
+        r += 1
+    return rows
+
+
+def _indicator_height(ind: YearIndicator, widths) -> float:
+    return row_height([(ind.task_name, widths[1]), (ind.name, widths[2]), (ind.basis, widths[12])])
+
+
+def _indicator_row(ws, ind: YearIndicator, r: int, height: float) -> None:
     values = (ind.values + [None] * 4)[:4]
-    ws.row_dimensions[r].height = row_height([(ind.task_name, widths[1]), (ind.name, widths[2]),
-                                              (ind.basis, widths[12])])
+    ws.row_dimensions[r].height = height
     verdict_style = CENTER if ind.verdict == "done" else WARN
     ws.append([cell(ws, ind.task_seq, CENTER), cell(ws, ind.task_name, TEXT_MID), cell(ws, ind.name, TEXT_MID),
                cell(ws, ind.measure, CENTER), cell(ws, ind.target, NUMBER), cell(ws, YEAR_RULE_ZH[ind.rule], CENTER),
@@ -240,12 +263,13 @@ def _indicator_row(ws, ind: YearIndicator, r: int, widths) -> None:
                *(cell(ws, ind.target, NUMBER) for _ in range(4))])
 
 
-def _charts(ws, account: YearAccount, last: int, room_pt: float, table_units: float) -> int:
-    """Two trend charts per band, as many bands as a page holds, each page after a break; the last row."""
+def _charts(ws, account: YearAccount, data_rows: list[int], room_pt: float, table_units: float) -> int:
+    """Two trend charts per band, as many bands as a page holds, each page after a break; the last row.
+    ``data_rows``: each indicator's row in the table (its chart's values and target)."""
     band_rows = math.ceil(YEAR_CHART_CM / 2.54 * 72 / CHART_ROW_PT) + 1
     bands_per_page = max(1, int(room_pt // (band_rows * CHART_ROW_PT)))
     half = _half_column(table_units)
-    row = last
+    row = data_rows[-1]
     for k, ind in enumerate(account.indicators):
         band = k // 2
         if k % 2 == 0:
@@ -256,7 +280,7 @@ def _charts(ws, account: YearAccount, last: int, room_pt: float, table_units: fl
                 ws.append([])
             top = row + 1
             row += band_rows
-        chart = trend_chart(ws, ind, 4 + k, table_units / 2 * UNIT_MM / 10 * 0.95)
+        chart = trend_chart(ws, ind, data_rows[k], table_units / 2 * UNIT_MM / 10 * 0.95)
         ws.add_chart(chart, f"{'A' if k % 2 == 0 else half}{top}")
     return row
 
