@@ -37,8 +37,8 @@ export AIRFLOW_CONN_SMTP_DEFAULT="{\"conn_type\": \"smtp\", \"host\": \"127.0.0.
 echo "==> Airflow metadata DB (SQLite) in $AIRFLOW_HOME"
 airflow db migrate > "$DEMO/db_migrate.log" 2>&1 || { tail -20 "$DEMO/db_migrate.log"; exit 1; }
 
-echo "==> airflow dags test quarterly_report (quarter $QUARTER)"
-airflow dags test quarterly_report --conf "{\"quarter\": \"$QUARTER\"}" > "$DEMO/dags_test.log" 2>&1 \
+echo "==> airflow dags test quarterly_report (quarter $QUARTER; run id manual__${QUARTER}__<time>)"
+python tools/demo_run.py "$QUARTER" > "$DEMO/dags_test.log" 2>&1 \
   || { tail -40 "$DEMO/dags_test.log"; echo "DAG run failed; full log: $DEMO/dags_test.log"; exit 1; }
 
 python tools/demo_summary.py "$REPORT_OUTPUT/$QUARTER" "$MAILDIR"

@@ -230,6 +230,8 @@ def decide_unit(paths: QuarterPaths, programme: Programme, unit_key: str, *,
     unit_page = _write_version_pages(paths, unit_key, versions, winner)
     if winner is not None and unit_page:
         result.data_docs = unit_page
+    if result.data_docs:
+        log.info("Data Docs for %s: %s", result.unit, result.data_docs)
     copies = _decide_stamped_copies(paths, programme, records, result)
     result.files = sorted([*mine, *copies, *held], key=lambda r: r.path)
     write_unit_result(paths, result)
@@ -291,8 +293,6 @@ def _accept(result: UnitResult, winner: _Winner) -> None:
     result.first_accepted_mtime = winner.first_accepted
     result.rows, result.indicators, result.warnings = passed.rows, passed.indicators, passed.warnings
     result.data_docs = passed.data_docs
-    if result.data_docs:
-        log.info("Data Docs for %s: %s", result.unit, result.data_docs)
 
 
 def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings],
