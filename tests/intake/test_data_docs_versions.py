@@ -14,6 +14,7 @@ from pathlib import Path
 from intake.conftest import EDU_ROWS
 from intake.corpus import Book, form_sheet, touch_mtime, write
 from wcreport.flow.ingest_unit import decide_unit
+from wcreport.validate.data_docs import build_data_docs_index
 
 NOW = time.time()
 EMPTY_PROGRESS = [[1, "实施优质教育资源扩增赋能行动", "教体中心", "", "12月"]]
@@ -65,7 +66,9 @@ def test_the_unit_page_is_the_accepted_version_and_links_the_rejected_one(paths,
     assert unit_page.resolve() in links_of(first_page)
 
     summary = json.loads(unit_page.with_suffix(".json").read_text(encoding="utf-8"))
-    assert (summary["file"], summary["errors"]) == ("教体中心-修改稿.xlsx", 0)   # what the index shows
+    assert (summary["file"], summary["errors"]) == ("教体中心-修改稿.xlsx", 0)
+    index = text_of(Path(build_data_docs_index(paths.data_docs)))
+    assert "教育和体育事业中心 教体中心-修改稿.xlsx 通过 0 " in index and "初稿" not in index
 
 
 def test_a_rejected_correction_does_not_replace_the_accepted_page(paths, programme):
