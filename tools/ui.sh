@@ -9,7 +9,8 @@
 #
 # Environment: QUARTER (default 2023Q1), UI_PORT (default 8080, another free port if taken),
 # UI_HOST (default 127.0.0.1), FAULTY=0 to skip adding the sample's faulty files (one unit's
-# empty form, so the run shows a rejected unit).
+# empty form, so the run shows a rejected unit), UI_LANGUAGE / UI_TIMEZONE (the UI's language
+# and time zone for a browser that has chosen none: zh-CN, Asia/Shanghai; tools/ui_env.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -63,10 +64,7 @@ if [ ! -f "$SECRETS" ]; then
 fi
 source "$SECRETS"
 
-export AIRFLOW__CORE__EXECUTOR=LocalExecutor
-export AIRFLOW__CORE__PARALLELISM="${UI_PARALLELISM:-2}"
-export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
-export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+source tools/ui_env.sh
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$PASSWORDS"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$BASE_URL/execution/"
 export AIRFLOW__API__BASE_URL="$BASE_URL"
@@ -74,7 +72,6 @@ export AIRFLOW__API__HOST="$HOST" AIRFLOW__API__PORT="$PORT" AIRFLOW__API__WORKE
 export AIRFLOW__API__SECRET_KEY="$SECRET_KEY" AIRFLOW__API_AUTH__JWT_SECRET="$JWT_SECRET"
 export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$(python -m wcreport_testing.net)"
 export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$(python -m wcreport_testing.net)"
-export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
 
 # --- everything started below is stopped on exit, Ctrl-C included ---------------------------
 PIDS=()

@@ -172,6 +172,16 @@ def test_run_id_names_the_quarter(tt):
     assert run_id.startswith("scheduled__2023Q3__2023-09-28T09:00:00")
 
 
+def test_a_manual_run_id_claims_no_quarter_from_its_data_interval(tt):
+    """A manual run processes its ``quarter`` param, which may differ from the data interval's."""
+    from airflow.utils.types import DagRunType
+
+    run_after = pendulum.datetime(2026, 12, 6, 9, 0, tz="UTC")
+    run_id = tt.generate_run_id(run_type=DagRunType.MANUAL, run_after=run_after,
+                                data_interval=tt.infer_manual_data_interval(run_after=run_after))
+    assert run_id == "manual__2026-12-06T09:00:00+00:00"
+
+
 def test_plugin_registers_the_timetable_for_serialization(tmp_path):
     """Airflow's own encoder/decoder find the class only through plugins/quarterly_timetable.py."""
     code = (

@@ -47,6 +47,7 @@ from wcreport.intake.scan import reject_internal_error, scan_and_identify
 from wcreport.validate.accepted import accepted_rows
 from wcreport.validate.feedback import write_feedback
 from wcreport.validate.file_findings import file_findings, rejection_reasons
+from wcreport.validate.offline_docs import DocsVersion, keep_version, write_version_pages
 from wcreport.validate.outcome import validate_file
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def _evaluate(paths: QuarterPaths, programme: Programme, unit_key: str, record: 
     # the same findings `wcreport check` gives this file (warnings on loose numbers included)
     findings = file_findings(parsed, validation.findings, programme)
     record.findings = findings
-    data_docs = _relative_page(paths, validation.page)
+    data_docs = _relative_page(paths, _keep_version_page(paths, unit_key, record, validation.page))
     reasons = rejection_reasons(findings)
     if reasons:
         record.status = "rejected"
@@ -109,6 +110,27 @@ def _evaluate_safely(paths: QuarterPaths, programme: Programme, unit_key: str,
         log.exception("unexpected error evaluating %s", record.path)
         reject_internal_error(record, programme)
         return None
+
+
+def _docs_version(record: FileRecord) -> DocsVersion:
+    return DocsVersion(path=record.path, sha256=record.sha256 or "", received=record.mtime, status=record.status)
+
+
+def _keep_version_page(paths: QuarterPaths, unit_key: str, record: FileRecord, page: str | None) -> str | None:
+    """File the page validation wrote as this version's (its own page under versions/)."""
+    if not page or not record.sha256:
+        return page
+    kept = keep_version(paths.data_docs, page, _docs_version(record), paths.quarter, unit_key)
+    return str(kept) if kept else page
+
+
+def _write_version_pages(paths: QuarterPaths, unit_key: str, versions: list[FileRecord],
+                         winner: _Winner | None) -> str | None:
+    """Each validated version's page and the unit's page (the accepted, else newest, version's)."""
+    page = write_version_pages(paths.data_docs, quarter=paths.quarter, unit_key=unit_key,
+                               versions=[_docs_version(r) for r in versions if r.sha256],
+                               chosen_sha256=winner.record.sha256 if winner else None)
+    return _relative_page(paths, str(page)) if page else None
 
 
 def _relative_page(paths: QuarterPaths, page: str | None) -> str | None:
@@ -206,6 +228,11 @@ def decide_unit(paths: QuarterPaths, programme: Programme, unit_key: str, *,
                                              programme.report.organiser)
     newest_rejected = next((r for r in versions if r.status == "rejected"), None)
     result.feedback = newest_rejected.feedback if newest_rejected else None
+    unit_page = _write_version_pages(paths, unit_key, versions, winner)
+    if winner is not None and unit_page:
+        result.data_docs = unit_page
+    if result.data_docs:
+        log.info("Data Docs for %s: %s", result.unit, result.data_docs)
     copies = _decide_stamped_copies(paths, programme, records, result)
     result.files = sorted([*mine, *copies, *held], key=lambda r: r.path)
     write_unit_result(paths, result)
@@ -267,8 +294,6 @@ def _accept(result: UnitResult, winner: _Winner) -> None:
     result.first_accepted_mtime = winner.first_accepted
     result.rows, result.indicators, result.warnings = passed.rows, passed.indicators, passed.warnings
     result.data_docs = passed.data_docs
-    if result.data_docs:
-        log.info("Data Docs for %s: %s", result.unit, result.data_docs)
 
 
 def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings],

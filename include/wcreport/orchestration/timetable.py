@@ -121,7 +121,12 @@ class QuarterlyDeadlineTimetable(Timetable):
 
     def generate_run_id(self, *, run_type, run_after: DateTime,
                         data_interval: DataInterval | None, **extra) -> str:
-        if data_interval is None:
+        """``scheduled__2023Q1__<fire time>``: a scheduled (or backfill) run's quarter is its data
+        interval's. A manual run's quarter is its ``quarter`` param, which this method is not
+        given: its id stays Airflow's (the trigger names the quarter in the id it passes)."""
+        from airflow.utils.types import DagRunType
+
+        if data_interval is None or run_type == DagRunType.MANUAL:
             return super().generate_run_id(run_type=run_type, run_after=run_after,
                                            data_interval=data_interval, **extra)
         quarter = self.quarter_of(data_interval.start)

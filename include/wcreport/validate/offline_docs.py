@@ -12,6 +12,8 @@ Under ``<quarter>/data_docs/``:
 - ``index.html``            the quarter's units (this module; the manifest links it)
 - ``units/<run>.html``      one unit's run (the unit's ``data_docs`` in the manifest)
 - ``units/<run>.json``      that page's summary, read to build the index
+- ``versions/<run>-<sha>.html`` one file version's page, naming its file and version; the
+  unit's page is its accepted (else newest validated) version's and links the others
 - ``gx-index.html`` and ``validations/``: GX's own pages, linked as online-only
 
 No Great Expectations import here: ``validate.suites`` passes the results as plain dicts.
@@ -21,16 +23,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from wcreport.core.io import write_text_atomic
+from wcreport.core.labels import FILE_STATUS_ZH
 from wcreport.core.model import Finding
 from wcreport.core.quarter import Quarter
 from wcreport.core.templating import render
 
 UNITS_DIR = "units"
+VERSIONS_DIR = "versions"
 INDEX = "index.html"
 GX_INDEX = "gx-index.html"
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -100,27 +104,137 @@ def _unexpected_values(outcome: dict) -> list[str]:
 def write_unit_page(docs_dir: Path, *, quarter: Quarter, unit_key: str, unit_name: str,
                     results: dict[str, dict], findings: list[Finding], gx_pages: list[str],
                     validated_at: dt.datetime) -> Path:
-    """Write units/<quarter>-<unit>.html and its summary; return the page's path."""
+    """Write units/<quarter>-<unit>.html and its summary; return the page's path.
+
+    The summary keeps the page's content (``context``) so that ``keep_version`` can file it
+    as one file version's page once the caller knows which file was validated."""
     run_name = f"{quarter}-{unit_key}"
     folder = Path(docs_dir) / UNITS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"{run_name}.html"
-    errors = sum(f.severity == "error" for f in findings)
-    warnings = sum(f.severity == "warning" for f in findings)
-    suites = [{"name": name, "name_zh": SUITE_ZH.get(name, name), "success": bool(result.get("success")),
-               "statistics": result.get("statistics") or {}, "rows": expectation_rows(result)}
-              for name, result in results.items()]
-    gx_links = [{"name": _suite_of(p, results), "href": _relative(Path(p), folder)} for p in gx_pages]
-    write_text_atomic(page, render(__package__, "data_docs_unit.html.j2", quarter_label=quarter.label_zh,
-                                   run_name=run_name, unit_name=unit_name, suites=suites,
-                                   findings=findings, errors=errors, warnings=warnings,
-                                   validated_at=beijing_time(validated_at), gx_links=gx_links,
-                                   index_href=f"../{INDEX}"))
-    summary = {"run_name": run_name, "unit": unit_key, "unit_name": unit_name, "quarter": str(quarter),
-               "errors": errors, "warnings": warnings, "validated_at": validated_at.isoformat(),
-               "page": f"{UNITS_DIR}/{page.name}"}
-    write_text_atomic(page.with_suffix(".json"), json.dumps(summary, ensure_ascii=False, indent=1))
+    context = PageContent(
+        run_name=run_name, unit_name=unit_name, quarter_label=quarter.label_zh,
+        errors=sum(f.severity == "error" for f in findings),
+        warnings=sum(f.severity == "warning" for f in findings),
+        validated_at=validated_at.isoformat(),
+        findings=[f.model_dump(mode="json") for f in findings],
+        suites=[{"name": name, "name_zh": SUITE_ZH.get(name, name), "success": bool(result.get("success")),
+                 "statistics": result.get("statistics") or {},
+                 "rows": [asdict(row) for row in expectation_rows(result)]}
+                for name, result in results.items()],
+        gx_links=[{"name": _suite_of(p, results), "href": _relative(Path(p), folder)} for p in gx_pages])
+    write_text_atomic(page, _render_page(context))
+    write_text_atomic(page.with_suffix(".json"), json.dumps(
+        _summary(context, unit_key, quarter, f"{UNITS_DIR}/{page.name}"), ensure_ascii=False, indent=1))
     return page
+
+
+@dataclass
+class PageContent:
+    """What one validation's page shows (JSON-able: kept in the page's summary)."""
+
+    run_name: str
+    unit_name: str
+    quarter_label: str
+    errors: int
+    warnings: int
+    validated_at: str                # ISO
+    findings: list[dict]
+    suites: list[dict]
+    gx_links: list[dict]
+
+
+@dataclass
+class DocsVersion:
+    """One of a unit's file versions (one content) as the Data Docs pages name it."""
+
+    path: str                        # the file, relative to the quarter's inbox folder
+    sha256: str
+    received: float                  # when it arrived (mtime, epoch seconds)
+    status: str                      # FileStatus of this run: accepted, rejected, superseded, ...
+
+    def page_name(self, quarter: Quarter | str, unit_key: str) -> str:
+        return f"{quarter}-{unit_key}-{self.sha256[:12]}"
+
+
+def keep_version(docs_dir: Path, unit_page: Path | str, version: DocsVersion, quarter: Quarter | str,
+                 unit_key: str) -> Path | None:
+    """File the page validation just wrote (``unit_page``) as ``version``'s content; its
+    page is rendered by ``write_version_pages``. None when the page kept no content."""
+    try:
+        summary = json.loads(Path(unit_page).with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if "context" not in summary:
+        return None
+    folder = Path(docs_dir) / VERSIONS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = folder / f"{version.page_name(quarter, unit_key)}.json"
+    write_text_atomic(kept, json.dumps(summary, ensure_ascii=False, indent=1))
+    return kept.with_suffix(".html")
+
+
+def write_version_pages(docs_dir: Path, *, quarter: Quarter, unit_key: str,
+                        versions: list[DocsVersion], chosen_sha256: str | None) -> Path | None:
+    """One page per file version that was validated, each naming its file and version, and
+    the unit's page (units/<quarter>-<unit>.html): the chosen version's (the accepted one,
+    else the newest validated), listing the others with links. None when none was validated."""
+    docs_dir = Path(docs_dir)
+    ordered = sorted(versions, key=lambda v: (v.received, v.path), reverse=True)
+    kept = {v.sha256: content for v in ordered if (content := _kept_content(docs_dir, quarter, unit_key, v))}
+    if not kept:
+        return None
+    chosen = next((v for v in ordered if v.sha256 == chosen_sha256 and v.sha256 in kept),
+                  next(v for v in ordered if v.sha256 in kept))
+    unit_page = docs_dir / UNITS_DIR / f"{quarter}-{unit_key}.html"
+    for version in ordered:
+        if version.sha256 in kept:
+            page = docs_dir / VERSIONS_DIR / f"{version.page_name(quarter, unit_key)}.html"
+            write_text_atomic(page, _render_page(
+                kept[version.sha256], version=_version_view(version),
+                others=_others(ordered, version, kept, quarter, unit_key, "", chosen),
+                unit_href=f"../{UNITS_DIR}/{unit_page.name}"))
+    unit_page.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(unit_page, _render_page(
+        kept[chosen.sha256], version=_version_view(chosen),
+        others=_others(ordered, chosen, kept, quarter, unit_key, f"../{VERSIONS_DIR}/", chosen)))
+    summary = _summary(kept[chosen.sha256], unit_key, quarter, f"{UNITS_DIR}/{unit_page.name}")
+    summary["file"] = chosen.path
+    write_text_atomic(unit_page.with_suffix(".json"), json.dumps(summary, ensure_ascii=False, indent=1))
+    return unit_page
+
+
+def _kept_content(docs_dir: Path, quarter: Quarter, unit_key: str, version: DocsVersion) -> PageContent | None:
+    path = docs_dir / VERSIONS_DIR / f"{version.page_name(quarter, unit_key)}.json"
+    try:
+        return PageContent(**json.loads(path.read_text(encoding="utf-8"))["context"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _version_view(version: DocsVersion) -> dict:
+    return {"path": version.path, "sha12": version.sha256[:12], "received": beijing_time(
+        dt.datetime.fromtimestamp(version.received, dt.UTC)), "status": FILE_STATUS_ZH.get(version.status, version.status)}
+
+
+def _others(ordered: list[DocsVersion], this: DocsVersion, kept: dict[str, PageContent], quarter: Quarter,
+            unit_key: str, prefix: str, chosen: DocsVersion) -> list[dict]:
+    """The unit's other versions, newest first, each with a link to its page when it has one."""
+    return [{**_version_view(v), "chosen": v is chosen,
+             "href": f"{prefix}{v.page_name(quarter, unit_key)}.html" if v.sha256 in kept else None}
+            for v in ordered if v is not this]
+
+
+def _render_page(content: PageContent, **extra: object) -> str:
+    return render(__package__, "data_docs_unit.html.j2", **{
+        **asdict(content), "validated_at": beijing_time(content.validated_at),
+        "index_href": f"../{INDEX}", "version": None, "others": [], "unit_href": None, **extra})
+
+
+def _summary(content: PageContent, unit_key: str, quarter: Quarter, page: str) -> dict:
+    return {"run_name": content.run_name, "unit": unit_key, "unit_name": content.unit_name,
+            "quarter": str(quarter), "errors": content.errors, "warnings": content.warnings,
+            "validated_at": content.validated_at, "page": page, "context": asdict(content)}
 
 
 def write_index(docs_dir: Path, quarter: Quarter | None = None) -> Path:
