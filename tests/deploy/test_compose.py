@@ -36,6 +36,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 pytestmark = pytest.mark.slow
+# Sections our own Airflow plugins read (the UI's default language and time zone).
+OUR_PLUGIN_OPTIONS = {"wcreport_ui": ["default_language", "default_timezone"]}
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = ROOT / "include" / "wcreport"
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
@@ -168,7 +170,7 @@ class AirflowFacts:
 
     def has_option(self, env_key: str) -> bool:
         _, section, key = env_key.split("__", 2)
-        return key.lower() in self.options.get(section.lower(), [])
+        return key.lower() in self.options.get(section.lower(), []) + OUR_PLUGIN_OPTIONS.get(section.lower(), [])
 
 
 def probe_airflow(commands: list[str], scratch: Path) -> AirflowFacts:
