@@ -46,7 +46,7 @@ class YearState:
     counts: dict[str, int] = field(default_factory=dict)       # verdict → tasks
     tasks: list[TaskLine] = field(default_factory=list)
     indicators: list[IndicatorLine] = field(default_factory=list)
-    gaps: list[str] = field(default_factory=list)               # 第2季度 · 卫健中心 · 逾期报送
+    gaps: list[str] = field(default_factory=list)               # 第2季度 · <unit> · 逾期报送
     problems: list[str] = field(default_factory=list)           # lost quarters, programme changes
     error: str | None = None
 
