@@ -592,7 +592,7 @@ def main() -> int:
                                    "AIRFLOW_CONN_SMTP_DEFAULT": sink.conn(),
                                    "REPORT_PROGRAMMES_DIR": str(programmes),
                                    "REPORT_EXPECTATIONS": os.environ["REPORT_EXPECTATIONS"],
-                                   "REPORT_OPS_EMAIL": "ops@localhost"})
+                                   "REPORT_OPS_EMAIL": "ops@example.org"})
             stack.start()
             for dag_id in (REAL_DAG, NOOP_DAG):
                 stack.api.wait_dag(dag_id)
