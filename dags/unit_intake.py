@@ -34,11 +34,11 @@ from wcreport.orchestration.triggers import MailboxTrigger, SharedFolderTrigger
 LISTING_SECONDS = event_intake_seconds()
 
 MAILBOX_ARRIVALS = Asset(
-    name="unit_mailbox_arrivals", uri="wcreport://intake/mailbox",
+    name="unit_mailbox_arrivals",      # no URI scheme: none for Airflow to look a normaliser up for
     watchers=[AssetWatcher(name="mailbox_idle", trigger=MailboxTrigger(conn_id="imap_default"))]
     if LISTING_SECONDS else [])
 FOLDER_ARRIVALS = Asset(
-    name="unit_folder_arrivals", uri="wcreport://intake/shared_folder",
+    name="unit_folder_arrivals",
     watchers=[AssetWatcher(name="shared_folder_listing",
                            trigger=SharedFolderTrigger(poke_interval=LISTING_SECONDS,
                                                        stable_seconds=min(LISTING_SECONDS, 5)))]
