@@ -228,7 +228,8 @@ def idle_cpu(stack, quiet: Callable[[], bool], minutes: float, what: str) -> dic
     seconds = {name: round(cpu1[name] - cpu0.get(name, 0.0), 2) for name in cpu1}
     return {"minutes": round(wall / 60, 2), "cpu_s": seconds,
             "cpu_pct_of_one_core": {name: round(100 * s / wall, 2) for name, s in seconds.items()},
-            "unit_intake_runs_during": _run_count(stack) - runs_before}
+            "unit_intake_runs_during": _run_count(stack) - runs_before,
+            "load_avg_at_end": [round(x, 2) for x in os.getloadavg()]}
 
 
 def watchers_idle_pct(data: dict) -> float | None:
@@ -252,7 +253,8 @@ def idle_markdown(idle: dict, baseline: dict | None) -> str:
         text += (f", against {base}% in the {baseline['minutes']} min before `unit_intake` was unpaused (no "
                  f"watcher running): the watchers add **{round(pct['triggerer'] - base, 2)}% of one core** "
                  f"(goal ≤ {WATCHERS_IDLE_GOAL_PCT:g}%)")
-    return text + f". For comparison, over the same idle minutes: {others}."
+    load = f" Load average of the shared machine at its end: {idle['load_avg_at_end']}." if "load_avg_at_end" in idle else ""
+    return text + f". For comparison, over the same idle minutes: {others}.{load}"
 
 
 def _run_count(stack) -> int:
@@ -290,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYTHONPATH", "")
     data = {"machine": machine(), **measure(args.drops, args.mails, args.listing_seconds, args.idle_minutes,
                                                    args.baseline_minutes)}
+    data["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(save_result("events", data))
     print(markdown(data))
     return 0

@@ -86,11 +86,11 @@ def summary_rows(lines: list[str]) -> None:
             met = "**met**" if reached >= 2000 else "**missed**"
             lines.append(f"| 5 | largest quarter end to end under the real scheduler in {ce['goal_minutes']} min "
                          f"({how}) | {reached:,} units | ≥ 2,000 units | {met} |")
-    event_rows(lines)
     if sizes:
         big = sizes[-1]
         lines.append(f"| 4 | merge peak RSS at {big['units']:,} units | {big['merge_peak_rss_mib']:.0f} MiB | "
                      f"< 512 MiB | {verdict(big['merge_peak_rss_mib'], 511)} |")
+    event_rows(lines)
     lines.append("")
 
 
@@ -107,7 +107,7 @@ def event_rows(lines: list[str]) -> None:
                          f"{verdict(d['p95_s'], goal)} |")
     if (extra := watchers_idle_pct(events)) is not None:
         what = "added by the watchers" if events.get("idle_baseline") else "(no baseline in this result)"
-        lines.append(f"| 6 | triggerer CPU over {events['idle']['minutes']:.0f} idle minutes, {what} | "
+        lines.append(f"| 6 | triggerer CPU over {events['idle']['minutes']:g} idle minutes, {what} | "
                      f"{extra}% of one core | ≤ {WATCHERS_IDLE_GOAL_PCT:g}% | {verdict(extra, WATCHERS_IDLE_GOAL_PCT)} |")
 
 
@@ -332,7 +332,9 @@ def section_events(lines: list[str]) -> None:
               "sink), only `unit_intake` unpaused. Latency: a blank form written into a unit's shared folder → "
               "that unit's feedback mail accepted by the sink; a mail APPENDed to the Dovecot → the unit's receipt "
               "accepted by the sink. Idle CPU: each service's process tree (psutil, user + system) over the idle "
-              f"minutes; load average at start {r['machine'].get('load_avg')}.", "", markdown(r), ""]
+              f"minutes; load average at start {r['machine'].get('load_avg')}, at the end {r.get('load_avg_at_end', '?')} "
+              "(other work on this shared machine lengthens the latencies, hardly the CPU seconds).", "",
+              markdown(r), ""]
 
 
 PROVINCE_SIZES = (2_000, 5_000, 10_000, 20_000)
