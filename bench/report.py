@@ -17,7 +17,8 @@ def verdict(value: float, goal: float) -> str:
 
 
 def header(lines: list[str]) -> None:
-    first = next((r for r in (load_result(n) for n in ("parse", "ingest", "e2e", "scale", "scheduler")) if r), None)
+    first = next((r for r in (load_result(n) for n in ("parse", "ingest", "e2e", "scale", "scheduler", "events"))
+                  if r), None)
     m = first["machine"] if first else {}
     total = results_dir() / "total_seconds"
     lines += [
