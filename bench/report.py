@@ -1,4 +1,4 @@
-"""Write docs/benchmarks.md from the results of the four benchmarks (``BENCH_OUT``).
+"""Write docs/benchmarks.md from the results of the benchmarks (``BENCH_OUT``).
 
 Usage: .venv/bin/python bench/report.py [--out docs/benchmarks.md]
 """
@@ -17,7 +17,8 @@ def verdict(value: float, goal: float) -> str:
 
 
 def header(lines: list[str]) -> None:
-    first = next((r for r in (load_result(n) for n in ("parse", "ingest", "e2e", "scale", "scheduler")) if r), None)
+    first = next((r for r in (load_result(n) for n in ("parse", "ingest", "e2e", "scale", "scheduler", "events"))
+                  if r), None)
     m = first["machine"] if first else {}
     total = results_dir() / "total_seconds"
     lines += [
@@ -33,7 +34,8 @@ def header(lines: list[str]) -> None:
         f"- Python {m.get('python')}; " + ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()),
         f"- Whole `make bench`: {total.read_text().strip() if total.exists() else '?'} s",
         "- Results written at: " + ", ".join(f"{n} {r['generated_at']}"
-                                             for n in ("parse", "ingest", "e2e", "scale", "scheduler", CEILING_FULL)
+                                             for n in ("parse", "ingest", "e2e", "scale", "scheduler", CEILING_FULL,
+                                                       "events")
                                              if (r := load_result(n))),
         "- Dashboard page times: [docs/bench-dashboard.md](bench-dashboard.md) (`bench/bench_dashboard.py`, "
         "run separately).",
@@ -89,7 +91,25 @@ def summary_rows(lines: list[str]) -> None:
         big = sizes[-1]
         lines.append(f"| 4 | merge peak RSS at {big['units']:,} units | {big['merge_peak_rss_mib']:.0f} MiB | "
                      f"< 512 MiB | {verdict(big['merge_peak_rss_mib'], 511)} |")
+    event_rows(lines)
     lines.append("")
+
+
+def event_rows(lines: list[str]) -> None:
+    events = load_result("events")
+    if not events:
+        return
+    from bench.bench_events import CHANNELS, WATCHERS_IDLE_GOAL_PCT, watchers_idle_pct
+
+    goal = events["goal_p95_s"]
+    for key, label in CHANNELS:
+        if (d := events.get(key)):
+            lines.append(f"| 6 | event-driven intake: {label}, p95 of {d['n']} | {d['p95_s']} s | ≤ {goal:.0f} s | "
+                         f"{verdict(d['p95_s'], goal)} |")
+    if (extra := watchers_idle_pct(events)) is not None:
+        what = "added by the watchers" if events.get("idle_baseline") else "(no baseline in this result)"
+        lines.append(f"| 6 | triggerer CPU over {events['idle']['minutes']:g} idle minutes, {what} | "
+                     f"{extra}% of one core | ≤ {WATCHERS_IDLE_GOAL_PCT:g}% | {verdict(extra, WATCHERS_IDLE_GOAL_PCT)} |")
 
 
 def _e2e_verdict(case: dict) -> str:
@@ -299,6 +319,25 @@ def section_scheduler(lines: list[str]) -> None:
                   f"at start {full['machine'].get('load_avg')})", "", *ceiling_markdown(full), ""]
 
 
+def section_events(lines: list[str]) -> None:
+    r = load_result("events")
+    if not r:
+        lines += ["## 6. Event-driven intake", "",
+                  "Not measured in this run (`BENCH_EVENTS=0`, or results from before the benchmark existed).", ""]
+        return
+    from bench.bench_events import markdown
+
+    lines += ["## 6. Event-driven intake", "",
+              "`bench/bench_events.py`: the stack of `tests/integration/test_event_intake.py` (PostgreSQL, "
+              "api-server, scheduler, dag-processor, triggerer, LocalExecutor, a private Dovecot, the loopback SMTP "
+              "sink), only `unit_intake` unpaused. Latency: a blank form written into a unit's shared folder → "
+              "that unit's feedback mail accepted by the sink; a mail APPENDed to the Dovecot → the unit's receipt "
+              "accepted by the sink. Idle CPU: each service's process tree (psutil, user + system) over the idle "
+              f"minutes; load average at start {r['machine'].get('load_avg')}, at the end {r.get('load_avg_at_end', '?')} "
+              "(other work on this shared machine lengthens the latencies, hardly the CPU seconds).", "",
+              markdown(r), ""]
+
+
 PROVINCE_SIZES = (2_000, 5_000, 10_000, 20_000)
 HOUR_S = 3600
 
@@ -390,7 +429,7 @@ def main() -> int:
     lines: list[str] = []
     header(lines)
     summary_rows(lines)
-    for section in (section_parse, section_ingest, section_e2e, section_scale, section_scheduler):
+    for section in (section_parse, section_ingest, section_e2e, section_scale, section_scheduler, section_events):
         section(lines)
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
