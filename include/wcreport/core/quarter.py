@@ -65,3 +65,15 @@ def quarter_of_data_interval(start: dt.datetime, tz: dt.tzinfo = TZ) -> Quarter:
     if start.tzinfo is None:
         start = start.replace(tzinfo=dt.UTC)
     return Quarter.containing(start.astimezone(tz).date())
+
+
+def local_time(stamp: str | None) -> dt.datetime | None:
+    """An ISO time as written in our records, in the programme's time zone (a time written
+    without an offset is already local); None when absent or unreadable."""
+    if not stamp:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value.replace(tzinfo=TZ) if value.tzinfo is None else value.astimezone(TZ)

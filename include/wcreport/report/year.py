@@ -17,7 +17,6 @@ cumulative counts, whose latest reported value is the year's so far.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Literal
@@ -27,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from wcreport.core.io import DamagedStateError, read_json
 from wcreport.core.model import Manifest, ManifestUnit
 from wcreport.core.programme import Indicator, Programme
-from wcreport.core.quarter import TZ, Quarter
+from wcreport.core.quarter import Quarter, local_time
 from wcreport.report.consolidate import Consolidated, text_digests
 from wcreport.report.pace import expectation, verdict
 
@@ -266,15 +265,8 @@ def _corrections(loaded: list[LoadedQuarter], mails: dict[str, dict]) -> dict[st
 
 
 def _day(stamp: str | None) -> str:
-    if not stamp:
-        return "（日期不明）"
-    try:
-        value = dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    if value.tzinfo is not None:
-        value = value.astimezone(TZ)
-    return f"{value.month}月{value.day}日"
+    value = local_time(stamp)
+    return f"{value.month}月{value.day}日" if value else (stamp or "（日期不明）")
 
 
 def _year_task(programme: Programme, seq: int, loaded: list[LoadedQuarter],

@@ -5,7 +5,6 @@ what one row shows, so a printed cell never clips.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from openpyxl import Workbook
@@ -13,7 +12,7 @@ from openpyxl.utils import get_column_letter
 
 from wcreport.core.labels import LATE_ZH, STAMPED_COLUMN_ZH, STAMPED_ZH, UNIT_STATUS_ZH, stamped_state
 from wcreport.core.model import ManifestUnit
-from wcreport.core.quarter import TZ
+from wcreport.core.quarter import local_time
 from wcreport.core.settings import settings
 from wcreport.core.templating import date_zh
 from wcreport.report.consolidate import Consolidated
@@ -42,15 +41,8 @@ def fit_rows(text: str, width: float, more: str) -> str:
 
 
 def _local_time(stamp: str | None) -> str:
-    if not stamp:
-        return ""
-    try:
-        value = dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    if value.tzinfo is not None:
-        value = value.astimezone(TZ)
-    return value.strftime("%Y-%m-%d %H:%M")
+    value = local_time(stamp)
+    return value.strftime("%Y-%m-%d %H:%M") if value else (stamp or "")
 
 
 def write_status(wb: Workbook, c: Consolidated) -> None:
