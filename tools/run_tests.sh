@@ -4,9 +4,11 @@
 #   tools/run_tests.sh [--fast | --unit | --integration] [pytest arguments...]
 #
 #   (none)          make test:             every test (unit, `airflow dags test` runs, integration
-#                                          on PostgreSQL/Redis); the integration tests run alongside
-#                                          the others (they mostly wait on the scheduler), their
-#                                          output printed when both are done
+#                                          on PostgreSQL/Redis) in three pytest processes: the slow
+#                                          tests in front, the fast and the integration tests
+#                                          alongside (much of the slow tests' time is spent waiting
+#                                          on LibreOffice, Chromium or Airflow), their output
+#                                          printed when all are done
 #   --fast          make test-fast:        neither slow nor integration (the edit-test loop)
 #   --unit          make test-unit:        everything but integration (slow ones included)
 #   --integration   make test-integration: only the integration tests
@@ -50,15 +52,21 @@ if [ "$alongside" -eq 0 ]; then
 fi
 
 logs="$(mktemp -d -t wcreport-tests.XXXXXX)"
-echo "== pytest -m integration (alongside; its output follows the others')"
+echo "== pytest -m integration and the fast tests (alongside; their output follows the slow tests')"
 .venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m integration > "$logs/integration.log" 2>&1 &
 integration_pid=$!
-echo "== pytest -m 'not integration'"
+.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m "not integration and not slow" > "$logs/fast.log" 2>&1 &
+fast_pid=$!
+echo "== pytest -m 'slow and not integration'"
 unit_status=0
-.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m "not integration" 2>&1 | tee "$logs/unit.log" \
+.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m "slow and not integration" 2>&1 | tee "$logs/slow.log" \
     || unit_status=${PIPESTATUS[0]}
+fast_status=0
+wait "$fast_pid" || fast_status=$?
 integration_status=0
 wait "$integration_pid" || integration_status=$?
+echo "== pytest -m 'not integration and not slow' (ran alongside)"
+cat "$logs/fast.log"
 echo "== pytest -m integration (ran alongside)"
 cat "$logs/integration.log"
 # One closing line for both runs, in the plain form CI reads: "N passed, N failed".
@@ -70,4 +78,4 @@ passed=$(total passed)
 failed=$(( $(total failed) + $(total error) ))
 rm -rf "$logs"
 echo "wcreport: $passed passed, $failed failed"
-finish "$unit_status" && finish "$integration_status"
+finish "$unit_status" && finish "$fast_status" && finish "$integration_status"

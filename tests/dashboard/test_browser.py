@@ -191,13 +191,11 @@ def test_viewer_cannot_rerun_through_airflows_permissions(server):
     base = server["base"]
     token = _token(base, "viewer")
     auth = {"Authorization": f"Bearer {token}"}
-    paused = httpx.post(f"{base}/wcreport/api/rerun", json={"quarter": "2023Q1", "unit": "health"},
-                        headers=auth, timeout=30)
-    assert paused.status_code == 409 and paused.json()["paused"] is True     # the stand-in DAGs are paused
-    response = httpx.post(f"{base}/wcreport/api/rerun", json={"quarter": "2023Q1", "unit": "health", "unpause": True},
-                          headers=auth, timeout=30)
-    assert response.status_code == 403, response.text
-    assert "权限" in response.json()["detail"]
+    # refused before anything else is looked at (the stand-in DAGs being paused included)
+    for body in ({"quarter": "2023Q1", "unit": "health"}, {"quarter": "2023Q1", "unit": "health", "unpause": True}):
+        response = httpx.post(f"{base}/wcreport/api/rerun", json=body, headers=auth, timeout=30)
+        assert response.status_code == 403, response.text
+        assert "权限" in response.json()["detail"]
 
 
 def test_signed_in_user_sees_the_grid_cell_by_cell_in_colour(server, browser, programme):

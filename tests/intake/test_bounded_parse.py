@@ -181,3 +181,17 @@ def test_the_child_reads_the_callers_settings(monkeypatch):
     monkeypatch.setenv("REPORT_OCR_DPI", "123")
     outcome = run_bounded(environment, "REPORT_OCR_DPI", budget=SECOND)
     assert isinstance(outcome, Done) and outcome.value == "123"
+
+
+def _parse_in_a_daemonic_worker(_: int) -> str:
+    from wcreport.intake.bounded import Budget, Done, run_bounded
+
+    outcome = run_bounded(os.getpid, budget=Budget(30, 1 << 30))
+    return "done" if isinstance(outcome, Done) and outcome.value != os.getpid() else repr(outcome)
+
+
+def test_a_daemonic_worker_can_parse_as_celerys_prefork_workers_must():
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:     # pool workers are daemonic
+        assert pool.map(_parse_in_a_daemonic_worker, [0]) == ["done"]

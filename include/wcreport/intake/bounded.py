@@ -125,7 +125,7 @@ def run_bounded(function: Callable[..., T], *args: Any, budget: Budget) -> Done[
         child = context.Process(target=_child, args=(sender, job), daemon=True,
                                 name=f"bounded-{getattr(function, '__name__', 'parse')}")
         started = time.monotonic()
-        with _main_script_hidden():
+        with _main_script_hidden(), _children_allowed():
             child.start()
         sender.close()
         try:
@@ -211,6 +211,21 @@ def _main_script_hidden() -> Iterator[None]:
         yield
     finally:
         sys.modules["__main__"] = main
+
+
+@contextlib.contextmanager
+def _children_allowed() -> Iterator[None]:
+    """multiprocessing refuses children to a daemonic process, lest they outlive it: Celery's
+    prefork workers are daemonic, so under the CeleryExecutor every parse would fail. Our
+    child is killed and joined before ``run_bounded`` returns, so none can outlive its parent."""
+    config = multiprocessing.current_process()._config     # the flag start() checks
+    daemonic = config.get("daemon")
+    config["daemon"] = False
+    try:
+        yield
+    finally:
+        if daemonic is not None:
+            config["daemon"] = daemonic
 
 
 @cache
