@@ -390,7 +390,8 @@ def test_quarter_under_celery_ends_in_one_email(stack, mail_sink, programme):
 
     # outputs in the compose output folder, archive beside them
     manifest = json.loads((output / QUARTER / "manifest.json").read_text(encoding="utf-8"))
-    assert [u["status"] for u in manifest["units"]] == ["submitted"] * len(programme.units)
+    assert [u["status"] for u in manifest["units"]] == ["submitted"] * len(programme.units), \
+        [f.get("reasons") for f in manifest["files"]][:3]
     archived = list((output / "archive" / QUARTER).iterdir())
     assert len(archived) == len(written)
 

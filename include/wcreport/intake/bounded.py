@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from multiprocessing.connection import Connection
+from multiprocessing.process import AuthenticationString
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
@@ -122,10 +123,10 @@ def run_bounded(function: Callable[..., T], *args: Any, budget: Budget) -> Done[
     with tempfile.NamedTemporaryFile(prefix="wcreport-bounded-", suffix=".stderr") as stderr:
         job = _Job(function, args, budget.memory_bytes, child_process_environment(), stderr.name)
         receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(target=_child, args=(sender, job), daemon=True,
-                                name=f"bounded-{getattr(function, '__name__', 'parse')}")
         started = time.monotonic()
         with _main_script_hidden(), _children_allowed():
+            child = context.Process(target=_child, args=(sender, job), daemon=True,
+                                    name=f"bounded-{getattr(function, '__name__', 'parse')}")
             child.start()
         sender.close()
         try:
@@ -215,17 +216,23 @@ def _main_script_hidden() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _children_allowed() -> Iterator[None]:
-    """multiprocessing refuses children to a daemonic process, lest they outlive it: Celery's
-    prefork workers are daemonic, so under the CeleryExecutor every parse would fail. Our
-    child is killed and joined before ``run_bounded`` returns, so none can outlive its parent."""
-    config = multiprocessing.current_process()._config     # the flag start() checks
-    daemonic = config.get("daemon")
+    """The calling process as multiprocessing needs it to start a child, for the start only.
+
+    Celery's prefork workers are daemonic (multiprocessing refuses children to a daemonic
+    process, lest they outlive it: ours is killed and joined before ``run_bounded`` returns),
+    and carry billiard's authentication key, which multiprocessing cannot pickle to the fork
+    server: under the CeleryExecutor every parse would fail without this."""
+    config = multiprocessing.current_process()._config     # what Process.start() reads
+    saved = dict(config)
     config["daemon"] = False
+    key = config.get("authkey")
+    if not isinstance(key, AuthenticationString):
+        config["authkey"] = AuthenticationString(bytes(key) if key else os.urandom(32))
     try:
         yield
     finally:
-        if daemonic is not None:
-            config["daemon"] = daemonic
+        config.clear()
+        config.update(saved)
 
 
 @cache
