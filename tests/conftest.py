@@ -31,3 +31,16 @@ def migrated_airflow_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("airflow_home")
     migrate(home)
     return home
+
+
+@pytest.fixture
+def dovecot():
+    """A private Dovecot IMAP server for one test (skipped where Dovecot is not installed)."""
+    from wcreport_testing.dovecot import Dovecot, DovecotUnavailable
+
+    try:
+        server = Dovecot().start()
+    except DovecotUnavailable as exc:
+        pytest.skip(f"no private Dovecot here: {exc}")
+    yield server
+    server.stop()

@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from wcreport_testing import chinese_mail as cm  # noqa: E402
-from wcreport_testing.dovecot import Dovecot, DovecotUnavailable  # noqa: E402
 
 from airflow_support import airflow_env, run_dags_test  # noqa: E402
 from mailsink import MailSink  # noqa: E402
@@ -56,14 +55,6 @@ def addr(key: str) -> str:
     return f"{key}@{DOMAIN}"
 
 
-@pytest.fixture
-def dovecot():
-    try:
-        server = Dovecot().start()
-    except DovecotUnavailable as exc:
-        pytest.skip(f"no private Dovecot here: {exc}")
-    yield server
-    server.stop()
 
 
 def _programme_dir(tmp_path: Path) -> Path:

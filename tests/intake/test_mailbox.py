@@ -11,7 +11,6 @@ import zipfile
 
 import pytest
 from wcreport_testing import chinese_mail as cm
-from wcreport_testing.dovecot import Dovecot, DovecotUnavailable
 
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import quarter_paths
@@ -326,14 +325,6 @@ def test_forced_quarter_wins_over_the_date(ctx):
 
 
 # --- IMAP against Dovecot -----------------------------------------------------------
-@pytest.fixture
-def dovecot():
-    try:
-        server = Dovecot().start()
-    except DovecotUnavailable as exc:
-        pytest.skip(f"no private Dovecot here: {exc}")
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow

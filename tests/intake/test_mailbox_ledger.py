@@ -13,7 +13,6 @@ import json
 
 import pytest
 from wcreport_testing import chinese_mail as cm
-from wcreport_testing.dovecot import Dovecot, DovecotUnavailable
 
 from wcreport.cli.main import main as cli
 from wcreport.core.io import DamagedStateError
@@ -132,14 +131,6 @@ def test_cli_verify_and_rebuild(ctx, capsys):
 
 
 # --- against Dovecot, as the mailbox_intake DAG polls ---------------------------------
-@pytest.fixture
-def dovecot():
-    try:
-        server = Dovecot().start()
-    except DovecotUnavailable as exc:
-        pytest.skip(f"no private Dovecot here: {exc}")
-    yield server
-    server.stop()
 
 
 def poll(dovecot, ctx) -> int:
