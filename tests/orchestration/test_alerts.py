@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailsink import MailSink
-from wcreport.orchestration import alerts
+from wcreport.orchestration import alerts, dag_defaults
 from wcreport.orchestration.dag_defaults import default_args
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,21 @@ def test_default_args_have_backoff_timeout_and_alert():
     assert args["retries"] == 5 and args["owner"] != "airflow"
     assert args["retry_exponential_backoff"] == 2.0
     assert args["execution_timeout"].total_seconds() > 0
-    assert args["on_failure_callback"] == [alerts.notify_ops_of_failure]
+    assert args["on_failure_callback"] == [dag_defaults.notify_ops_of_failure]
+
+
+def test_the_callback_is_the_alert_imported_when_a_task_fails(monkeypatch):
+    seen = []
+    monkeypatch.setattr(alerts, "notify_ops_of_failure", seen.append)
+    context = {"ti": FakeTI(), "exception": ValueError("x")}
+    dag_defaults.notify_ops_of_failure(context)
+    assert seen == [context]
+
+
+def test_a_dag_file_does_not_import_the_alert_module():
+    probe = "import sys; import wcreport.orchestration.dag_defaults; print('wcreport.orchestration.alerts' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 FAILING_DAG = textwrap.dedent('''

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -84,6 +85,28 @@ def test_validate_file_gives_the_same_findings_and_page_on_and_off(programme, tm
         pages[switch] = _without_time_and_gx_links(open(validation.page, encoding="utf-8").read())
     assert results["on"] == results["off"] and results["off"]
     assert pages["on"] == pages["off"]
+
+
+def test_without_rendering_the_page_both_paths_keep_the_same_summary_and_no_html(programme, tmp_path, monkeypatch):
+    """What ingest asks for (it renders the version's pages itself): the summary only, equal on and off."""
+    report = with_row(good_report(programme), 0, progress="无")
+    contexts = {}
+    for switch in ("off", "on"):
+        monkeypatch.setenv("REPORT_ACCELERATORS", switch)
+        paths = quarter_paths(str(Q2), tmp_path / switch / "inbox", tmp_path / switch / "output")
+        if switch == "on":
+            key = prevalidated.cache_key(programme, UNIT, "a" * 64, None, prevalidated.rules_digest())
+            (fast,) = batch.validate_many([batch.Item(report, UNIT)], programme, Q2)
+            prevalidated._write_store(prevalidated._folder(paths),
+                                      [prevalidated.StoredOutcome(key, prevalidated._payload(fast))])
+        validation = outcome.validate_file(paths, programme, UNIT, "a" * 64, report, None, render_page=False)
+        page = Path(validation.page)
+        assert not page.exists()
+        context = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))["context"]
+        context.pop("validated_at")
+        context.pop("gx_links")
+        contexts[switch] = context
+    assert contexts["on"] == contexts["off"] and contexts["off"]["errors"] > 0
 
 
 def _compared(result) -> dict:

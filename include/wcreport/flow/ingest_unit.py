@@ -82,8 +82,9 @@ def _evaluate(paths: QuarterPaths, programme: Programme, unit_key: str, record: 
     if error is not None or parsed is None:
         record.status = "rejected"
         return None
+    # the version's pages are rendered once its unit is decided (_write_version_pages)
     validation = validate_file(paths, programme, unit_key, record.sha256, parsed,
-                               previous_result(paths, unit_key))
+                               previous_result(paths, unit_key), render_page=not record.sha256)
     # the same findings `wcreport check` gives this file (warnings on loose numbers included)
     findings = file_findings(parsed, validation.findings, programme)
     record.findings = findings

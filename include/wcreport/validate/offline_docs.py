@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -103,11 +103,13 @@ def _unexpected_values(outcome: dict) -> list[str]:
 
 def write_unit_page(docs_dir: Path, *, quarter: Quarter, unit_key: str, unit_name: str,
                     results: dict[str, dict], findings: list[Finding], gx_pages: list[str],
-                    validated_at: dt.datetime) -> Path:
+                    validated_at: dt.datetime, render_html: bool = True) -> Path:
     """Write units/<quarter>-<unit>.html and its summary; return the page's path.
 
     The summary keeps the page's content (``context``) so that ``keep_version`` can file it
-    as one file version's page once the caller knows which file was validated."""
+    as one file version's page once the caller knows which file was validated. A caller that
+    renders the unit's pages itself right after (``write_version_pages``) passes
+    ``render_html=False``: only the summary is written."""
     run_name = f"{quarter}-{unit_key}"
     folder = Path(docs_dir) / UNITS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -123,7 +125,8 @@ def write_unit_page(docs_dir: Path, *, quarter: Quarter, unit_key: str, unit_nam
                  "rows": [asdict(row) for row in expectation_rows(result)]}
                 for name, result in results.items()],
         gx_links=[{"name": _suite_of(p, results), "href": _relative(Path(p), folder)} for p in gx_pages])
-    write_text_atomic(page, _render_page(context))
+    if render_html:
+        write_text_atomic(page, _render_page(context))
     write_text_atomic(page.with_suffix(".json"), json.dumps(
         _summary(context, unit_key, quarter, f"{UNITS_DIR}/{page.name}"), ensure_ascii=False, indent=1))
     return page
@@ -227,14 +230,20 @@ def _others(ordered: list[DocsVersion], this: DocsVersion, kept: dict[str, PageC
 
 def _render_page(content: PageContent, **extra: object) -> str:
     return render(__package__, "data_docs_unit.html.j2", **{
-        **asdict(content), "validated_at": beijing_time(content.validated_at),
+        **_fields_of(content), "validated_at": beijing_time(content.validated_at),
         "index_href": f"../{INDEX}", "version": None, "others": [], "unit_href": None, **extra})
 
 
 def _summary(content: PageContent, unit_key: str, quarter: Quarter, page: str) -> dict:
     return {"run_name": content.run_name, "unit": unit_key, "unit_name": content.unit_name,
             "quarter": str(quarter), "errors": content.errors, "warnings": content.warnings,
-            "validated_at": content.validated_at, "page": page, "context": asdict(content)}
+            "validated_at": content.validated_at, "page": page, "context": _fields_of(content)}
+
+
+def _fields_of(content: PageContent) -> dict:
+    """The page's fields, not copied: they are plain JSON values already (``asdict`` would deep-copy
+    every finding and expectation row, several times per unit)."""
+    return {field.name: getattr(content, field.name) for field in fields(content)}
 
 
 def write_index(docs_dir: Path, quarter: Quarter | None = None) -> Path:

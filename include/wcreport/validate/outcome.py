@@ -32,12 +32,15 @@ class FileValidation:
 
 
 def validate_file(paths: QuarterPaths, programme: Programme, unit_key: str, sha256: str | None,
-                  parsed: ParsedReport, previous: UnitResult | None) -> FileValidation:
-    """Validate one parsed file of ``unit_key`` against the suites; its page under the quarter's Data Docs."""
+                  parsed: ParsedReport, previous: UnitResult | None, *, render_page: bool = True) -> FileValidation:
+    """Validate one parsed file of ``unit_key`` against the suites; its page under the quarter's Data Docs.
+
+    ``render_page=False`` writes only the page's summary (its content): for a caller that renders
+    the file version's pages from it (``ingest_unit``)."""
     if accelerators_on():
-        return _validate_file_accelerated(paths, programme, unit_key, sha256, parsed, previous)
+        return _validate_file_accelerated(paths, programme, unit_key, sha256, parsed, previous, render_page)
     outcome = suites.validate_report(parsed, unit_key, programme, paths.quarter, previous=previous,
-                                     data_docs_dir=paths.data_docs)
+                                     data_docs_dir=paths.data_docs, render_page=render_page)
     return FileValidation(outcome.findings, outcome.pages[0] if outcome.pages else outcome.data_docs)
 
 
@@ -56,15 +59,17 @@ def build_data_docs_index(data_docs_dir: Path) -> str | None:
 
 
 def _validate_file_accelerated(paths: QuarterPaths, programme: Programme, unit_key: str, sha256: str | None,
-                               parsed: ParsedReport, previous: UnitResult | None) -> FileValidation:
+                               parsed: ParsedReport, previous: UnitResult | None,
+                               render_page: bool) -> FileValidation:
     """``validate_file`` with the quarter's batch outcome when there is one, else the suites
     run on the GX project kept per process."""
     found = prevalidated.lookup(paths, programme, unit_key, sha256, previous)
     if found is not None:
         page = data_docs.offline_page(paths.data_docs, paths.quarter, unit_key, programme, found.results,
-                                      cap_findings(found.findings), [])
+                                      cap_findings(found.findings), [], render_html=render_page)
         return FileValidation(found.findings, str(page))
     log.info("%s: not in the quarter's batch, validated on its own", sha256)
     outcome = suites.validate_report(parsed, unit_key, programme, paths.quarter, previous=previous,
-                                     data_docs_dir=paths.data_docs, open_gx=context_cache.cached_project)
+                                     data_docs_dir=paths.data_docs, open_gx=context_cache.cached_project,
+                                     render_page=render_page)
     return FileValidation(outcome.findings, outcome.pages[0] if outcome.pages else outcome.data_docs)

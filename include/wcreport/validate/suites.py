@@ -105,10 +105,11 @@ def findings_of(prepared: Prepared, results: dict[str, Any]) -> list[Finding]:
 
 def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, quarter: Quarter,
                     previous: UnitResult | None = None, data_docs_dir: Path | None = None,
-                    open_gx: ProjectOpener = open_project) -> ValidationOutcome:
+                    open_gx: ProjectOpener = open_project, render_page: bool = True) -> ValidationOutcome:
     """Validate one unit's parsed report; errors reject the file, warnings do not.
 
-    ``open_gx`` gives the GX project (opened afresh by default; the accelerators keep it per process)."""
+    ``open_gx`` gives the GX project (opened afresh by default; the accelerators keep it per process).
+    ``render_page=False``: the offline page's summary only (``offline_docs.write_unit_page``)."""
     started = time.perf_counter()
     prepared = prepare(parsed, unit_key, programme, quarter, previous)
     docs_dir = Path(data_docs_dir) if data_docs_dir else None
@@ -120,7 +121,8 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
     pages = run.gx_pages
     if docs_dir:
         results = {name: result.to_json_dict() for name, result in run.results.items()}
-        page = offline_page(docs_dir, quarter, unit_key, programme, results, cap_findings(findings), pages)
+        page = offline_page(docs_dir, quarter, unit_key, programme, results, cap_findings(findings), pages,
+                            render_html=render_page)
         pages = [str(page), *pages]
     index = str(docs_dir / "index.html") if docs_dir and (docs_dir / "index.html").exists() else None
     log.info("validated %s %s: %d error(s), %d warning(s) in %.2f s; Data Docs: %s", quarter, unit_key,
