@@ -20,7 +20,7 @@ from openpyxl import Workbook
 from intake.conftest import EDU_ROWS
 from intake.corpus import Book, form_sheet, touch_mtime, write
 from wcreport.flow.ingest_unit import decide_unit
-from wcreport.intake.bounded import Budget, Done, Failed, run_bounded
+from wcreport.intake.bounded import Budget, Done, Failed, run_bounded, warm
 from wcreport.intake.reader import UnreadableFile
 from wcreport.intake.reading import parse_report
 from wcreport.intake.stamped import read_stamped_copy
@@ -195,3 +195,48 @@ def test_a_daemonic_worker_can_parse_as_celerys_prefork_workers_must():
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:     # pool workers are daemonic
         assert pool.map(_parse_in_a_daemonic_worker, [0]) == ["done"]
+
+
+# --- the warm child (accelerator) -----------------------------------------------------
+def child_pid() -> int:
+    return os.getpid()
+
+
+def test_with_accelerators_on_one_warm_child_runs_parse_after_parse(monkeypatch):
+    monkeypatch.setenv("REPORT_ACCELERATORS", "on")
+    warm.stop()
+    first, second = run_bounded(child_pid, budget=SECOND), run_bounded(child_pid, budget=SECOND)
+    assert isinstance(first, Done) and isinstance(second, Done)
+    assert first.value == second.value != os.getpid()
+
+
+def test_with_accelerators_off_every_parse_has_a_fresh_child(monkeypatch):
+    monkeypatch.setenv("REPORT_ACCELERATORS", "off")
+    first, second = run_bounded(child_pid, budget=SECOND), run_bounded(child_pid, budget=SECOND)
+    assert isinstance(first, Done) and isinstance(second, Done)
+    assert len({first.value, second.value, os.getpid()}) == 3
+
+
+@pytest.mark.parametrize("switch", ["on", "off"])
+def test_each_failure_is_the_same_with_and_without_the_warm_child(switch, monkeypatch):
+    monkeypatch.setenv("REPORT_ACCELERATORS", switch)
+    kinds = [run_bounded(function, budget=SECOND) for function in (spin, hoard, die)]
+    assert [outcome.kind for outcome in kinds if isinstance(outcome, Failed)] == ["timeout", "memory", "crashed"]
+
+
+def test_a_failure_retires_the_warm_child_and_the_next_parse_gets_a_new_one(monkeypatch):
+    monkeypatch.setenv("REPORT_ACCELERATORS", "on")
+    before = run_bounded(child_pid, budget=SECOND)
+    assert isinstance(run_bounded(die, budget=SECOND), Failed)
+    after = run_bounded(child_pid, budget=SECOND)
+    assert isinstance(before, Done) and isinstance(after, Done) and after.value != before.value
+
+
+def test_the_warm_child_reads_each_callers_settings_and_refusals(monkeypatch):
+    monkeypatch.setenv("REPORT_ACCELERATORS", "on")
+    for dpi in ("123", "456"):
+        monkeypatch.setenv("REPORT_OCR_DPI", dpi)
+        outcome = run_bounded(environment, "REPORT_OCR_DPI", budget=SECOND)
+        assert isinstance(outcome, Done) and outcome.value == dpi
+    with pytest.raises(UnreadableFile):
+        run_bounded(refuse, budget=SECOND)

@@ -8,6 +8,9 @@ no cache file is read or written, and the results are the same.
 * ``stat_cache`` and ``cached_scan``: the records of inbox files unchanged since the last
   scan, so a rescan processes only new or changed files and a unit's scan reads only its own;
 * ``unit_listing``: a unit's scan that skips other units' folders.
+
+One speed-up lives beside the mechanism it speeds up: ``intake.bounded.warm``, the warm
+child process that runs bounded parses one after another (off with the rest).
 """
 from wcreport.intake.accelerators.keys import programme_fingerprint
 

@@ -1,10 +1,11 @@
-"""Untrusted parses in a child process, within a time and a memory budget.
+"""A function run in a child process within a time and a memory budget (the mechanism
+behind ``intake.bounded``).
 
 A unit's file can make a parser loop for minutes (a 215 KB PDF kept pypdf busy for 155 s)
-or allocate gigabytes. ``run_bounded`` runs a picklable function in a child process whose
-address space is capped (``RLIMIT_AS``) and kills it when its time is up; what went wrong
-comes back as a ``Failed`` value the caller turns into a finding. Exceptions the function
-raises come back as themselves: callers keep their ``except`` clauses.
+or allocate gigabytes. ``run_in_fresh_child`` runs a picklable function in a child process
+whose address space is capped (``RLIMIT_AS``) and kills it when its time is up; what went
+wrong comes back as a ``Failed`` value the caller turns into a finding. Exceptions the
+function raises come back as themselves: callers keep their ``except`` clauses.
 
 Children come from multiprocessing's *forkserver*: the server is a fresh interpreter
 (started once per process), so a child never inherits an Airflow task runner's threads or
@@ -28,11 +29,9 @@ from dataclasses import dataclass
 from functools import cache
 from multiprocessing.connection import Connection
 from multiprocessing.process import AuthenticationString
-from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from wcreport.core.settings import Settings, child_process_environment, settings, use_environment
-from wcreport.intake.reader import UnreadableFile, WorkbookGrid
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +75,8 @@ class Failed:
     seconds: float
 
 
-def read_grid(read: Callable[[Path], WorkbookGrid], path: Path, budget: Budget | None = None) -> WorkbookGrid:
-    """A registered reader's ``read(path)`` (a module-level function, so that it pickles) within
-    the parse budget; UnreadableFile with its Chinese reason when the budget is exceeded."""
-    budget = budget or Budget.from_settings()
-    outcome = run_bounded(read, path, budget=budget)
-    if isinstance(outcome, Done):
-        return outcome.value
-    if outcome.kind == "timeout":
-        raise UnreadableFile.of("file.parse_timeout", seconds=budget.seconds)
-    if outcome.kind == "memory":
-        raise UnreadableFile.of("file.too_complex", limit_mb=budget.memory_bytes // MIB)
-    raise UnreadableFile.of("file.parse_crashed")
-
-
 @dataclass(frozen=True)
-class _Raised:
+class Raised:
     """An exception from the child, carried as its type, args and attributes: exceptions whose
     ``__init__`` takes other arguments than ``args`` (ours do) do not survive plain pickling."""
 
@@ -107,51 +92,56 @@ class _Raised:
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
     """What the child is asked to do, and the caller's environment and budget to do it in."""
 
     function: Callable[..., Any]
     args: tuple[Any, ...]
     memory_bytes: int
     environ: dict[str, str]
-    stderr: str                 # a file the child's standard error goes to
+    stderr: str = os.devnull    # a file the child's standard error goes to
 
 
-def run_bounded(function: Callable[..., T], *args: Any, budget: Budget) -> Done[T] | Failed:
-    """``function(*args)`` in a child process within ``budget``; re-raises what it raises."""
-    context = _context()
+def run_in_fresh_child(function: Callable[..., T], *args: Any, budget: Budget) -> Done[T] | Failed:
+    """``function(*args)`` in a new child process within ``budget``; re-raises what it raises."""
+    context = forkserver()
     with tempfile.NamedTemporaryFile(prefix="wcreport-bounded-", suffix=".stderr") as stderr:
-        job = _Job(function, args, budget.memory_bytes, child_process_environment(), stderr.name)
+        job = Job(function, args, budget.memory_bytes, child_process_environment(), stderr.name)
         receiver, sender = context.Pipe(duplex=False)
         started = time.monotonic()
-        with _main_script_hidden(), _children_allowed():
+        with main_script_hidden(), children_allowed():
             child = context.Process(target=_child, args=(sender, job), daemon=True,
                                     name=f"bounded-{getattr(function, '__name__', 'parse')}")
             child.start()
         sender.close()
         try:
-            answer = _receive(receiver, budget.seconds)
+            answer = receive(receiver, budget.seconds)
         finally:
-            _end(child)
+            end_child(child)
             receiver.close()
         if isinstance(answer, tuple) and answer[0] == "crashed":
             answer = _crash_cause(stderr.read(64 * 1024).decode("utf-8", "replace"), answer[1])
-    seconds = round(time.monotonic() - started, 3)
-    if isinstance(answer, _Raised):
+    return outcome_of(answer, time.monotonic() - started, child.name)
+
+
+def outcome_of(answer: Value | Raised | tuple[FailureKind, str], seconds: float, name: str) -> Done | Failed:
+    """What the child answered, as the caller sees it: its value, its exception raised, or a failure."""
+    seconds = round(seconds, 3)
+    if isinstance(answer, Raised):
         raise answer.rebuild()
     if isinstance(answer, tuple):
         kind, detail = answer
-        log.warning("bounded parse %s: %s after %.1fs (%s)", child.name, kind, seconds, detail)
+        log.warning("bounded parse %s: %s after %.1fs (%s)", name, kind, seconds, detail)
         return Failed(kind, detail, seconds)
     return Done(answer.value, seconds)
 
 
 @dataclass(frozen=True)
-class _Value:
+class Value:
     value: Any
 
 
-def _receive(receiver: Connection, seconds: float) -> _Value | _Raised | tuple[FailureKind, str]:
+def receive(receiver: Connection, seconds: float) -> Value | Raised | tuple[FailureKind, str]:
     if not receiver.poll(seconds):
         return "timeout", f"no answer within {seconds:g}s"
     try:
@@ -170,7 +160,7 @@ def _crash_cause(stderr: str, detail: str) -> tuple[FailureKind, str]:
     return "crashed", lines[0].strip() if lines else detail
 
 
-def _end(child: multiprocessing.process.BaseProcess) -> None:
+def end_child(child: multiprocessing.process.BaseProcess) -> None:
     if child.is_alive():
         child.kill()
     child.join()
@@ -179,29 +169,41 @@ def _end(child: multiprocessing.process.BaseProcess) -> None:
     child.close()
 
 
-def _child(sender: Connection, job: _Job) -> None:
-    use_environment(job.environ)
+def _child(sender: Connection, job: Job) -> None:
     with open(job.stderr, "wb") as stderr:
         os.dup2(stderr.fileno(), 2)
-    resource.setrlimit(resource.RLIMIT_AS, (job.memory_bytes, job.memory_bytes))
     try:
-        answer: object = _Value(job.function(*job.args))
+        send_answer(sender, answer_of(job, hard_limit=True))
+    finally:
+        sender.close()
+
+
+def answer_of(job: Job, *, hard_limit: bool) -> Value | Raised | tuple[FailureKind, str]:
+    """Run ``job`` in this (child) process: the caller's environment, the address space capped
+    (the hard limit too in a one-job child; a reused child keeps the hard limit to raise it for
+    the next job's own)."""
+    use_environment(job.environ)
+    hard = job.memory_bytes if hard_limit else resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (job.memory_bytes, hard))
+    try:
+        return Value(job.function(*job.args))
     except MemoryError:
-        answer = ("memory", f"address space above {job.memory_bytes // MIB} MiB")
+        return "memory", f"address space above {job.memory_bytes // MIB} MiB"
     except BaseException as exc:   # every exception goes back to the caller
-        answer = _Raised(type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
+        return Raised(type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
+
+
+def send_answer(sender: Connection, answer: Value | Raised | tuple[FailureKind, str]) -> None:
     try:
         sender.send(answer)
     except MemoryError:
         sender.send(("memory", "the result is too large to send back"))
     except Exception as exc:   # an unpicklable value or exception: our bug, not the file's
         sender.send(("crashed", f"the answer could not be sent back: {exc.__class__.__name__}: {exc}"))
-    finally:
-        sender.close()
 
 
 @contextlib.contextmanager
-def _main_script_hidden() -> Iterator[None]:
+def main_script_hidden() -> Iterator[None]:
     """multiprocessing runs the caller's main script again in every forkserver child (Python
     3.11 never hands it to the server to preload): in an Airflow task that imports Airflow
     again for each file, ~0.5-2 s. The parse functions live in modules, never in a script,
@@ -215,7 +217,7 @@ def _main_script_hidden() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _children_allowed() -> Iterator[None]:
+def children_allowed() -> Iterator[None]:
     """The calling process as multiprocessing needs it to start a child, for the start only.
 
     Celery's prefork workers are daemonic (multiprocessing refuses children to a daemonic
@@ -236,7 +238,7 @@ def _children_allowed() -> Iterator[None]:
 
 
 @cache
-def _context() -> multiprocessing.context.ForkServerContext:
+def forkserver() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
     return context
