@@ -4,14 +4,19 @@
 #   tools/run_tests.sh [--fast | --unit | --integration] [pytest arguments...]
 #
 #   (none)          make test:             every test (unit, `airflow dags test` runs, integration
-#                                          on PostgreSQL/Redis) in three pytest processes: the slow
-#                                          tests in front, the fast and the integration tests
-#                                          alongside (much of the slow tests' time is spent waiting
-#                                          on LibreOffice, Chromium or Airflow), their output
-#                                          printed when all are done
+#                                          on PostgreSQL/Redis) in three pytest runs at once: the slow
+#                                          tests in front (in PYTEST_WORKERS processes), the fast and
+#                                          the integration tests alongside (much of the integration
+#                                          tests' time is spent waiting on Airflow's scheduler and
+#                                          Chromium), their output printed when all are done
 #   --fast          make test-fast:        neither slow nor integration (the edit-test loop)
 #   --unit          make test-unit:        everything but integration (slow ones included)
 #   --integration   make test-integration: only the integration tests
+#
+# The slow and fast selections run in PYTEST_WORKERS (default 2) pytest-xdist workers, whole
+# test files per worker (--dist loadfile: a module's fixtures are set up once); PYTEST_WORKERS=0
+# runs them in this process. The integration tests always run in one process: each starts its
+# own stack (PostgreSQL, the scheduler, the API server).
 #
 # pytest's exit code 5 ("no tests collected", e.g. a -k that matches nothing in a selection) is
 # reported and turned into 0: an empty selection is not a failure of the code under test.
@@ -23,9 +28,13 @@ export PYTHONDONTWRITEBYTECODE=1
 selection=()
 timeout=1200
 alongside=0
+workers="${PYTEST_WORKERS:-2}"
+[[ "$workers" =~ ^[0-9]+$ ]] || { echo "PYTEST_WORKERS must be a whole number (0: no worker processes), not '$workers'"; exit 2; }
+in_workers=(-n "$workers" --dist loadfile)
+[ "$workers" -eq 0 ] && in_workers=(-p no:xdist)
 case "${1:-}" in
-    --fast) selection=(-m "not integration and not slow"); timeout=300; shift ;;
-    --unit) selection=(-m "not integration"); shift ;;
+    --fast) selection=(-m "not integration and not slow" "${in_workers[@]}"); timeout=300; shift ;;
+    --unit) selection=(-m "not integration" "${in_workers[@]}"); shift ;;
     --integration) selection=(-m integration); shift ;;
     *) [ $# -eq 0 ] && alongside=1 ;;
 esac
@@ -59,7 +68,8 @@ integration_pid=$!
 fast_pid=$!
 echo "== pytest -m 'slow and not integration'"
 unit_status=0
-.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m "slow and not integration" 2>&1 | tee "$logs/slow.log" \
+.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m "slow and not integration" "${in_workers[@]}" 2>&1 \
+    | tee "$logs/slow.log" \
     || unit_status=${PIPESTATUS[0]}
 fast_status=0
 wait "$fast_pid" || fast_status=$?
