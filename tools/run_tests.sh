@@ -5,18 +5,17 @@
 #
 #   (none)          make test:             every test (unit, `airflow dags test` runs, integration
 #                                          on PostgreSQL/Redis) in three pytest runs at once: the slow
-#                                          tests in front (in PYTEST_WORKERS processes), the fast and
-#                                          the integration tests alongside (much of the integration
-#                                          tests' time is spent waiting on Airflow's scheduler and
-#                                          Chromium), their output printed when all are done
+#                                          tests in front, the fast and the integration tests
+#                                          alongside (much of the integration tests' time is spent
+#                                          waiting on Airflow's scheduler and Chromium), their
+#                                          output printed when all are done
 #   --fast          make test-fast:        neither slow nor integration (the edit-test loop)
 #   --unit          make test-unit:        everything but integration (slow ones included)
 #   --integration   make test-integration: only the integration tests
 #
-# The slow and fast selections run in PYTEST_WORKERS (default 2) pytest-xdist workers, whole
-# test files per worker (--dist loadfile: a module's fixtures are set up once); PYTEST_WORKERS=0
-# runs them in this process. The integration tests always run in one process: each starts its
-# own stack (PostgreSQL, the scheduler, the API server).
+# Every selection runs in PYTEST_WORKERS (default 2) pytest-xdist workers, whole test files per
+# worker (--dist loadfile: a module's fixtures are set up once; each integration module starts its
+# own stack on free ports); PYTEST_WORKERS=0 runs the tests in the pytest process itself.
 #
 # pytest's exit code 5 ("no tests collected", e.g. a -k that matches nothing in a selection) is
 # reported and turned into 0: an empty selection is not a failure of the code under test.
@@ -35,7 +34,7 @@ in_workers=(-n "$workers" --dist loadfile)
 case "${1:-}" in
     --fast) selection=(-m "not integration and not slow" "${in_workers[@]}"); timeout=300; shift ;;
     --unit) selection=(-m "not integration" "${in_workers[@]}"); shift ;;
-    --integration) selection=(-m integration); shift ;;
+    --integration) selection=(-m integration "${in_workers[@]}"); shift ;;
     *) [ $# -eq 0 ] && alongside=1 ;;
 esac
 
@@ -62,7 +61,7 @@ fi
 
 logs="$(mktemp -d -t wcreport-tests.XXXXXX)"
 echo "== pytest -m integration and the fast tests (alongside; their output follows the slow tests')"
-.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m integration > "$logs/integration.log" 2>&1 &
+.venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m integration "${in_workers[@]}" > "$logs/integration.log" 2>&1 &
 integration_pid=$!
 .venv/bin/pytest -q -p no:cacheprovider --timeout="$timeout" -m "not integration and not slow" > "$logs/fast.log" 2>&1 &
 fast_pid=$!
