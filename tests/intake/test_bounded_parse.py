@@ -27,6 +27,8 @@ from wcreport.intake.stamped import read_stamped_copy
 from wcreport.validate.selfcheck import check_file
 
 SECOND = Budget(seconds=2, memory_bytes=512 * 1024 * 1024)
+# For what must not time out: a loaded machine can take seconds to start a child process.
+ROOMY = Budget(seconds=60, memory_bytes=512 * 1024 * 1024)
 # A loaded 2-core machine: the child is killed at the budget, the rest is process start and clean-up.
 SLACK_SECONDS = 6
 
@@ -161,25 +163,25 @@ def test_a_loop_is_killed_at_the_time_budget():
 
 
 def test_memory_beyond_the_budget_is_a_memory_failure_not_a_dead_worker():
-    outcome = run_bounded(hoard, budget=SECOND)
+    outcome = run_bounded(hoard, budget=ROOMY)
     assert isinstance(outcome, Failed) and outcome.kind == "memory"
 
 
 def test_a_crash_is_its_own_failure():
-    outcome = run_bounded(die, budget=SECOND)
+    outcome = run_bounded(die, budget=ROOMY)
     assert isinstance(outcome, Failed) and outcome.kind == "crashed"
 
 
 def test_the_functions_own_refusal_comes_back_as_itself():
     with pytest.raises(UnreadableFile) as raised:
-        run_bounded(refuse, budget=SECOND)
+        run_bounded(refuse, budget=ROOMY)
     assert raised.value.code == "file.corrupt"
     assert raised.value.reason == "工作表「报表」已损坏，无法读取。请另存为 .xlsx 后重新报送。"
 
 
 def test_the_child_reads_the_callers_settings(monkeypatch):
     monkeypatch.setenv("REPORT_OCR_DPI", "123")
-    outcome = run_bounded(environment, "REPORT_OCR_DPI", budget=SECOND)
+    outcome = run_bounded(environment, "REPORT_OCR_DPI", budget=ROOMY)
     assert isinstance(outcome, Done) and outcome.value == "123"
 
 
@@ -205,14 +207,14 @@ def child_pid() -> int:
 def test_with_accelerators_on_one_warm_child_runs_parse_after_parse(monkeypatch):
     monkeypatch.setenv("REPORT_ACCELERATORS", "on")
     warm.stop()
-    first, second = run_bounded(child_pid, budget=SECOND), run_bounded(child_pid, budget=SECOND)
+    first, second = run_bounded(child_pid, budget=ROOMY), run_bounded(child_pid, budget=ROOMY)
     assert isinstance(first, Done) and isinstance(second, Done)
     assert first.value == second.value != os.getpid()
 
 
 def test_with_accelerators_off_every_parse_has_a_fresh_child(monkeypatch):
     monkeypatch.setenv("REPORT_ACCELERATORS", "off")
-    first, second = run_bounded(child_pid, budget=SECOND), run_bounded(child_pid, budget=SECOND)
+    first, second = run_bounded(child_pid, budget=ROOMY), run_bounded(child_pid, budget=ROOMY)
     assert isinstance(first, Done) and isinstance(second, Done)
     assert len({first.value, second.value, os.getpid()}) == 3
 
@@ -220,15 +222,15 @@ def test_with_accelerators_off_every_parse_has_a_fresh_child(monkeypatch):
 @pytest.mark.parametrize("switch", ["on", "off"])
 def test_each_failure_is_the_same_with_and_without_the_warm_child(switch, monkeypatch):
     monkeypatch.setenv("REPORT_ACCELERATORS", switch)
-    kinds = [run_bounded(function, budget=SECOND) for function in (spin, hoard, die)]
+    kinds = [run_bounded(spin, budget=SECOND), *(run_bounded(function, budget=ROOMY) for function in (hoard, die))]
     assert [outcome.kind for outcome in kinds if isinstance(outcome, Failed)] == ["timeout", "memory", "crashed"]
 
 
 def test_a_failure_retires_the_warm_child_and_the_next_parse_gets_a_new_one(monkeypatch):
     monkeypatch.setenv("REPORT_ACCELERATORS", "on")
-    before = run_bounded(child_pid, budget=SECOND)
-    assert isinstance(run_bounded(die, budget=SECOND), Failed)
-    after = run_bounded(child_pid, budget=SECOND)
+    before = run_bounded(child_pid, budget=ROOMY)
+    assert isinstance(run_bounded(die, budget=ROOMY), Failed)
+    after = run_bounded(child_pid, budget=ROOMY)
     assert isinstance(before, Done) and isinstance(after, Done) and after.value != before.value
 
 
@@ -236,7 +238,7 @@ def test_the_warm_child_reads_each_callers_settings_and_refusals(monkeypatch):
     monkeypatch.setenv("REPORT_ACCELERATORS", "on")
     for dpi in ("123", "456"):
         monkeypatch.setenv("REPORT_OCR_DPI", dpi)
-        outcome = run_bounded(environment, "REPORT_OCR_DPI", budget=SECOND)
+        outcome = run_bounded(environment, "REPORT_OCR_DPI", budget=ROOMY)
         assert isinstance(outcome, Done) and outcome.value == dpi
     with pytest.raises(UnreadableFile):
-        run_bounded(refuse, budget=SECOND)
+        run_bounded(refuse, budget=ROOMY)
