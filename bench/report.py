@@ -144,11 +144,15 @@ def section_parse(lines: list[str]) -> None:
     lines += ["",
               "No DAG file imports pandas, GX, openpyxl or calamine at parse time. What `quarterly_report.py` "
               "adds over the twin is `wcreport.orchestration.timetable` (the custom timetable, which pulls "
-              "`airflow.timetables.base` and `wcreport.core.workdays`), `wcreport.orchestration.review` (Airflow's "
-              "`HITLOperator`) and `wcreport.orchestration.dag_defaults` → `wcreport.orchestration.alerts` (which "
-              "imports SMTP, connections and templates only when an alert is sent); "
-              "the rest of its cost is Airflow's own lazy `airflow.sdk` attributes (`Asset`, `Param`, "
-              "`get_current_context`), which the twin pays too.",
+              "`airflow.timetables.base`, `wcreport.core.settings` for the schedule's settings and "
+              "`wcreport.core.workdays`) and `wcreport.orchestration.review`: Airflow's `HITLOperator`, mapped "
+              "(`.partial().expand()`, one card per review request), which imports "
+              "`airflow.providers.standard.triggers.hitl` → `airflow.triggers.base` and, for the mapping, "
+              "`airflow.sdk.bases.sensor` and `EmptyOperator`. `wcreport.orchestration.dag_defaults` imports "
+              "the alert module only when a task fails. This probe loads only `airflow` and `airflow.sdk` first; "
+              "a real DAG processor (`airflow.dag_processing.processor`) has already imported "
+              "`airflow.triggers.base`, `airflow.timetables.base` and `airflow.serialization.definitions.assets` "
+              "when it parses a file, so there these modules cost the DAG file nothing (and the floor less too).",
               "Byte-code matters: with `PYTHONDONTWRITEBYTECODE=1` (or a read-only checkout without "
               "`__pycache__`), every parse recompiles the wcreport modules and `quarterly_report.py` measured "
               "about 1.7× the empty DAG during development. Deployments should ship compiled byte-code "
