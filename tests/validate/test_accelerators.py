@@ -67,11 +67,10 @@ def _without_time_and_gx_links(page: str) -> str:
     return re.sub(r'<p class="muted">Great Expectations 原版页面.*?</p>\n', "", page, flags=re.S)
 
 
-def test_validate_file_gives_the_same_findings_and_page_on_and_off(programme, tmp_path, monkeypatch):
-    """The stage's call itself, on a failing file: plain path, then the batch's outcome looked up."""
+def _validated_on_and_off(programme, tmp_path, monkeypatch, **options) -> dict:
+    """``validate_file`` on a failing file, plain path ("off"), then the batch's outcome looked up ("on")."""
     report = with_row(good_report(programme), 0, progress="无")
-    pages = {}
-    results = {}
+    validations = {}
     for switch in ("off", "on"):
         monkeypatch.setenv("REPORT_ACCELERATORS", switch)
         paths = quarter_paths(str(Q2), tmp_path / switch / "inbox", tmp_path / switch / "output")
@@ -80,26 +79,23 @@ def test_validate_file_gives_the_same_findings_and_page_on_and_off(programme, tm
             (fast,) = batch.validate_many([batch.Item(report, UNIT)], programme, Q2)
             prevalidated._write_store(prevalidated._folder(paths),
                                       [prevalidated.StoredOutcome(key, prevalidated._payload(fast))])
-        validation = outcome.validate_file(paths, programme, UNIT, "a" * 64, report, None)
-        results[switch] = validation.findings
-        pages[switch] = _without_time_and_gx_links(open(validation.page, encoding="utf-8").read())
-    assert results["on"] == results["off"] and results["off"]
+        validations[switch] = outcome.validate_file(paths, programme, UNIT, "a" * 64, report, None, **options)
+    return validations
+
+
+def test_validate_file_gives_the_same_findings_and_page_on_and_off(programme, tmp_path, monkeypatch):
+    """The stage's call itself: the same findings and the same page."""
+    validations = _validated_on_and_off(programme, tmp_path, monkeypatch)
+    pages = {switch: _without_time_and_gx_links(open(v.page, encoding="utf-8").read())
+             for switch, v in validations.items()}
+    assert validations["on"].findings == validations["off"].findings and validations["off"].findings
     assert pages["on"] == pages["off"]
 
 
 def test_without_rendering_the_page_both_paths_keep_the_same_summary_and_no_html(programme, tmp_path, monkeypatch):
     """What ingest asks for (it renders the version's pages itself): the summary only, equal on and off."""
-    report = with_row(good_report(programme), 0, progress="无")
     contexts = {}
-    for switch in ("off", "on"):
-        monkeypatch.setenv("REPORT_ACCELERATORS", switch)
-        paths = quarter_paths(str(Q2), tmp_path / switch / "inbox", tmp_path / switch / "output")
-        if switch == "on":
-            key = prevalidated.cache_key(programme, UNIT, "a" * 64, None, prevalidated.rules_digest())
-            (fast,) = batch.validate_many([batch.Item(report, UNIT)], programme, Q2)
-            prevalidated._write_store(prevalidated._folder(paths),
-                                      [prevalidated.StoredOutcome(key, prevalidated._payload(fast))])
-        validation = outcome.validate_file(paths, programme, UNIT, "a" * 64, report, None, render_page=False)
+    for switch, validation in _validated_on_and_off(programme, tmp_path, monkeypatch, render_page=False).items():
         page = Path(validation.page)
         assert not page.exists()
         context = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))["context"]
