@@ -88,7 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
             "address space of the child process that parses one file; a file needing more is refused", "bytes",
             256 * MIB, 16 * GIB),
     Setting("REPORT_ACCELERATORS", "on",
-            "`off` runs the plain path only: no caches, no quarter-wide batch validation (same results, slower)",
+            "`off` runs the plain path only: no caches, no quarter-wide batch validation, a fresh child "
+            "process per parse (same results, slower)",
             "switch", allowed="`on` or `off`"),
     Setting("REPORT_YEAR_TO_DATE", "off",
             "`on`: the first three quarters' workbooks open with the year so far (年度总结, 年度, 年度指标) as the "
