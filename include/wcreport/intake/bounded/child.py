@@ -221,7 +221,8 @@ def children_allowed() -> Iterator[None]:
     """The calling process as multiprocessing needs it to start a child, for the start only.
 
     Celery's prefork workers are daemonic (multiprocessing refuses children to a daemonic
-    process, lest they outlive it: ours is killed and joined before ``run_bounded`` returns),
+    process, lest they outlive it: a fresh child is killed and joined before its call returns,
+    and the warm one ends when its caller's end of the pipe closes, at the latest with the caller),
     and carry billiard's authentication key, which multiprocessing cannot pickle to the fork
     server: under the CeleryExecutor every parse would fail without this."""
     config = multiprocessing.current_process()._config     # what Process.start() reads
