@@ -36,11 +36,7 @@ def migrated_airflow_home(tmp_path_factory) -> Path:
 @pytest.fixture
 def dovecot():
     """A private Dovecot IMAP server for one test (skipped where Dovecot is not installed)."""
-    from wcreport_testing.dovecot import Dovecot, DovecotUnavailable
+    from wcreport_testing.dovecot import private_dovecot
 
-    try:
-        server = Dovecot().start()
-    except DovecotUnavailable as exc:
-        pytest.skip(f"no private Dovecot here: {exc}")
-    yield server
-    server.stop()
+    with private_dovecot() as server:
+        yield server

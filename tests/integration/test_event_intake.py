@@ -136,14 +136,11 @@ def wait_for_watchers(stack, timeout: float = 180.0) -> None:
 # --- the stack ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dovecot():
-    from wcreport_testing.dovecot import Dovecot, DovecotUnavailable
+    """One Dovecot for the module's stack (the shared fixture in tests/conftest.py is per test)."""
+    from wcreport_testing.dovecot import private_dovecot
 
-    try:
-        server = Dovecot().start()
-    except DovecotUnavailable as exc:
-        pytest.skip(f"no private Dovecot here: {exc}")
-    yield server
-    server.stop()
+    with private_dovecot() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

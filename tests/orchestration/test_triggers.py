@@ -11,8 +11,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 from wcreport.orchestration.triggers import (
     ArrivalTracker,
     MailboxTrigger,
@@ -160,18 +158,6 @@ def test_uid_tracker_announces_each_uid_once_per_uidvalidity():
 def _mail(subject: str) -> bytes:
     return (f"From: unit@units.example.cn\r\nTo: qtk@test.invalid\r\nSubject: {subject}\r\n"
             "Message-ID: <%s@units.example.cn>\r\n\r\nbody\r\n" % time.time_ns()).encode()
-
-
-@pytest.fixture
-def dovecot():
-    from wcreport_testing.dovecot import Dovecot, DovecotUnavailable
-
-    try:
-        server = Dovecot().start()
-    except DovecotUnavailable as exc:
-        pytest.skip(f"no private Dovecot here: {exc}")
-    yield server
-    server.stop()
 
 
 def test_mailbox_trigger_fires_on_a_new_mail_through_idle(dovecot, monkeypatch):

@@ -13,6 +13,7 @@ Plain IMAP only (no TLS), listening on loopback.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import imaplib
 import json
@@ -24,6 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from wcreport_testing.net import free_port
@@ -222,3 +224,19 @@ class Dovecot:
         return json.dumps({"conn_type": "imap", "host": self.host, "port": self.port,
                            "login": self.user, "password": self.password,
                            "extra": {"use_ssl": False, **extra}})
+
+
+@contextlib.contextmanager
+def private_dovecot() -> Iterator[Dovecot]:
+    """A started private Dovecot for a pytest fixture, stopped afterwards; the test is skipped
+    where Dovecot cannot run."""
+    import pytest
+
+    try:
+        server = Dovecot().start()
+    except DovecotUnavailable as exc:
+        pytest.skip(f"no private Dovecot here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
