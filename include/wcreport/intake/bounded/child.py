@@ -38,9 +38,9 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 T = TypeVar("T")
 FailureKind = Literal["timeout", "memory", "crashed"]
-# Imported once in the fork server, so that no child imports them again.
 # What a child's standard error says when an allocation failed in a library that aborts on it.
 _OUT_OF_MEMORY = ("memory allocation of", "MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+# Imported once in the fork server, so that no child imports them again.
 PRELOAD = ("pypdf", "python_calamine", "defusedxml.ElementTree", "docx",
            "wcreport.intake.formats", "wcreport.intake.stamped.pages")
 
@@ -119,45 +119,57 @@ def run_in_fresh_child(function: Callable[..., T], *args: Any, budget: Budget) -
         finally:
             end_child(child)
             receiver.close()
-        if isinstance(answer, tuple) and answer[0] == "crashed":
-            answer = _crash_cause(stderr.read(64 * 1024).decode("utf-8", "replace"), answer[1])
+        if isinstance(answer, Stopped) and answer.kind == "crashed":
+            answer = _crash_cause(stderr.read(64 * 1024).decode("utf-8", "replace"), answer.detail)
     return outcome_of(answer, time.monotonic() - started, child.name)
 
 
-def outcome_of(answer: Value | Raised | tuple[FailureKind, str], seconds: float, name: str) -> Done | Failed:
+def outcome_of(answer: Answer, seconds: float, name: str) -> Done | Failed:
     """What the child answered, as the caller sees it: its value, its exception raised, or a failure."""
     seconds = round(seconds, 3)
     if isinstance(answer, Raised):
         raise answer.rebuild()
-    if isinstance(answer, tuple):
-        kind, detail = answer
-        log.warning("bounded parse %s: %s after %.1fs (%s)", name, kind, seconds, detail)
-        return Failed(kind, detail, seconds)
+    if isinstance(answer, Stopped):
+        log.warning("bounded parse %s: %s after %.1fs (%s)", name, answer.kind, seconds, answer.detail)
+        return Failed(answer.kind, answer.detail, seconds)
     return Done(answer.value, seconds)
 
 
 @dataclass(frozen=True)
 class Value:
+    """The child's answer when the function returned."""
+
     value: Any
 
 
-def receive(receiver: Connection, seconds: float) -> Value | Raised | tuple[FailureKind, str]:
+@dataclass(frozen=True)
+class Stopped:
+    """The child's (or the waiting caller's) answer when the function did not finish."""
+
+    kind: FailureKind
+    detail: str
+
+
+Answer = Value | Raised | Stopped
+
+
+def receive(receiver: Connection, seconds: float) -> Answer:
     if not receiver.poll(seconds):
-        return "timeout", f"no answer within {seconds:g}s"
+        return Stopped("timeout", f"no answer within {seconds:g}s")
     try:
         return receiver.recv()
     except (EOFError, OSError):       # the child died without answering: killed, or crashed
-        return "crashed", "the child process ended without an answer"
+        return Stopped("crashed", "the child process ended without an answer")
 
 
-def _crash_cause(stderr: str, detail: str) -> tuple[FailureKind, str]:
+def _crash_cause(stderr: str, detail: str) -> Stopped:
     """A child that died: of memory when its last words say so (a Rust or C library aborts on a
     failed allocation instead of raising MemoryError), else crashed."""
     lines = stderr.strip().splitlines()
     said = next((line for line in lines if any(sign in line for sign in _OUT_OF_MEMORY)), None)
     if said is not None:
-        return "memory", said.strip()
-    return "crashed", lines[0].strip() if lines else detail
+        return Stopped("memory", said.strip())
+    return Stopped("crashed", lines[0].strip() if lines else detail)
 
 
 def end_child(child: multiprocessing.process.BaseProcess) -> None:
@@ -178,7 +190,7 @@ def _child(sender: Connection, job: Job) -> None:
         sender.close()
 
 
-def answer_of(job: Job, *, hard_limit: bool) -> Value | Raised | tuple[FailureKind, str]:
+def answer_of(job: Job, *, hard_limit: bool) -> Answer:
     """Run ``job`` in this (child) process: the caller's environment, the address space capped
     (the hard limit too in a one-job child; a reused child keeps the hard limit to raise it for
     the next job's own)."""
@@ -188,18 +200,18 @@ def answer_of(job: Job, *, hard_limit: bool) -> Value | Raised | tuple[FailureKi
     try:
         return Value(job.function(*job.args))
     except MemoryError:
-        return "memory", f"address space above {job.memory_bytes // MIB} MiB"
+        return Stopped("memory", f"address space above {job.memory_bytes // MIB} MiB")
     except BaseException as exc:   # every exception goes back to the caller
         return Raised(type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
 
 
-def send_answer(sender: Connection, answer: Value | Raised | tuple[FailureKind, str]) -> None:
+def send_answer(sender: Connection, answer: Answer) -> None:
     try:
         sender.send(answer)
     except MemoryError:
-        sender.send(("memory", "the result is too large to send back"))
+        sender.send(Stopped("memory", "the result is too large to send back"))
     except Exception as exc:   # an unpicklable value or exception: our bug, not the file's
-        sender.send(("crashed", f"the answer could not be sent back: {exc.__class__.__name__}: {exc}"))
+        sender.send(Stopped("crashed", f"the answer could not be sent back: {exc.__class__.__name__}: {exc}"))
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from wcreport.intake.bounded.child import (
     Done,
     Failed,
     Job,
+    Stopped,
     answer_of,
     children_allowed,
     end_child,
@@ -84,7 +85,7 @@ def run(function: Callable[..., T], *args: Any, budget: Budget) -> Done[T] | Fai
             warm.connection.send(job)
         answer = receive(warm.connection, budget.seconds)
         warm.jobs += 1
-        if isinstance(answer, tuple) or warm.jobs >= JOBS_PER_CHILD:
+        if isinstance(answer, Stopped) or warm.jobs >= JOBS_PER_CHILD:
             _KEEPER.retire()
     return outcome_of(answer, time.monotonic() - started, "warm")
 
