@@ -28,14 +28,14 @@ log = logging.getLogger(__name__)
 
 def offline_page(docs_dir: Path, quarter: Quarter, unit_key: str, programme: Programme,
                  results: dict[str, dict], findings: list[Finding], gx_pages: list[str], *,
-                 render_html: bool = True) -> Path:
+                 render_page: bool = True) -> Path:
     """This run's offline page (and the quarter's offline index when there is none yet);
-    ``results`` are the suites' results in GX's JSON form. ``render_html=False``: only the
+    ``results`` are the suites' results in GX's JSON form. ``render_page=False``: only the
     page's summary (see ``offline_docs.write_unit_page``)."""
     page = offline_docs.write_unit_page(
         docs_dir, quarter=quarter, unit_key=unit_key, unit_name=programme.unit(unit_key).name,
         results=results, findings=findings, gx_pages=gx_pages, validated_at=dt.datetime.now(dt.UTC),
-        render_html=render_html)
+        render_page=render_page)
     if not (docs_dir / offline_docs.INDEX).exists():
         offline_docs.write_index(docs_dir, quarter)
     return page

@@ -103,13 +103,13 @@ def _unexpected_values(outcome: dict) -> list[str]:
 
 def write_unit_page(docs_dir: Path, *, quarter: Quarter, unit_key: str, unit_name: str,
                     results: dict[str, dict], findings: list[Finding], gx_pages: list[str],
-                    validated_at: dt.datetime, render_html: bool = True) -> Path:
+                    validated_at: dt.datetime, render_page: bool = True) -> Path:
     """Write units/<quarter>-<unit>.html and its summary; return the page's path.
 
     The summary keeps the page's content (``context``) so that ``keep_version`` can file it
     as one file version's page once the caller knows which file was validated. A caller that
     renders the unit's pages itself right after (``write_version_pages``) passes
-    ``render_html=False``: only the summary is written."""
+    ``render_page=False``: only the summary is written."""
     run_name = f"{quarter}-{unit_key}"
     folder = Path(docs_dir) / UNITS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,7 +125,7 @@ def write_unit_page(docs_dir: Path, *, quarter: Quarter, unit_key: str, unit_nam
                  "rows": [asdict(row) for row in expectation_rows(result)]}
                 for name, result in results.items()],
         gx_links=[{"name": _suite_of(p, results), "href": _relative(Path(p), folder)} for p in gx_pages])
-    if render_html:
+    if render_page:
         write_text_atomic(page, _render_page(context))
     write_text_atomic(page.with_suffix(".json"), json.dumps(
         _summary(context, unit_key, quarter, f"{UNITS_DIR}/{page.name}"), ensure_ascii=False, indent=1))

@@ -66,7 +66,7 @@ def _validate_file_accelerated(paths: QuarterPaths, programme: Programme, unit_k
     found = prevalidated.lookup(paths, programme, unit_key, sha256, previous)
     if found is not None:
         page = data_docs.offline_page(paths.data_docs, paths.quarter, unit_key, programme, found.results,
-                                      cap_findings(found.findings), [], render_html=render_page)
+                                      cap_findings(found.findings), [], render_page=render_page)
         return FileValidation(found.findings, str(page))
     log.info("%s: not in the quarter's batch, validated on its own", sha256)
     outcome = suites.validate_report(parsed, unit_key, programme, paths.quarter, previous=previous,

@@ -122,7 +122,7 @@ def validate_report(parsed: ParsedReport, unit_key: str, programme: Programme, q
     if docs_dir:
         results = {name: result.to_json_dict() for name, result in run.results.items()}
         page = offline_page(docs_dir, quarter, unit_key, programme, results, cap_findings(findings), pages,
-                            render_html=render_page)
+                            render_page=render_page)
         pages = [str(page), *pages]
     index = str(docs_dir / "index.html") if docs_dir and (docs_dir / "index.html").exists() else None
     log.info("validated %s %s: %d error(s), %d warning(s) in %.2f s; Data Docs: %s", quarter, unit_key,
