@@ -7,7 +7,8 @@ temporary REPORT_PROGRAMMES_DIR and one sample file per unit (``wcreport.demo.sa
 the pipeline functions called directly (no Airflow), CPU time of this process:
 
 - floor: python-calamine reading every sheet of every archived file (the bare read);
-  floor, read + locate and validation are each the median of ``REPEAT`` runs;
+  floor, read + locate and validation are each the median of ``repeats_for(N)`` runs
+  (11 up to 272 units, 3 at 2,000);
 - read + locate: ``reader.read_workbook`` + ``locate.locate_report`` of every file (our parse);
 - gather: ``tasks.gather`` once (archive, read, identify every file);
 - validation: ``validate.accelerators.prevalidated.validate_quarter`` (the DAG's ``validate_quarter``: every
@@ -61,7 +62,13 @@ print(json.dumps({"wall_s": wall, "peak_rss_bytes": rss, "report": out["report"]
 """
 
 
-REPEAT = 3      # floor, parse and validation: median of this many runs
+REPEAT = 3      # floor, parse and validation: median of at least this many runs
+
+
+def repeats_for(n_units: int) -> int:
+    """Runs per measured step: a small quarter's floor is a few milliseconds, so it is sampled
+    more often (the medians of 3 runs moved its ratio by a third from run to run)."""
+    return max(REPEAT, min(11, 3000 // n_units))
 
 
 def _cpu(fn) -> float:
@@ -153,11 +160,12 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
     paths, programme = pipeline.paths_of(run), pipeline.programme_of(run)
     records = scan_inbox(paths, programme, max_wait_seconds=0)
     files = [paths.output_root / r.archived_as for r in records if r.kind == "spreadsheet" and r.archived_as]
-    floor_cpu = median(_cpu(lambda: calamine_floor(files)) for _ in range(REPEAT))
-    parse_cpu = median(_cpu(lambda: read_and_locate(files, programme)) for _ in range(REPEAT))
+    repeat = repeats_for(n_units)
+    floor_cpu = median(_cpu(lambda: calamine_floor(files)) for _ in range(repeat))
+    parse_cpu = median(_cpu(lambda: read_and_locate(files, programme)) for _ in range(repeat))
     gx_cold_s = warm_up_gx(programme)
     validate_cpu, validate_wall = [], []
-    for _ in range(REPEAT):     # each time from scratch: the outcomes kept by the previous run removed
+    for _ in range(repeat):     # each time from scratch: the outcomes kept by the previous run removed
         shutil.rmtree(paths.output / "cache" / "validated", ignore_errors=True)
         with Timer() as t_validate:
             batch = validate_quarter(paths, programme, records)
@@ -191,7 +199,7 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
     result = {
         "units": n_units, "tasks": len(programme.tasks), "files": len(files),
         "samples_s": round(t_samples.wall, 1),
-        "repeat": REPEAT, "floor_cpu_s": round(floor_cpu, 4), "parse_cpu_s": round(parse_cpu, 3),
+        "repeat": repeat, "floor_cpu_s": round(floor_cpu, 4), "parse_cpu_s": round(parse_cpu, 3),
         "gather_s": round(t_gather.wall, 2), "gather_per_unit_ms": round(t_gather.wall / n_units * 1000, 1),
         "gx_cold_s": round(gx_cold_s, 2),
         "validate_cpu_s": round(median(validate_cpu), 3), "validate_wall_s": round(median(validate_wall), 3),

@@ -211,7 +211,15 @@ def section_e2e(lines: list[str]) -> None:
               f"{r['db_migrate_s']} s, not counted), loopback SMTP sink, a fresh output folder per real run. "
               "Floor: `bench/noop_dags/quarterly_report_noop.py` from its own temporary dags folder: the same "
               "tasks, default_args, params, timetable and mapped `ingest_unit` instances, no work. Wall time of "
-              "the `airflow` process (CPU of the process tree in brackets); task durations from the metadata DB.",
+              "the `airflow` process (CPU of the process tree in brackets), median of the runs; task durations from "
+              "the metadata DB. "
+              + (f"Each size starts with {len(r['cases'][0]['warmup']['real'])} real/no-op pair not counted "
+                 "(the first `dags test` reads the DAG file and Airflow's and GX's modules from a cold page cache "
+                 "and builds the case's first serialized DAG, a cost the real DAG pays and the no-op twin, run "
+                 "second, hardly does): "
+                 + "; ".join(f"{c['units']} units {c['warmup']['real'][0]['wall_s']} s / "
+                             f"{c['warmup']['noop'][0]['wall_s']} s" for c in r["cases"] if c.get("warmup", {}).get("real"))
+                 + "." if r["cases"] and r["cases"][0].get("warmup", {}).get("real") else ""),
               "",
               "| units | runs | real | no-op | ratio | CPU ratio | work per unit | no-op per unit | "
               "ingest_unit median (real / no-op) | first vs last ingest_unit (real) | mails | unit statuses |",
@@ -248,7 +256,9 @@ def section_scale(lines: list[str]) -> None:
               "Synthetic programme (`bench/common.py: synthetic_programme`, every unit responsible for all 10 "
               "tasks, one indicator each) in a temporary `REPORT_PROGRAMMES_DIR`, one sample file per unit; the "
               "pipeline functions called directly (no Airflow), CPU time of the process. Floor: python-calamine "
-              "reading every sheet of every archived file; floor, read + locate and validation are medians of 3 runs. *Validation* is `validate_quarter` (the DAG task: "
+              "reading every sheet of every archived file; floor, read + locate and validation are medians of "
+              + ", ".join(f"{x.get('repeat', 3)} runs at {x['units']:,} units" for x in r["sizes"])
+              + " (a small quarter's floor is a few milliseconds, so it is sampled more often). *Validation* is `validate_quarter` (the DAG task: "
               "every file in one GX run per suite, outcomes written for the units' ingest), GX imported and "
               "loaded before (its cold cost in its own column). *Ingest* is `tasks.ingest` of **every** unit "
               "after the batch, as the mapped `ingest_unit` runs it (the benchmark's own objects frozen out of the "

@@ -19,7 +19,7 @@ from wcreport.core.io import read_json
 from wcreport.core.programme import load_programme
 from wcreport.core.quarter import TZ, Quarter
 from wcreport.core.settings import quarter_paths
-from wcreport.deliver.address_book import address_book
+from wcreport.deliver.address_book import AddressBook, address_book
 from wcreport.deliver.forms import FIRST_DATA_ROW, FORM_SHEET, build_unit_workbook
 from wcreport.deliver.smtp import MailError, SmtpSettings
 from wcreport.deliver.unit_feedback import (
@@ -29,7 +29,10 @@ from wcreport.deliver.unit_feedback import (
     send_unit_feedback,
     versions_to_report,
 )
+from wcreport.demo.sample import write_quarter_samples
 from wcreport.flow.ingest_unit import decide_unit as ingest_unit
+from wcreport.flow.ingest_unit import ingest_unit as ingest_unit_step
+from wcreport.flow.run import QuarterRun
 
 Q = Quarter(2023, 2)
 UNIT, UNIT_NAME = "health", "卫生健康事业中心"
@@ -255,3 +258,40 @@ def test_the_ingest_task_mails_the_unit_and_survives_an_outage(paths, programme_
         assert tasks.ingest(run_conf, UNIT)["feedback_mail"] == {"sent": [f"{UNIT_NAME}/卫健中心报表2.xlsx"]}
         assert len(server.messages) == 3
         assert all(LEADERS not in m.rcpt_tos for m in server.messages)
+
+
+def test_the_variable_is_read_when_an_address_is_first_asked_for_and_once(prog):
+    reads: list[int] = []
+
+    def variable():
+        reads.append(1)
+        return {"zhongbu": "b@x.cn"}
+
+    book = AddressBook(prog, variable)
+    assert reads == []
+    assert book.of("zhongbu") == ["b@x.cn"] and book.of(UNIT) == [UNIT_ADDRESS]
+    assert len(reads) == 1
+
+
+def test_an_ingest_reads_the_variable_only_when_it_has_a_mail_to_send(tmp_path, sink):
+    """A unit's clean file mails nobody, so its ingest does not ask Airflow for the Variable; a
+    rejected one is mailed to the Variable's address."""
+    reads: list[str] = []
+
+    def variable():
+        reads.append("read")
+        return {"construction": "jsj@units.example.org"}
+
+    def quarter_in(folder: Path) -> QuarterRun:
+        return QuarterRun(quarter=str(Q), inbox=str(folder / "inbox"), output=str(folder / "output"))
+
+    clean_run, rejected_run = quarter_in(tmp_path / "clean"), quarter_in(tmp_path / "rejected")
+    write_quarter_samples(clean_run.programme, Q, clean_run.paths.inbox_root)     # every unit's filled form
+    clean = ingest_unit_step(clean_run, UNIT, lambda: smtp_of(sink), variable)
+    assert clean["status"] == "submitted" and clean["warnings"] == 0 and reads == [] and sink.messages == []
+
+    put(rejected_run.paths, rejected_run.programme, "报表.xlsx", unit="construction")      # nothing filled in
+    rejected = ingest_unit_step(rejected_run, "construction", lambda: smtp_of(sink), variable)
+    assert rejected["status"] == "rejected" and reads == ["read"]
+    (mail,) = sink.messages
+    assert mail.rcpt_tos == ["jsj@units.example.org"]

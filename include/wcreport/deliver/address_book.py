@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
 
 from wcreport.core.programme import Programme
 
@@ -27,10 +28,26 @@ _SEPARATORS = re.compile(r"[,;，；\s]+")
 class AddressBook:
     """unit key → its addresses, in the order mail is sent to them: the Variable's for the units
     it names (``overrides``), else the programme file's. A unit's addresses are looked up when
-    asked for, so one unit's mail does not read every unit's."""
+    asked for, so one unit's mail does not read every unit's, and the Variable is read (from
+    ``variable``) only when the first address is asked for: most ingests mail nobody."""
 
     programme: Programme
-    overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    variable: Callable[[], Mapping[str, object] | None] = dict
+
+    @cached_property
+    def overrides(self) -> dict[str, tuple[str, ...]]:
+        """The units the Variable names, with its addresses for them."""
+        overrides: dict[str, tuple[str, ...]] = {}
+        for key, value in (self.variable() or {}).items():
+            if key not in self.programme.units_by_key:
+                log.warning("Variable %s names unknown unit %r", UNIT_EMAILS_VARIABLE, key)
+                continue
+            addresses = _addresses(value)
+            if addresses:
+                overrides[key] = addresses
+            else:
+                log.warning("Variable %s: no address for unit %r in %r", UNIT_EMAILS_VARIABLE, key, value)
+        return overrides
 
     def of(self, unit_key: str) -> list[str]:
         if unit_key in self.overrides:
@@ -45,18 +62,7 @@ class AddressBook:
 
 def address_book(programme: Programme, variable: Mapping[str, object] | None = None) -> AddressBook:
     """The programme's addresses, each unit the Variable names replaced by the Variable's."""
-    overrides: dict[str, tuple[str, ...]] = {}
-    for key, value in (variable or {}).items():
-        if key not in programme.units_by_key:
-            log.warning("Variable %s names unknown unit %r", UNIT_EMAILS_VARIABLE, key)
-            continue
-        addresses = _addresses(value)
-        if addresses:
-            overrides[key] = addresses
-        else:
-            log.warning("Variable %s: no address for unit %r in %r", UNIT_EMAILS_VARIABLE, key, value)
-    return AddressBook(programme, overrides)
-
+    return AddressBook(programme, lambda: variable)
 
 def _addresses(value: object) -> tuple[str, ...]:
     parts = value if isinstance(value, list) else _SEPARATORS.split(str(value or ""))

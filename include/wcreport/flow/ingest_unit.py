@@ -35,7 +35,7 @@ from wcreport.core.programme import Programme
 from wcreport.core.quarter import TZ
 from wcreport.core.settings import QuarterPaths, settings
 from wcreport.core.unit_results import previous_result, write_unit_result
-from wcreport.deliver.address_book import AddressBook, address_book
+from wcreport.deliver.address_book import AddressBook
 from wcreport.deliver.smtp import MailConfigError, MailError, SmtpSettings
 from wcreport.deliver.unit_feedback import send_unit_feedback
 from wcreport.flow.checks import fail_on_internal_errors, missing_tools
@@ -298,15 +298,16 @@ def _accept(result: UnitResult, winner: _Winner) -> None:
 
 
 def ingest_unit(run: QuarterRun, unit_key: str, smtp: Callable[[], SmtpSettings],
-                unit_emails: Mapping[str, object] | None = None) -> UnitSummary:
+                unit_emails: Callable[[], Mapping[str, object] | None] = dict) -> UnitSummary:
     """Decide one unit's quarter, then mail it the findings on each new file version, to its
-    addresses in the programme file or ``unit_emails`` (the Variable ``report_unit_emails``).
+    addresses in the programme file or ``unit_emails()`` (the Variable ``report_unit_emails``,
+    read only when a mail is due).
 
     Our internal errors fail the step before any mail: the unit is told nothing of them. A
     missing OCR tool does not: the unit's stamped copy is 无法确认 (its reason says 无需重新报送).
     The summary is small, for XCom and the grid's label."""
     paths, programme = run.paths, run.programme
-    book = address_book(programme, unit_emails)
+    book = AddressBook(programme, unit_emails)
     result = decide_unit(paths, programme, unit_key, max_wait_seconds=0)
     fail_on_internal_errors(result.files)
     missing_tools(result.files)         # logged for ops (gather mailed them); the copies are 无法确认

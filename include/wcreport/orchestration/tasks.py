@@ -66,7 +66,7 @@ def validate_quarter(run: dict[str, Any]) -> StageOutcome:
 def ingest(run: dict[str, Any], unit_key: str, conn_id: str = SMTP_CONN_ID) -> UnitSummary:
     from wcreport.flow.ingest_unit import ingest_unit
 
-    return ingest_unit(quarter_run(run), unit_key, lambda: smtp_settings(conn_id), _unit_emails_variable())
+    return ingest_unit(quarter_run(run), unit_key, lambda: smtp_settings(conn_id), _unit_emails_variable)
 
 
 @fail_fast
