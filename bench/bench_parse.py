@@ -1,6 +1,6 @@
 """DAG parse: each DAG file's import time vs an empty DAG file (benchmark figure 1).
 
-Usage: .venv/bin/python bench/bench_parse.py [--repeat 7]
+Usage: .venv/bin/python bench/bench_parse.py [--repeat 15]
 
 Every sample is a fresh interpreter that first imports what a DAG processor already
 has loaded (``airflow`` and ``airflow.sdk``), then times loading one DAG file with
@@ -83,7 +83,7 @@ def top_imports(stderr: str, n: int = 5) -> list[tuple[str, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     as_deployed()       # byte-code compiled and kept, as in a deployment
     files = [FLOOR, TWIN] + sorted((PROJECT_ROOT / "dags").glob("*.py"))

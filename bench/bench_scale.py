@@ -6,7 +6,8 @@ For each size, a synthetic programme (``bench.common.synthetic_programme``) in a
 temporary REPORT_PROGRAMMES_DIR and one sample file per unit (``wcreport.demo.sample``),
 the pipeline functions called directly (no Airflow), CPU time of this process:
 
-- floor: python-calamine reading every sheet of every archived file (the bare read);
+- floor: python-calamine reading every sheet of every archived file (the bare read), in a
+  fresh interpreter;
   floor, read + locate and validation are each the median of ``repeats_for(N)`` runs
   (11 up to 272 units, 3 at 2,000);
 - read + locate: ``reader.read_workbook`` + ``locate.locate_report`` of every file (our parse);
@@ -29,6 +30,7 @@ import gc
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import (
+    PROJECT_ROOT,
     QUARTER,
     Timer,
     machine,
@@ -62,6 +65,19 @@ print(json.dumps({"wall_s": wall, "peak_rss_bytes": rss, "report": out["report"]
 """
 
 
+FLOOR_PROBE = r"""
+import json, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+from bench.bench_scale import calamine_floor
+paths = json.loads(open(sys.argv[2], encoding="utf-8").read())
+samples = []
+for _ in range(int(sys.argv[3])):
+    started = time.process_time()
+    calamine_floor(paths)
+    samples.append(time.process_time() - started)
+print(json.dumps({"median_s": statistics.median(samples), "samples_s": samples}))
+"""
+
 REPEAT = 3      # floor, parse and validation: median of at least this many runs
 
 
@@ -84,6 +100,20 @@ def calamine_floor(paths: list[Path]) -> None:
         workbook = pc.CalamineWorkbook.from_path(str(path))
         for name in workbook.sheet_names:
             workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+
+def fresh_floor(paths: list[Path], repeat: int, work: Path) -> float:
+    """The calamine floor in a fresh interpreter (median CPU seconds of ``repeat`` reads): the
+    bare read must not depend on what this process holds (a big heap makes every
+    allocation-heavy read slower, and whether gather parsed in this process or in a child
+    changed the floor by 2x at 2,000 units)."""
+    listing = work / "floor_paths.json"
+    listing.write_text(json.dumps([str(p) for p in paths]), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", FLOOR_PROBE, str(PROJECT_ROOT), str(listing), str(repeat)],
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])["median_s"]
 
 
 def read_and_locate(paths: list[Path], programme) -> None:
@@ -161,7 +191,7 @@ def run_size(work: Path, n_units: int, sampled: int, profile: bool = False) -> d
     records = scan_inbox(paths, programme, max_wait_seconds=0)
     files = [paths.output_root / r.archived_as for r in records if r.kind == "spreadsheet" and r.archived_as]
     repeat = repeats_for(n_units)
-    floor_cpu = median(_cpu(lambda: calamine_floor(files)) for _ in range(repeat))
+    floor_cpu = fresh_floor(files, repeat, case)
     parse_cpu = median(_cpu(lambda: read_and_locate(files, programme)) for _ in range(repeat))
     gx_cold_s = warm_up_gx(programme)
     validate_cpu, validate_wall = [], []
@@ -241,8 +271,6 @@ def loose_unit_scan_ms(case: Path, units: list[str]) -> float:
 
 
 def _merge_subprocess(run: dict, env: dict) -> dict:
-    import subprocess
-
     proc = subprocess.run([sys.executable, "-c", MERGE_PROBE, json.dumps(run)], env=env,
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:

@@ -256,7 +256,9 @@ def section_scale(lines: list[str]) -> None:
               "Synthetic programme (`bench/common.py: synthetic_programme`, every unit responsible for all 10 "
               "tasks, one indicator each) in a temporary `REPORT_PROGRAMMES_DIR`, one sample file per unit; the "
               "pipeline functions called directly (no Airflow), CPU time of the process. Floor: python-calamine "
-              "reading every sheet of every archived file; floor, read + locate and validation are medians of "
+              "reading every sheet of every archived file, in a fresh interpreter (the bare read must not depend on "
+              "the benchmark's heap: measured in this process after `gather` it moved by up to 2× with what "
+              "`gather` had left there); floor, read + locate and validation are medians of "
               + ", ".join(f"{x.get('repeat', 3)} runs at {x['units']:,} units" for x in r["sizes"])
               + " (a small quarter's floor is a few milliseconds, so it is sampled more often). *Validation* is `validate_quarter` (the DAG task: "
               "every file in one GX run per suite, outcomes written for the units' ingest), GX imported and "

@@ -3,7 +3,7 @@
 # The real-scheduler part runs the 200-unit comparison and a 2,000-unit ceiling probe capped at
 # BENCH_CEILING_MINUTES per DAG (default 5; its ceiling is projected from the throughput);
 # `make bench-scheduler` measures the ceiling with the full 30 minutes; `make bench-ceiling` that alone.
-# BENCH_E2E_CASES (default 15:2,200:1), BENCH_SCALE_SIZES (default 15,200,2000) and
+# BENCH_PARSE_REPEAT (default 15), BENCH_E2E_CASES (default 15:3,200:3, each after one warm-up pair), BENCH_SCALE_SIZES (default 15,200,2000) and
 # BENCH_SCHEDULER=0 (skip the real scheduler) and BENCH_EVENTS=0 (skip the event-driven intake, about
 # 25 min: 20 drops and 20 mails on a real stack, then BENCH_EVENTS_IDLE_MINUTES (default 10) idle) shorten a run.
 set -euo pipefail
@@ -19,9 +19,9 @@ mkdir -p "$BENCH_OUT" && find "$BENCH_OUT" -mindepth 1 -maxdepth 1 ! -name sched
   || echo "pyinstrument not installed: the ingest profile will be skipped"
 START=$(date +%s)
 step() { echo "==> $1 ($(( $(date +%s) - START )) s)"; }
-step "1/6 DAG parse";            "$PY" bench/bench_parse.py --repeat "${BENCH_PARSE_REPEAT:-5}"
+step "1/6 DAG parse";            "$PY" bench/bench_parse.py --repeat "${BENCH_PARSE_REPEAT:-15}"
 step "2/6 one file validated on its own"; "$PY" bench/bench_ingest.py --repeat 2 --profile 5
-step "3/6 end to end (airflow dags test)"; "$PY" bench/bench_e2e.py --cases "${BENCH_E2E_CASES:-15:2,200:1}"
+step "3/6 end to end (airflow dags test)"; "$PY" bench/bench_e2e.py --cases "${BENCH_E2E_CASES:-15:3,200:3}"
 step "4/6 the quarter at scale"; "$PY" bench/bench_scale.py --sizes "${BENCH_SCALE_SIZES:-15,200,2000}" --sampled "${BENCH_SCALE_SAMPLED:-20}"
 if [ "${BENCH_SCHEDULER:-1}" != "0" ]; then
   step "5/6 the real scheduler";  bash tools/run_bench_scheduler.sh --units 200 --runs 1 --ceiling-units 2000 \

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -122,13 +122,13 @@ def write_unit_page(docs_dir: Path, *, quarter: Quarter, unit_key: str, unit_nam
         findings=[f.model_dump(mode="json") for f in findings],
         suites=[{"name": name, "name_zh": SUITE_ZH.get(name, name), "success": bool(result.get("success")),
                  "statistics": result.get("statistics") or {},
-                 "rows": [asdict(row) for row in expectation_rows(result)]}
+                 "rows": [_fields_of(row) for row in expectation_rows(result)]}
                 for name, result in results.items()],
         gx_links=[{"name": _suite_of(p, results), "href": _relative(Path(p), folder)} for p in gx_pages])
     if render_page:
         write_text_atomic(page, _render_page(context))
-    write_text_atomic(page.with_suffix(".json"), json.dumps(
-        _summary(context, unit_key, quarter, f"{UNITS_DIR}/{page.name}"), ensure_ascii=False, indent=1))
+    write_text_atomic(page.with_suffix(".json"), _summary_json(
+        _summary(context, unit_key, quarter, f"{UNITS_DIR}/{page.name}")))
     return page
 
 
@@ -173,7 +173,7 @@ def keep_version(docs_dir: Path, unit_page: Path | str, version: DocsVersion, qu
     folder = Path(docs_dir) / VERSIONS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     kept = folder / f"{version.page_name(quarter, unit_key)}.json"
-    write_text_atomic(kept, json.dumps(summary, ensure_ascii=False, indent=1))
+    write_text_atomic(kept, _summary_json(summary))
     return kept.with_suffix(".html")
 
 
@@ -203,8 +203,15 @@ def write_version_pages(docs_dir: Path, *, quarter: Quarter, unit_key: str,
         others=_others(ordered, chosen, kept, quarter, unit_key, f"../{VERSIONS_DIR}/", chosen)))
     summary = _summary(kept[chosen.sha256], unit_key, quarter, f"{UNITS_DIR}/{unit_page.name}")
     summary["file"] = chosen.path
-    write_text_atomic(unit_page.with_suffix(".json"), json.dumps(summary, ensure_ascii=False, indent=1))
+    write_text_atomic(unit_page.with_suffix(".json"), _summary_json(summary))
     return unit_page
+
+
+def _summary_json(summary: dict) -> str:
+    """A page's summary as compact JSON: it is read by the pipeline and the dashboard, not by
+    people, and without ``indent`` the json module's C encoder writes it (an indented dump took
+    nearly half of a unit's ingest)."""
+    return json.dumps(summary, ensure_ascii=False)
 
 
 def _kept_content(docs_dir: Path, quarter: Quarter, unit_key: str, version: DocsVersion) -> PageContent | None:
@@ -240,9 +247,9 @@ def _summary(content: PageContent, unit_key: str, quarter: Quarter, page: str) -
             "validated_at": content.validated_at, "page": page, "context": _fields_of(content)}
 
 
-def _fields_of(content: PageContent) -> dict:
-    """The page's fields, not copied: they are plain JSON values already (``asdict`` would deep-copy
-    every finding and expectation row, several times per unit)."""
+def _fields_of(content: PageContent | ExpectationRow) -> dict:
+    """The fields of a page or a row, not copied: they are plain JSON values already (``asdict``
+    would deep-copy every finding and expectation row, several times per unit)."""
     return {field.name: getattr(content, field.name) for field in fields(content)}
 
 
