@@ -27,7 +27,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
 
-from wcreport.core.settings import event_intake_seconds
+from wcreport.core.setting_specs import event_intake_seconds
 from wcreport.orchestration.dag_defaults import default_args
 from wcreport.orchestration.triggers import MailboxTrigger, SharedFolderTrigger
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -38,10 +40,10 @@ def _environment_reads(tree: ast.AST) -> list[str]:
     return found
 
 
-def test_only_the_settings_module_reads_the_environment():
+def test_only_the_settings_modules_read_the_environment():
     offenders = {}
     for path in PACKAGE.rglob("*.py"):
-        if path.name == "settings.py" and path.parent.name == "core":
+        if path.name in ("settings.py", "setting_specs.py") and path.parent.name == "core":
             continue
         reads = _environment_reads(ast.parse(path.read_text(encoding="utf-8")))
         if reads:
@@ -164,3 +166,13 @@ def test_the_schedule_and_the_ops_address_are_read_past_another_wrong_setting(mo
     monkeypatch.setenv("REPORT_SCHEDULE_AT", "24:00")
     with pytest.raises(SettingsError, match="REPORT_SCHEDULE_AT"):
         schedule_settings()
+
+
+def test_the_dag_files_parse_time_settings_do_not_build_the_task_settings():
+    """A DAG processor parses the DAG files again and again: the schedule's and the event
+    intake's settings come from the specs alone, without the Settings and QuarterPaths
+    classes every task builds (and the modules they pull in)."""
+    code = ("import sys; import wcreport.orchestration.timetable, wcreport.core.setting_specs; "
+            "print('wcreport.core.settings' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -91,7 +91,7 @@ class EnvRead:
 
 
 def code_env_reads() -> dict[str, EnvRead]:
-    """Every environment variable the package reads: the one declaration in core/settings.py
+    """Every environment variable the package reads: the one declaration in core/setting_specs.py
     (tests/core/test_settings.py checks no other module reads the environment)."""
     from wcreport.core.settings import SETTINGS
 

@@ -26,7 +26,7 @@ import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 
 from wcreport.core.quarter import Quarter, quarter_of_data_interval  # noqa: F401 (re-exported)
-from wcreport.core.settings import schedule_settings
+from wcreport.core.setting_specs import schedule_settings
 from wcreport.core.workdays import calendar_covers, last_workday_of_quarter, shift_workdays
 
 if TYPE_CHECKING:
