@@ -12,8 +12,12 @@ cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
 export BENCH_OUT="${BENCH_OUT:-$ROOT/data/bench}"
 export GX_ANALYTICS_ENABLED=false
-# A fresh set of results; the full-length ceiling run (make bench-ceiling) is kept, it is not re-run here.
-mkdir -p "$BENCH_OUT" && find "$BENCH_OUT" -mindepth 1 -maxdepth 1 ! -name scheduler_ceiling.json -exec rm -rf {} +
+# A fresh set of results; the full-length ceiling run (make bench-ceiling) is kept, it is not re-run
+# here, and so are the results of a step switched off (docs/benchmarks.md dates each result).
+KEEP=(! -name scheduler_ceiling.json)
+[ "${BENCH_SCHEDULER:-1}" = "0" ] && KEEP+=(! -name scheduler.json)
+[ "${BENCH_EVENTS:-1}" = "0" ] && KEEP+=(! -name events.json)
+mkdir -p "$BENCH_OUT" && find "$BENCH_OUT" -mindepth 1 -maxdepth 1 "${KEEP[@]}" -exec rm -rf {} +
 # The ingest profile uses pyinstrument; it is a bench-only tool, not in requirements.lock.
 "$PY" -c "import pyinstrument" 2>/dev/null || "$ROOT/.venv/bin/pip" install --quiet "pyinstrument==5.1.3" \
   || echo "pyinstrument not installed: the ingest profile will be skipped"
