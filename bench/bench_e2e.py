@@ -3,10 +3,9 @@
 Usage: .venv/bin/python bench/bench_e2e.py [--cases 15:3,200:3] [--warmup 1]
 
 ``N:R`` = a quarter of N units, R runs of each DAG (interleaved real, no-op, real, ...), after
-``--warmup`` pairs that are not counted: the first ``dags test`` of a case reads the DAG file,
-Airflow's and GX's modules from a cold page cache and builds the case's first serialized DAG,
-which the real DAG pays and the no-op twin, run second, hardly does (their results are kept
-apart in the JSON as ``warmup``).
+``--warmup`` pairs that are not counted: the first ``dags test`` of a case may read the DAG
+file and Airflow's and GX's modules from a cold page cache (their results are kept apart in
+the JSON as ``warmup``).
 N = 15 is the real 2023 programme with ``wcreport.demo.sample`` files; any other N is a
 synthetic programme (``bench.common.synthetic_programme``: N units x 10 tasks) in a
 temporary REPORT_PROGRAMMES_DIR. The floor is ``bench/noop_dags/quarterly_report_noop.py``:
