@@ -74,8 +74,8 @@ def file_mode(mode: int = 0o666) -> int:
     return mode & ~_umask()
 
 
-def write_text_atomic(path: Path, text: str, *, skip_if_same: bool = False) -> bool:
-    return write_atomic(path, text.encode("utf-8"), skip_if_same=skip_if_same)
+def write_text_atomic(path: Path, text: str, *, skip_if_same: bool = False, durable: bool = True) -> bool:
+    return write_atomic(path, text.encode("utf-8"), skip_if_same=skip_if_same, durable=durable)
 
 
 def write_json_atomic(path: Path, data: Any, *, skip_if_same: bool = False) -> bool:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from wcreport.core.io import write_text_atomic
+from wcreport.core.io import write_text_atomic as _write_atomic
 from wcreport.core.labels import FILE_STATUS_ZH
 from wcreport.core.model import Finding
 from wcreport.core.quarter import Quarter
@@ -126,8 +126,8 @@ def write_unit_page(docs_dir: Path, *, quarter: Quarter, unit_key: str, unit_nam
                 for name, result in results.items()],
         gx_links=[{"name": _suite_of(p, results), "href": _relative(Path(p), folder)} for p in gx_pages])
     if render_page:
-        write_text_atomic(page, _render_page(context))
-    write_text_atomic(page.with_suffix(".json"), _summary_json(
+        _write_page(page, _render_page(context))
+    _write_page(page.with_suffix(".json"), _summary_json(
         _summary(context, unit_key, quarter, f"{UNITS_DIR}/{page.name}")))
     return page
 
@@ -173,7 +173,7 @@ def keep_version(docs_dir: Path, unit_page: Path | str, version: DocsVersion, qu
     folder = Path(docs_dir) / VERSIONS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     kept = folder / f"{version.page_name(quarter, unit_key)}.json"
-    write_text_atomic(kept, _summary_json(summary))
+    _write_page(kept, _summary_json(summary))
     return kept.with_suffix(".html")
 
 
@@ -193,18 +193,26 @@ def write_version_pages(docs_dir: Path, *, quarter: Quarter, unit_key: str,
     for version in ordered:
         if version.sha256 in kept:
             page = docs_dir / VERSIONS_DIR / f"{version.page_name(quarter, unit_key)}.html"
-            write_text_atomic(page, _render_page(
+            _write_page(page, _render_page(
                 kept[version.sha256], version=_version_view(version),
                 others=_others(ordered, version, kept, quarter, unit_key, "", chosen),
                 unit_href=f"../{UNITS_DIR}/{unit_page.name}"))
     unit_page.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(unit_page, _render_page(
+    _write_page(unit_page, _render_page(
         kept[chosen.sha256], version=_version_view(chosen),
         others=_others(ordered, chosen, kept, quarter, unit_key, f"../{VERSIONS_DIR}/", chosen)))
     summary = _summary(kept[chosen.sha256], unit_key, quarter, f"{UNITS_DIR}/{unit_page.name}")
     summary["file"] = chosen.path
-    write_text_atomic(unit_page.with_suffix(".json"), _summary_json(summary))
+    _write_page(unit_page.with_suffix(".json"), _summary_json(summary))
     return unit_page
+
+
+def _write_page(path: Path, text: str) -> None:
+    """A page or summary, replaced atomically but not fsync'd: every file here is derived (from
+    the archived file's validation) and written again by the unit's next ingest, so a crash
+    costs at most a page the next run rewrites, while an fsync per page made each unit's
+    ingest wait for the disk five more times."""
+    _write_atomic(path, text, durable=False)
 
 
 def _summary_json(summary: dict) -> str:
@@ -267,7 +275,7 @@ def write_index(docs_dir: Path, quarter: Quarter | None = None) -> Path:
     if quarter is None and units:
         quarter = Quarter.parse(units[0]["quarter"])
     index = docs_dir / INDEX
-    write_text_atomic(index, render(__package__, "data_docs_index.html.j2",
+    _write_page(index, render(__package__, "data_docs_index.html.j2",
                                     quarter_label=quarter.label_zh if quarter else "",
                                     units=units, gx_index=GX_INDEX if (docs_dir / GX_INDEX).exists() else None))
     return index
