@@ -6,6 +6,7 @@ kept in the parsed report stay as the unit wrote them (see ``cell_text``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
@@ -25,7 +26,13 @@ def normalise_text(value) -> str:
         return ""
     if isinstance(value, float) and math.isnan(value):
         return ""
-    text = value if isinstance(value, str) else cell_text(value)
+    return _normalised(value if isinstance(value, str) else cell_text(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalised(text: str) -> str:
+    """A pure function of the text, remembered: locating a form normalises each cell several
+    times (header rows, indicator headers, the header search), and forms repeat their labels."""
     text = unicodedata.normalize("NFKC", text).replace("\u3000", " ")
     return _WS_RE.sub(" ", text).strip()
 
