@@ -64,6 +64,7 @@ def address_book(programme: Programme, variable: Mapping[str, object] | None = N
     """The programme's addresses, each unit the Variable names replaced by the Variable's."""
     return AddressBook(programme, lambda: variable)
 
+
 def _addresses(value: object) -> tuple[str, ...]:
     parts = value if isinstance(value, list) else _SEPARATORS.split(str(value or ""))
     return tuple(dict.fromkeys(p.strip() for p in parts if isinstance(p, str) and "@" in p))

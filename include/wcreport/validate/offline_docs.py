@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from wcreport.core.io import write_text_atomic as _write_atomic
+from wcreport.core.io import write_text_atomic
 from wcreport.core.labels import FILE_STATUS_ZH
 from wcreport.core.model import Finding
 from wcreport.core.quarter import Quarter
@@ -212,7 +212,7 @@ def _write_page(path: Path, text: str) -> None:
     the archived file's validation) and written again by the unit's next ingest, so a crash
     costs at most a page the next run rewrites, while an fsync per page made each unit's
     ingest wait for the disk five more times."""
-    _write_atomic(path, text, durable=False)
+    write_text_atomic(path, text, durable=False)
 
 
 def _summary_json(summary: dict) -> str:
@@ -275,7 +275,7 @@ def write_index(docs_dir: Path, quarter: Quarter | None = None) -> Path:
     if quarter is None and units:
         quarter = Quarter.parse(units[0]["quarter"])
     index = docs_dir / INDEX
-    _write_page(index, render(__package__, "data_docs_index.html.j2",
+    write_text_atomic(index, render(__package__, "data_docs_index.html.j2",   # once a run: kept durable
                                     quarter_label=quarter.label_zh if quarter else "",
                                     units=units, gx_index=GX_INDEX if (docs_dir / GX_INDEX).exists() else None))
     return index
