@@ -9,6 +9,7 @@ Values are kept as written (``cell_text``); only matching uses normalised text.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 
 from wcreport.core.findings_catalogue import finding
@@ -58,7 +59,18 @@ def sheet_row(sheet: SheetGrid, row: int) -> int:
 
 def header_field(value) -> str | None:
     """Which form field a header cell names, tolerant of spaces, newlines and variants."""
-    text = squeeze(value)
+    return _form_field_named(squeeze(value))
+
+
+def indicator_header_field(value) -> str | None:
+    """Which indicator-table field a header cell names."""
+    return _indicator_field_named(squeeze(value))
+
+
+# Both namings are pure functions of the squeezed text, remembered: a form repeats its
+# labels, and locating asks about every cell of every row below the header.
+@functools.lru_cache(maxsize=8192)
+def _form_field_named(text: str) -> str | None:
     if not text or len(text) > 30 or is_reference(text):
         return None
     text = text.strip("*＊:：")
@@ -76,8 +88,8 @@ def header_field(value) -> str | None:
     return None
 
 
-def indicator_header_field(value) -> str | None:
-    text = squeeze(value)
+@functools.lru_cache(maxsize=8192)
+def _indicator_field_named(text: str) -> str | None:
     if not text or len(text) > 30 or is_reference(text):
         return None
     if text in ("序号", "序", "编号"):
@@ -335,8 +347,8 @@ def _candidate(index: int, sheet: SheetGrid, programme) -> Candidate | None:
     if header_row is None:
         return None
     layout = layout_at(sheet, cells, header_row, header_field)
-    rows, _warnings = _read_rows(sheet, cells, layout, programme)
-    return Candidate(index, sheet, layout, cells, filled=sum(1 for r in rows if r.progress), rows=len(rows))
+    rows, warnings = _read_rows(sheet, cells, layout, programme)
+    return Candidate(index, sheet, layout, cells, task_rows=rows, row_findings=warnings)
 
 
 def locate_report(grid: WorkbookGrid, programme, quarter: Quarter | None = None) -> ParsedReport:
@@ -372,8 +384,8 @@ def _read_form(chosen: Candidate, programme, report: ParsedReport) -> None:
     report.header_row = sheet_row(sheet, layout.first_row)
     report.unit_line = _unit_line(cells, layout.first_row)
     findings = _missing_columns(sheet, layout.first_row, layout.columns)
-    report.rows, warnings = _read_rows(sheet, cells, layout, programme)
-    findings += warnings
+    report.rows = chosen.task_rows
+    findings += chosen.row_findings
     if not report.rows and "progress" in layout.columns:
         findings.append(finding("table.no_rows", sheet=sheet.name, cell=sheet_a1(sheet, layout.last_row + 1, 0),
                                 row=sheet_row(sheet, layout.last_row)))

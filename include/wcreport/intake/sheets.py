@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wcreport.core.findings_catalogue import finding
-from wcreport.core.model import Finding
+from wcreport.core.model import Finding, ProgressRow
 from wcreport.core.quarter import Quarter
 from wcreport.intake.cells import cell_text
 from wcreport.intake.header import HeaderLayout
@@ -30,9 +30,18 @@ class Candidate:
     sheet: SheetGrid
     layout: HeaderLayout
     cells: list[list[object]]
-    filled: int                 # rows with progress text
-    rows: int                   # task rows read
+    task_rows: list[ProgressRow]        # the form's rows as read from this sheet
+    row_findings: list[Finding]         # what reading them found (seq mismatches, columns not read)
     naming: QuarterNaming = field(default_factory=lambda: QuarterNaming(Naming.NONE))
+
+    @property
+    def filled(self) -> int:
+        """Rows with progress text."""
+        return sum(1 for row in self.task_rows if row.progress)
+
+    @property
+    def rows(self) -> int:
+        return len(self.task_rows)
 
     @property
     def rank(self) -> tuple[int, int, int, int]:
