@@ -19,6 +19,15 @@ from wcreport.report.safe_cells import (
 TRIGGERS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "=HYPERLINK(\"http://x\",\"y\")", "=cmd|'/C calc'!A0"]
 
 
+@pytest.mark.parametrize("text, units", [
+    ("", 0), ("abc", 3), ("妇女儿童", 4),
+    ("👩‍👧", 5),                 # two astral characters (2 units each) and a joiner
+    ("a\ud800b", 3),           # a lone surrogate, as a damaged file can carry: one unit
+])
+def test_utf16_len_counts_what_excel_counts(text, units):
+    assert utf16_len(text) == units
+
+
 @pytest.mark.parametrize("write_only", [False, True])
 def test_formula_triggers_are_stored_as_text(tmp_path, write_only):
     wb = openpyxl.Workbook(write_only=write_only)

@@ -52,8 +52,8 @@ def looks_like_formula(text: str) -> bool:
 
 
 def utf16_len(text: str) -> int:
-    """Length as Excel counts it (UTF-16 code units)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    """Length as Excel counts it (UTF-16 code units; a lone surrogate counts as one)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def split_for_cells(text: str, limit: int = CELL_LIMIT) -> list[str]:
