@@ -3,18 +3,19 @@
 Usage: .venv/bin/python bench/bench_parse.py [--repeat 15]
 
 Every sample is a fresh interpreter that first imports ``airflow`` and ``airflow.sdk``
-(``PRELOADED["sdk"]``), then times loading one DAG file with
-``importlib`` (as Airflow's DagBag does: a module from a file path) and counts the
-modules that file pulled in. The figure is the CPU time of that load (``process_time``;
-the machine is shared, and wall time under load varies by 2x between samples); wall
-time is recorded beside it. The floor is ``bench/parse_floor/empty_dag.py``, a one-task
-TaskFlow DAG, measured the same way in the same run; ``airflow_twin_dag.py`` (the
-real DAG's airflow.sdk names and shape, no wcreport import) separates Airflow's share
-from ours. The median of ``--repeat``
-samples is used. Each file is also measured as the dag-processor's parsing child loads it
+(``PRELOADED["sdk"]``), then times loading one DAG file with ``importlib`` (as Airflow's
+DagBag does: a module from a file path) and counts the modules that file pulled in. The
+figure is the CPU time of that load (``process_time``; the machine is shared, and wall time
+under load varies by 2x between samples); wall time is recorded beside it. The floor is
+``bench/parse_floor/empty_dag.py``, a one-task TaskFlow DAG, measured the same way in the
+same run; ``airflow_twin_dag.py`` (the real DAG's airflow.sdk names and shape, no wcreport
+import) separates Airflow's share from ours. The median of ``--repeat`` samples is used.
+
+Each file is also measured as the dag-processor's parsing child loads it
 (``PRELOADED["processor"]``: forked from the manager, it has ``airflow.dag_processing.manager``
-and the modules that pulls in), against the empty DAG measured the same way. One extra ``python -X importtime`` run per file names the costliest
-imports the file adds (cumulative microseconds, top level only).
+and the modules that pulls in), against the empty DAG measured the same way. One extra
+``python -X importtime`` run per file names the costliest imports the file adds
+(cumulative microseconds, top level only).
 """
 from __future__ import annotations
 

@@ -220,7 +220,7 @@ def section_e2e(lines: list[str]) -> None:
               "the metadata DB. "
               + (f"Each size starts with {len(r['cases'][0]['warmup']['real'])} real/no-op pair not counted "
                  "(the first `dags test` of a case may read the DAG file and Airflow's and GX's modules from a cold "
-                 "page cache; in one earlier run the first real run took 22.2 s against 20.0 and 17.4 s after it), "
+                 "page cache), "
                  "shown here for comparison: "
                  + "; ".join(f"{c['units']} units {c['warmup']['real'][0]['wall_s']} s / "
                              f"{c['warmup']['noop'][0]['wall_s']} s" for c in r["cases"] if c.get("warmup", {}).get("real"))

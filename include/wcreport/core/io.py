@@ -38,8 +38,8 @@ def write_atomic(path: Path, data: bytes, *, skip_if_same: bool = False, durable
     """Write ``data`` to ``path`` atomically and durably; True when the file was written.
 
     With ``skip_if_same`` an identical existing file is left alone (keeps mtimes stable
-    across reruns). ``durable=False`` skips the fsync: for caches that can be recomputed,
-    where thousands of small writes would otherwise each wait for the disk.
+    across reruns). ``durable=False`` skips the fsync: for derived files (caches, Data Docs
+    pages) that the next run writes again, where many small writes would each wait for the disk.
     """
     path = Path(path)
     if skip_if_same:

@@ -40,12 +40,8 @@ class Candidate:
         return sum(1 for row in self.task_rows if row.progress)
 
     @property
-    def rows(self) -> int:
-        return len(self.task_rows)
-
-    @property
     def rank(self) -> tuple[int, int, int, int]:
-        return (len(self.layout.columns), self.filled, self.rows, -self.index)
+        return (len(self.layout.columns), self.filled, len(self.task_rows), -self.index)
 
 
 @dataclass
