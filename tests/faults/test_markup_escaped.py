@@ -74,6 +74,8 @@ def test_no_html_we_write_carries_unit_markup(hostile_quarter):
     assert found == {}
     escaped = sum("&lt;wcx&gt;" in p.read_text("utf-8") for p in pages)
     assert escaped >= 3                                          # the payload is shown, escaped
+    twice = [str(p.relative_to(output)) for p in pages if "&amp;lt;wcx" in p.read_text("utf-8")]
+    assert twice == []                                           # and escaped once: it reads as typed
 
     for name, html in mail_bodies(run, merged).items():
         assert unescaped_in(html) == [], name

@@ -92,3 +92,22 @@ def test_a_rejected_unit_page_is_its_newest_version(paths, programme):
     assert result.status == "rejected" and result.data_docs is None
     shown = text_of(paths.data_docs / "units" / f"{paths.quarter}-{UNIT}.html")
     assert "文件 教体中心-2.xlsx" in shown
+
+
+def results_of(page: Path) -> str:
+    """The page's findings and rule tables, as written (between the summary and the other versions)."""
+    text = page.read_text(encoding="utf-8")
+    return text[text.index("<h2>问题清单</h2>"):text.index("</tbody></table>", text.rindex('class="suite"'))]
+
+
+def test_the_unit_page_carries_its_version_pages_results_as_written(paths, programme):
+    form(paths, "教体中心.xlsx", EDU_ROWS, NOW - 7200)
+    form(paths, "教体中心-修改.xlsx", EMPTY_PROGRESS, NOW - 3600)
+    result = decide_unit(paths, programme, UNIT)
+    files = {f.path: f for f in result.files}
+    version_page = paths.data_docs / "versions" / f"{paths.quarter}-{UNIT}-{files['教体中心.xlsx'].sha256[:12]}.html"
+    rejected_page = paths.data_docs / "versions" / f"{paths.quarter}-{UNIT}-{files['教体中心-修改.xlsx'].sha256[:12]}.html"
+    unit_page = paths.output_root / result.data_docs
+    assert results_of(unit_page) == results_of(version_page)
+    assert results_of(rejected_page) != results_of(version_page)      # each version shows its own results
+    assert "&amp;" not in results_of(rejected_page)                   # escaped once, by its template

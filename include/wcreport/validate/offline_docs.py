@@ -27,6 +27,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
 from wcreport.core.io import write_text_atomic
 from wcreport.core.labels import FILE_STATUS_ZH
 from wcreport.core.model import Finding
@@ -190,16 +192,17 @@ def write_version_pages(docs_dir: Path, *, quarter: Quarter, unit_key: str,
     chosen = next((v for v in ordered if v.sha256 == chosen_sha256 and v.sha256 in kept),
                   next(v for v in ordered if v.sha256 in kept))
     unit_page = docs_dir / UNITS_DIR / f"{quarter}-{unit_key}.html"
+    results = {sha: _render_results(content) for sha, content in kept.items()}
     for version in ordered:
         if version.sha256 in kept:
             page = docs_dir / VERSIONS_DIR / f"{version.page_name(quarter, unit_key)}.html"
             _write_page(page, _render_page(
-                kept[version.sha256], version=_version_view(version),
+                kept[version.sha256], results[version.sha256], version=_version_view(version),
                 others=_others(ordered, version, kept, quarter, unit_key, "", chosen),
                 unit_href=f"../{UNITS_DIR}/{unit_page.name}"))
     unit_page.parent.mkdir(parents=True, exist_ok=True)
     _write_page(unit_page, _render_page(
-        kept[chosen.sha256], version=_version_view(chosen),
+        kept[chosen.sha256], results[chosen.sha256], version=_version_view(chosen),
         others=_others(ordered, chosen, kept, quarter, unit_key, f"../{VERSIONS_DIR}/", chosen)))
     summary = _summary(kept[chosen.sha256], unit_key, quarter, f"{UNITS_DIR}/{unit_page.name}")
     summary["file"] = chosen.path
@@ -243,9 +246,18 @@ def _others(ordered: list[DocsVersion], this: DocsVersion, kept: dict[str, PageC
             for v in ordered if v is not this]
 
 
-def _render_page(content: PageContent, **extra: object) -> str:
+def _render_results(content: PageContent) -> Markup:
+    """The findings and the suites' tables of a page: the bulk of it, the same on every page that
+    shows this content (a version's own page and the unit's page), so rendered once per content.
+    Autoescaped by its template: Markup only keeps the page from escaping it a second time."""
+    return Markup(render(__package__, "data_docs_results.html.j2", findings=content.findings,
+                         suites=content.suites))
+
+
+def _render_page(content: PageContent, results: Markup | None = None, **extra: object) -> str:
     return render(__package__, "data_docs_unit.html.j2", **{
         **_fields_of(content), "validated_at": beijing_time(content.validated_at),
+        "results_html": results if results is not None else _render_results(content),
         "index_href": f"../{INDEX}", "version": None, "others": [], "unit_href": None, **extra})
 
 
