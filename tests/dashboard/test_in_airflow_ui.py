@@ -104,14 +104,20 @@ def index_of(unit: str) -> int:
     return [u.key for u in programme_for_year(QUARTER.year).units].index(unit)
 
 
+def signed_in(driver, stack) -> None:
+    """Signed in on the UI's login page, unless this browser already is (each test may run alone)."""
+    airflow = stack["airflow"]
+    driver.switch_to.default_content()
+    if not driver.get_cookie("_token"):
+        sign_in(driver, airflow.base_url, airflow.user, airflow.password)
+
+
 def open_dashboard_from_nav(driver, stack) -> None:
     """Sign in on the UI's login page, click 季度报送 in the navigation, switch into the iframe."""
     from selenium.webdriver.common.by import By
 
     airflow = stack["airflow"]
-    driver.switch_to.default_content()
-    if not driver.get_cookie("_token"):
-        sign_in(driver, airflow.base_url, airflow.user, airflow.password)
+    signed_in(driver, stack)
     driver.get(f"{airflow.base_url}/")
     wait(lambda: driver.find_element(By.CSS_SELECTOR, "[data-testid='nav-sidebar'] a[aria-label='季度报送']"),
          what="季度报送 in the UI's navigation").click()
@@ -240,7 +246,7 @@ def test_screenshots_of_the_grid_and_the_dashboard(stack, browser):
     from selenium.webdriver.common.by import By
 
     base = stack["airflow"].base_url
-    browser.switch_to.default_content()
+    signed_in(browser, stack)
     browser.get(f"{base}/dags/{REPORT}/runs/{RUN_ID}/tasks/ingest_unit/mapped")
     wait(lambda: "民政和文旅事业中心 · 已退回" in visible_text(browser), timeout=60,
          what="the rejected unit's label in the mapped instance list")

@@ -43,6 +43,7 @@ def test_the_unit_page_is_the_accepted_version_and_links_the_rejected_one(paths,
     assert first.status == "rejected"
     unit_page = paths.data_docs / "units" / f"{paths.quarter}-{UNIT}.html"
     assert "教体中心-初稿.xlsx" in text_of(unit_page) and "未通过" in text_of(unit_page)
+    assert list((paths.data_docs / "versions").glob("*.html")) == []    # its only version: the unit's page
 
     form(paths, "教体中心-修改稿.xlsx", EDU_ROWS, NOW - 3600)
     result = decide_unit(paths, programme, UNIT)           # the unit's rerun after its correction

@@ -12,8 +12,9 @@ Under ``<quarter>/data_docs/``:
 - ``index.html``            the quarter's units (this module; the manifest links it)
 - ``units/<run>.html``      one unit's run (the unit's ``data_docs`` in the manifest)
 - ``units/<run>.json``      that page's summary, read to build the index
-- ``versions/<run>-<sha>.html`` one file version's page, naming its file and version; the
-  unit's page is its accepted (else newest validated) version's and links the others
+- ``versions/<run>-<sha>.html`` one file version's page, naming its file and version, when the
+  unit has more than one; the unit's page is its accepted (else newest validated) version's
+  and links the others
 - ``gx-index.html`` and ``validations/``: GX's own pages, linked as online-only
 
 No Great Expectations import here: ``validate.suites`` passes the results as plain dicts.
@@ -181,9 +182,11 @@ def keep_version(docs_dir: Path, unit_page: Path | str, version: DocsVersion, qu
 
 def write_version_pages(docs_dir: Path, *, quarter: Quarter, unit_key: str,
                         versions: list[DocsVersion], chosen_sha256: str | None) -> Path | None:
-    """One page per file version that was validated, each naming its file and version, and
-    the unit's page (units/<quarter>-<unit>.html): the chosen version's (the accepted one,
-    else the newest validated), listing the others with links. None when none was validated."""
+    """The unit's page (units/<quarter>-<unit>.html): the chosen version's (the accepted one,
+    else the newest validated), naming its file and version and listing the others with links;
+    and, when there are others, one page per validated version, each naming its file and version.
+    A unit's only version has no page of its own: nothing would link it, and the unit's page shows
+    it. None when no version was validated."""
     docs_dir = Path(docs_dir)
     ordered = sorted(versions, key=lambda v: (v.received, v.path), reverse=True)
     kept = {v.sha256: content for v in ordered if (content := _kept_content(docs_dir, quarter, unit_key, v))}
@@ -194,7 +197,7 @@ def write_version_pages(docs_dir: Path, *, quarter: Quarter, unit_key: str,
     unit_page = docs_dir / UNITS_DIR / f"{quarter}-{unit_key}.html"
     results = {sha: _render_results(content) for sha, content in kept.items()}
     for version in ordered:
-        if version.sha256 in kept:
+        if version.sha256 in kept and len(kept) > 1:    # one version: the unit's page is its page
             page = docs_dir / VERSIONS_DIR / f"{version.page_name(quarter, unit_key)}.html"
             _write_page(page, _render_page(
                 kept[version.sha256], results[version.sha256], version=_version_view(version),
