@@ -118,7 +118,7 @@ def _docs_version(record: FileRecord) -> DocsVersion:
 
 
 def _keep_version_page(paths: QuarterPaths, unit_key: str, record: FileRecord, page: str | None) -> str | None:
-    """File the page validation wrote as this version's (its own page under versions/)."""
+    """File the page content validation wrote as this version's (under versions/)."""
     if not page or not record.sha256:
         return page
     kept = keep_version(paths.data_docs, page, _docs_version(record), paths.quarter, unit_key)
@@ -127,7 +127,8 @@ def _keep_version_page(paths: QuarterPaths, unit_key: str, record: FileRecord, p
 
 def _write_version_pages(paths: QuarterPaths, unit_key: str, versions: list[FileRecord],
                          winner: _Winner | None) -> str | None:
-    """Each validated version's page and the unit's page (the accepted, else newest, version's)."""
+    """The unit's page (the accepted, else newest, version's) and, when it has several, each
+    validated version's own page."""
     page = write_version_pages(paths.data_docs, quarter=paths.quarter, unit_key=unit_key,
                                versions=[_docs_version(r) for r in versions if r.sha256],
                                chosen_sha256=winner.record.sha256 if winner else None)
