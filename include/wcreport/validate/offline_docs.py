@@ -196,13 +196,13 @@ def write_version_pages(docs_dir: Path, *, quarter: Quarter, unit_key: str,
                   next(v for v in ordered if v.sha256 in kept))
     unit_page = docs_dir / UNITS_DIR / f"{quarter}-{unit_key}.html"
     results = {sha: _render_results(content) for sha, content in kept.items()}
-    for version in ordered:
-        if version.sha256 in kept and len(kept) > 1:    # one version: the unit's page is its page
-            page = docs_dir / VERSIONS_DIR / f"{version.page_name(quarter, unit_key)}.html"
-            _write_page(page, _render_page(
-                kept[version.sha256], results[version.sha256], version=_version_view(version),
-                others=_others(ordered, version, kept, quarter, unit_key, "", chosen),
-                unit_href=f"../{UNITS_DIR}/{unit_page.name}"))
+    own_pages = [v for v in ordered if v.sha256 in kept] if len(kept) > 1 else []   # one: the unit's page
+    for version in own_pages:
+        page = docs_dir / VERSIONS_DIR / f"{version.page_name(quarter, unit_key)}.html"
+        _write_page(page, _render_page(
+            kept[version.sha256], results[version.sha256], version=_version_view(version),
+            others=_others(ordered, version, kept, quarter, unit_key, "", chosen),
+            unit_href=f"../{UNITS_DIR}/{unit_page.name}"))
     unit_page.parent.mkdir(parents=True, exist_ok=True)
     _write_page(unit_page, _render_page(
         kept[chosen.sha256], results[chosen.sha256], version=_version_view(chosen),
